@@ -1,0 +1,1 @@
+"""target-pinterest-conversions: a Singer target for the Pinterest API for Conversions."""

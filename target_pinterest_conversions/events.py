@@ -1,0 +1,260 @@
+"""Typed Pinterest event fields from raw mapped values. Pure: no I/O.
+
+Pinterest wants ``value``, ``predicted_ltv`` and ``item_price`` as decimal strings,
+``quantity`` and ``num_items`` as integers, ids as strings and ``event_time`` as integer
+Unix seconds. The converters here do exactly that and raise :class:`EventError`, whose
+reason names the field but never echoes its value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from target_pinterest_conversions.mapping import RawEvent
+
+_EPOCH_MS_THRESHOLD = 100_000_000_000  # 1973 in ms, year 5138 in s: beyond is milliseconds
+_NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
+_CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+
+DECIMAL_STRING_FIELDS = frozenset({"value", "predicted_ltv"})
+STRING_FIELDS = frozenset(
+    {
+        "order_id",
+        "content_name",
+        "content_category",
+        "content_brand",
+        "search_string",
+        "opt_out_type",
+    },
+)
+
+
+class EventError(ValueError):
+    """A raw value cannot become a valid event field; ``reason`` holds no raw value."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _parse_iso(text: str) -> dt.datetime:
+    candidate = text.strip()
+    if candidate.endswith(("Z", "z")):
+        candidate = candidate[:-1] + "+00:00"
+    try:
+        return dt.datetime.fromisoformat(candidate)
+    except ValueError:
+        pass
+    # Python 3.10's fromisoformat is strict; these are the other common export forms.
+    for fmt in ("%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%d %H:%M:%S.%f"):
+        try:
+            return dt.datetime.strptime(candidate, fmt)  # noqa: DTZ007
+        except ValueError:
+            continue
+    raise EventError("event_time is not an ISO-8601 date-time or Unix timestamp")
+
+
+def to_unix_seconds(value: object) -> int:
+    """Convert a datetime, ISO-8601 string or epoch seconds/milliseconds to Unix seconds.
+
+    Naive datetimes are taken as UTC, as Singer taps emit UTC.
+    """
+    if value is None:
+        raise EventError("event_time is missing")
+    if isinstance(value, bool):
+        raise EventError("event_time is a boolean, not a time")
+    if isinstance(value, dt.datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        return int(moment.timestamp())
+    if isinstance(value, dt.date):
+        return int(dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc).timestamp())
+    if isinstance(value, str):
+        text = value.strip()
+        if _NUMERIC.match(text):
+            return to_unix_seconds(Decimal(text))
+        return to_unix_seconds(_parse_iso(text))
+    if isinstance(value, (int, float, Decimal)):
+        number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+        if not number.is_finite() or number < 0:
+            raise EventError("event_time is not a valid Unix timestamp")
+        if number >= _EPOCH_MS_THRESHOLD:
+            number = number / 1000
+        return int(number)
+    raise EventError(f"event_time is a {type(value).__name__}, not a time")
+
+
+def _to_decimal(value: object, name: str) -> Decimal:
+    if isinstance(value, bool):
+        raise EventError(f"{name} is a boolean, not a number")
+    try:
+        if isinstance(value, Decimal):
+            number = value
+        elif isinstance(value, int):
+            number = Decimal(value)
+        elif isinstance(value, float):
+            number = Decimal(repr(value))
+        elif isinstance(value, str):
+            number = Decimal(value.strip())
+        else:
+            raise EventError(f"{name} is a {type(value).__name__}, not a number")
+    except InvalidOperation:
+        raise EventError(f"{name} is not a number") from None
+    if not number.is_finite():
+        raise EventError(f"{name} is not a finite number")
+    return number
+
+
+def to_decimal_string(value: object, name: str) -> str:
+    """Format a number as a plain decimal string without float noise (``12.3``)."""
+    number = _to_decimal(value, name).normalize()
+    text = format(number, "f")
+    return "0" if text in ("-0", "") else text
+
+
+def to_int(value: object, name: str) -> int:
+    """Convert an integral number (or numeric text) to ``int``."""
+    number = _to_decimal(value, name)
+    if number != number.to_integral_value():
+        raise EventError(f"{name} is not a whole number")
+    return int(number)
+
+
+def to_str(value: object, name: str) -> str:
+    """Convert an id or label to a non-empty string; integral numbers lose their ``.0``."""
+    if isinstance(value, str):
+        text = value.strip()
+    elif isinstance(value, bool):
+        raise EventError(f"{name} is a boolean, not text")
+    elif isinstance(value, (int, float, Decimal)):
+        number = _to_decimal(value, name)
+        text = (
+            str(int(number)) if number == number.to_integral_value() else format(number, "f")
+        )
+    else:
+        raise EventError(f"{name} is a {type(value).__name__}, not text")
+    if not text:
+        raise EventError(f"{name} is empty")
+    return text
+
+
+def to_currency(value: object) -> str:
+    """Return an upper-case ISO-4217 code."""
+    text = to_str(value, "custom_data.currency")
+    if not _CURRENCY.match(text):
+        raise EventError("custom_data.currency is not a three-letter ISO-4217 code")
+    return text.upper()
+
+
+def _canonical(value: object) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    if isinstance(value, (Decimal, float)):
+        return to_decimal_string(value, "key")
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    return str(value)
+
+
+def derive_event_id(stream: str, key: object, event_name: str) -> str:
+    """Return a deterministic event id: the same record gives the same id on every run.
+
+    ``key`` is the record's key property values (or, for streams without key
+    properties, the whole record). The id is the SHA-256 hex of a canonical JSON of the
+    stream name, the key and the event name, so Pinterest can deduplicate resends.
+    """
+    payload = json.dumps([stream, _canonical(key), event_name], separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _custom_value(key: str, value: object) -> Any:
+    name = f"custom_data.{key}"
+    if key in DECIMAL_STRING_FIELDS:
+        return to_decimal_string(value, name)
+    if key == "num_items":
+        return to_int(value, name)
+    if key == "currency":
+        return to_currency(value)
+    if key == "content_ids":
+        items = value if isinstance(value, list) else [value]
+        return [to_str(v, name) for v in items if v is not None]
+    return to_str(value, name)
+
+
+def build_custom_data(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Type every ``custom_data`` field; empty ``content_ids`` lists are left out."""
+    out = {key: _custom_value(key, value) for key, value in raw.items()}
+    if out.get("content_ids") == []:
+        del out["content_ids"]
+    return out
+
+
+_ITEM_CONVERTERS = {
+    "id": to_str,
+    "item_price": to_decimal_string,
+    "quantity": to_int,
+    "item_name": to_str,
+    "item_category": to_str,
+    "item_brand": to_str,
+}
+
+
+def build_contents(raw_items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Type every ``contents`` item; items left with no fields are skipped."""
+    out = []
+    for index, raw in enumerate(raw_items):
+        item = {
+            key: _ITEM_CONVERTERS[key](value, f"contents[{index}].{key}")
+            for key, value in raw.items()
+        }
+        if item:
+            out.append(item)
+    return out
+
+
+def build_event(
+    raw: RawEvent,
+    *,
+    stream: str,
+    key: object,
+    partner_name: str | None = None,
+) -> dict[str, Any]:
+    """Build a Pinterest event (without ``user_data``) from raw mapped values.
+
+    Args:
+        raw: the values read from the record by the stream's mapping.
+        stream: the stream name, part of a derived event id.
+        key: the record's key values, used when no ``event_id`` is mapped.
+        partner_name: sent on the event when set.
+
+    Raises:
+        EventError: a field is missing or cannot take Pinterest's type.
+    """
+    event: dict[str, Any] = {
+        "event_name": raw.event_name,
+        "action_source": raw.action_source,
+        "event_time": to_unix_seconds(raw.event_time),
+    }
+    if raw.event_id is not None:
+        event["event_id"] = to_str(raw.event_id, "event_id")
+    else:
+        event["event_id"] = derive_event_id(stream, key, raw.event_name)
+    if partner_name:
+        event["partner_name"] = partner_name
+    custom_data = build_custom_data(raw.custom_data)
+    if raw.contents:
+        contents = build_contents(raw.contents)
+        if contents:
+            custom_data["contents"] = contents
+    if custom_data:
+        event["custom_data"] = custom_data
+    return event

@@ -1,0 +1,50 @@
+"""Settle a sent request: delivered events are counted, failed ones dead-lettered."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from target_pinterest_conversions.batch import PendingEvent
+from target_pinterest_conversions.client import EventResult
+from target_pinterest_conversions.deadletter import DeadLetterWriter
+from target_pinterest_conversions.summary import RunSummary
+
+logger = logging.getLogger("target-pinterest-conversions.outcome")
+
+
+def settle(
+    stream: str,
+    items: Sequence[PendingEvent],
+    results: Sequence[EventResult],
+    dead_letters: DeadLetterWriter,
+    summary: RunSummary,
+) -> int:
+    """Record Pinterest's per-event results for one request; return how many processed.
+
+    Results are matched to events by position, as Pinterest returns them in request
+    order. A failed event goes to the dead-letter output with Pinterest's
+    ``error_message``; each distinct warning message is logged once.
+    """
+    processed = 0
+    failed = 0
+    for item, result in zip(items, results):
+        if result.warning_message and summary.count(
+            stream, "warnings", result.warning_message
+        ):
+            logger.warning("Pinterest warning for stream '%s': %s", stream, result.warning_message)
+        if result.processed:
+            processed += 1
+            continue
+        failed += 1
+        reason = f"Pinterest: {result.error_message or 'failed without a message'}"
+        summary.count(stream, "reasons", reason)
+        dead_letters.write(
+            stream=stream,
+            key=item.key,
+            reason=reason,
+            stage="pinterest",
+            event=item.event,
+        )
+    summary.update(stream, events_sent=len(items), processed=processed, failed_at_pinterest=failed)
+    return processed

@@ -1,0 +1,304 @@
+"""Normalize and SHA-256-hash personal data the way Pinterest documents it.
+
+Pinterest's rules (request schema descriptions of ``user_data``): email lowercase; phone
+digits only with country code and no leading zeros; names lowercase; city lowercase
+without spaces or punctuation; state and country two-letter lowercase codes; zip digits;
+gender ``f``/``m``/``n``; date of birth as ``YYYYMMDD``. Each field has one small pure
+normalizer that returns the normalized text, or raises :class:`DroppedValue` with a
+reason that never contains the raw value.
+
+A value that already is a 64-hex SHA-256 digest is passed through lowercased, so data
+hashed upstream is never hashed twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+HASHED_KEYS: tuple[str, ...] = (
+    "em",
+    "ph",
+    "fn",
+    "ln",
+    "ct",
+    "st",
+    "zp",
+    "country",
+    "ge",
+    "db",
+    "external_id",
+    "hashed_maids",
+)
+"""``user_data`` keys that Pinterest wants as arrays of SHA-256 hex digests."""
+
+PLAIN_KEYS: tuple[str, ...] = (
+    "client_ip_address",
+    "client_user_agent",
+    "click_id",
+    "partner_id",
+)
+"""``user_data`` keys that Pinterest wants as one plain string."""
+
+USER_DATA_KEYS: tuple[str, ...] = HASHED_KEYS + PLAIN_KEYS
+
+_SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_US_ZIP = re.compile(r"^(\d{5})(?:-?\d{4})?$")
+_MIN_PHONE_DIGITS = 7
+_MAX_PHONE_DIGITS = 15
+
+
+class DroppedValue(ValueError):
+    """A value that cannot be normalized; ``reason`` never holds the raw value."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def sha256_hex(text: str) -> str:
+    """Return the lowercase hex SHA-256 digest of ``text`` encoded as UTF-8."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def is_sha256_hex(text: str) -> bool:
+    """Tell whether ``text`` already is a 64-character hex SHA-256 digest."""
+    return bool(_SHA256_HEX.match(text))
+
+
+def _text(value: object) -> str:
+    """Turn a scalar into text: numbers without float noise, NFKC-normalized strings."""
+    if isinstance(value, bool):
+        raise DroppedValue("is a boolean, not text")
+    if isinstance(value, Decimal):
+        if value == value.to_integral_value():
+            return str(value.quantize(Decimal(1)))
+        return format(value, "f")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, str):
+        return unicodedata.normalize("NFKC", value)
+    raise DroppedValue(f"is a {type(value).__name__}, not text")
+
+
+def _nonempty(text: str) -> str:
+    if not text:
+        raise DroppedValue("is empty")
+    return text
+
+
+def normalize_email(value: object) -> str:
+    """Trim and lowercase an email address; reject text that is not an address."""
+    text = _nonempty(_text(value).strip().lower())
+    if not _EMAIL.match(text):
+        raise DroppedValue("is not an email address")
+    return text
+
+
+def normalize_phone(value: object) -> str:
+    """Keep digits only, without leading zeros (``00`` international prefix included)."""
+    digits = "".join(ch for ch in _text(value) if ch.isdigit() and ch.isascii())
+    digits = digits.lstrip("0")
+    if not _MIN_PHONE_DIGITS <= len(digits) <= _MAX_PHONE_DIGITS:
+        raise DroppedValue("is not a phone number (7 to 15 digits expected)")
+    return digits
+
+
+def normalize_name(value: object) -> str:
+    """Trim and lowercase a first or last name, keeping letters such as ``ü``."""
+    return _nonempty(" ".join(_text(value).lower().split()))
+
+
+def normalize_city(value: object) -> str:
+    """Lowercase a city and remove spaces and punctuation (Unicode letters kept)."""
+    return _nonempty("".join(ch for ch in _text(value).lower() if ch.isalnum()))
+
+
+def _two_letter_code(value: object, what: str) -> str:
+    text = "".join(ch for ch in _text(value).strip().lower() if not ch.isspace())
+    if len(text) == 2 and text.isalpha() and text.isascii():  # noqa: PLR2004
+        return text
+    raise DroppedValue(f"is not a two-letter {what} code")
+
+
+def normalize_state(value: object) -> str:
+    """Return a two-letter state or province code in lowercase."""
+    return _two_letter_code(value, "state")
+
+
+def normalize_country(value: object) -> str:
+    """Return a two-letter ISO-3166 country code in lowercase."""
+    return _two_letter_code(value, "country")
+
+
+def normalize_zip(value: object) -> str:
+    """US ZIP and ZIP+4 give their first 5 digits; other postcodes are lowercased.
+
+    Spaces and dashes are removed from non-US postcodes, but letters are kept, so that a
+    UK ``SW1A 2AA`` becomes ``sw1a2aa`` and never ``12``.
+    """
+    text = _text(value).strip().lower()
+    if match := _US_ZIP.match(text):
+        return match.group(1)
+    compact = "".join(ch for ch in text if ch.isalnum())
+    return _nonempty(compact)
+
+
+_GENDERS: dict[str, str] = {
+    "f": "f",
+    "female": "f",
+    "woman": "f",
+    "w": "f",
+    "girl": "f",
+    "m": "m",
+    "male": "m",
+    "man": "m",
+    "boy": "m",
+    "n": "n",
+    "nonbinary": "n",
+    "nb": "n",
+    "enby": "n",
+    "x": "n",
+}
+
+
+def normalize_gender(value: object) -> str:
+    """Map gender words and letters (``Female``, ``M``, ``non-binary``) to f, m or n."""
+    key = "".join(ch for ch in _text(value).lower() if ch.isalnum())
+    if key in _GENDERS:
+        return _GENDERS[key]
+    raise DroppedValue("is not a recognized gender (f, m or n)")
+
+
+_DOB_FORMATS: tuple[str, ...] = (
+    "%Y-%m-%d",
+    "%Y%m%d",
+    "%Y/%m/%d",
+    "%m/%d/%Y",
+    "%d.%m.%Y",
+    "%Y.%m.%d",
+)
+
+
+def normalize_date_of_birth(value: object) -> str:
+    """Return a date of birth as ``YYYYMMDD`` from a date, datetime or common text form.
+
+    Slash dates are read month first (``07/04/1990`` is July 4th), as in the US, where
+    most of Pinterest's advertisers are; dotted dates are read day first.
+    """
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y%m%d")
+    if isinstance(value, dt.date):
+        return value.strftime("%Y%m%d")
+    text = _text(value).strip()
+    if "T" in text:
+        text = text.split("T", 1)[0]
+    for fmt in _DOB_FORMATS:
+        try:
+            return dt.datetime.strptime(text, fmt).strftime("%Y%m%d")  # noqa: DTZ007
+        except ValueError:
+            continue
+    raise DroppedValue("is not a date of birth in a known format")
+
+
+def normalize_external_id(value: object) -> str:
+    """Trim an advertiser's user id; its case is kept because ids can be case-sensitive."""
+    return _nonempty(_text(value).strip())
+
+
+def normalize_maid(value: object) -> str:
+    """Trim and lowercase a mobile advertising id (GAID or IDFA)."""
+    return _nonempty(_text(value).strip().lower())
+
+
+def normalize_plain(value: object) -> str:
+    """Trim a value that Pinterest wants unhashed (IP address, user agent, click id)."""
+    return _nonempty(_text(value).strip())
+
+
+NORMALIZERS: Mapping[str, Callable[[object], str]] = {
+    "em": normalize_email,
+    "ph": normalize_phone,
+    "fn": normalize_name,
+    "ln": normalize_name,
+    "ct": normalize_city,
+    "st": normalize_state,
+    "zp": normalize_zip,
+    "country": normalize_country,
+    "ge": normalize_gender,
+    "db": normalize_date_of_birth,
+    "external_id": normalize_external_id,
+    "hashed_maids": normalize_maid,
+}
+"""One normalizer per hashed ``user_data`` key."""
+
+
+def hash_value(key: str, value: object) -> str:
+    """Normalize one value of hashed field ``key`` and return its SHA-256 hex digest.
+
+    Raises:
+        DroppedValue: the value cannot be normalized for that field.
+    """
+    if isinstance(value, str):
+        stripped = value.strip()
+        if is_sha256_hex(stripped):
+            return stripped.lower()
+    return sha256_hex(NORMALIZERS[key](value))
+
+
+def _present(value: object) -> bool:
+    """Tell whether a value was given: ``None`` and blank strings count as absent."""
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def _as_list(value: object) -> Iterable[object]:
+    if isinstance(value, (list, tuple)):
+        return [v for v in value if _present(v)]
+    return (value,) if _present(value) else ()
+
+
+def build_user_data(
+    raw: Mapping[str, Any],
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Turn raw ``user_data`` values into what Pinterest accepts.
+
+    Args:
+        raw: Pinterest ``user_data`` key to a raw value or list of raw values.
+
+    Returns:
+        The ``user_data`` object (hashed keys as de-duplicated arrays of digests, plain
+        keys as one string) and the dropped values as ``(key, reason)`` pairs.
+    """
+    user_data: dict[str, Any] = {}
+    dropped: list[tuple[str, str]] = []
+    for key, value in raw.items():
+        if key in PLAIN_KEYS:
+            for item in _as_list(value):
+                try:
+                    user_data[key] = normalize_plain(item)
+                    break
+                except DroppedValue as exc:
+                    dropped.append((key, exc.reason))
+            continue
+        digests: list[str] = []
+        for item in _as_list(value):
+            try:
+                digest = hash_value(key, item)
+            except DroppedValue as exc:
+                dropped.append((key, exc.reason))
+                continue
+            if digest not in digests:
+                digests.append(digest)
+        if digests:
+            user_data[key] = digests
+    return user_data, dropped

@@ -1,0 +1,111 @@
+"""The resources one run shares between its sinks: sender, dead letters, summary, state."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import IO, Any
+
+from target_pinterest_conversions.client import DryRunSender, PinterestClient, Sender
+from target_pinterest_conversions.deadletter import DeadLetterWriter
+from target_pinterest_conversions.settings import Settings
+from target_pinterest_conversions.state import StateGate
+from target_pinterest_conversions.summary import RunSummary
+
+logger = logging.getLogger("target-pinterest-conversions")
+
+
+def make_sender(settings: Settings, user_agent: str) -> Sender:
+    """Return the dry-run writer or the HTTP client the settings ask for."""
+    if settings.dry_run:
+        return DryRunSender(settings.dry_run_path)
+    return PinterestClient(
+        ad_account_id=settings.ad_account_id,
+        access_token=settings.access_token or "",
+        api_url=settings.api_url,
+        test_mode=settings.test_mode,
+        max_tries=settings.max_tries,
+        timeout=settings.request_timeout,
+        user_agent=user_agent,
+    )
+
+
+class Run:
+    """Everything one run shares; every method is safe to call from sink threads."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        user_agent: str = "target-pinterest-conversions",
+        state_out: IO[str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.summary = RunSummary()
+        self.dead_letters = DeadLetterWriter(settings.dead_letter_path)
+        self.gate = StateGate(out=state_out, before_emit=self.dead_letters.sync)
+        self._sender: Sender | None = None
+        self._user_agent = user_agent
+        self._lock = threading.Lock()
+        self._warned_streams: set[str] = set()
+        self._started = time.monotonic()
+        self._delivered = 0
+
+    @property
+    def sender(self) -> Sender:
+        """The sender, created on first use so that a run with no events opens nothing."""
+        with self._lock:
+            if self._sender is None:
+                self._sender = make_sender(self.settings, self._user_agent)
+            return self._sender
+
+    def reject(
+        self,
+        stream: str,
+        key: dict[str, Any],
+        reasons: Sequence[str],
+        event: dict[str, Any] | None,
+    ) -> None:
+        """Dead-letter a record that cannot become a valid event, before it is sent."""
+        reason = "; ".join(reasons)
+        for one in reasons:
+            self.summary.count(stream, "reasons", one)
+        self.summary.update(stream, dead_lettered_locally=1)
+        self.dead_letters.write(stream=stream, key=key, reason=reason, stage="target", event=event)
+
+    def warn_ignored(self, stream: str) -> None:
+        """Warn once that a stream has no mapping and its records are ignored."""
+        with self._lock:
+            if stream in self._warned_streams:
+                return
+            self._warned_streams.add(stream)
+        logger.warning(
+            "Stream '%s' is not listed in the `streams` setting; its records are ignored",
+            stream,
+        )
+
+    def log_progress(self, stream: str, events: int, seconds: float) -> None:
+        """Log one line per delivered batch with running totals and throughput."""
+        with self._lock:
+            self._delivered += events
+            total = self._delivered
+            rate = total / max(time.monotonic() - self._started, 1e-9)
+        logger.info(
+            "Delivered a batch of %d events for stream '%s' in %.2fs; "
+            "%d events so far (%.0f events/s)",
+            events,
+            stream,
+            seconds,
+            total,
+            rate,
+        )
+
+    def close(self) -> None:
+        """Close the sender and the dead-letter file."""
+        with self._lock:
+            sender, self._sender = self._sender, None
+        if sender is not None:
+            sender.close()
+        self.dead_letters.close()

@@ -1,0 +1,190 @@
+"""The target's settings: the JSON schema shown by ``--about`` and the checks that the
+schema cannot express. Checked before any input is read; every error names its setting.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from singer_sdk import typing as th
+
+from target_pinterest_conversions.client import DEFAULT_API_URL, MAX_EVENTS_PER_REQUEST
+from target_pinterest_conversions.errors import ConfigError
+from target_pinterest_conversions.mapping import (
+    MappingConfigError,
+    StreamMapping,
+    compile_streams,
+)
+
+_AD_ACCOUNT_ID = re.compile(r"^\d{1,18}$")
+
+CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
+    th.Property(
+        "ad_account_id",
+        th.StringType,
+        required=True,
+        title="Ad Account ID",
+        description="Pinterest ad account that receives the events (digits only).",
+        examples=["549755885175"],
+    ),
+    th.Property(
+        "access_token",
+        th.StringType,
+        secret=True,
+        title="Access Token",
+        description=(
+            "Conversion access token from Ads Manager (or an OAuth token with ads:write). "
+            "Required unless dry_run is true."
+        ),
+    ),
+    th.Property(
+        "api_url",
+        th.StringType,
+        default=DEFAULT_API_URL,
+        title="API URL",
+        description="Base URL of the Pinterest API; change it only for a proxy or local tests.",
+    ),
+    th.Property(
+        "test_mode",
+        th.BooleanType,
+        default=False,
+        title="Test Mode",
+        description="Send with ?test=true: Pinterest validates the events but records nothing.",
+    ),
+    th.Property(
+        "dry_run",
+        th.BooleanType,
+        default=False,
+        title="Dry Run",
+        description="Use no network at all; write the exact request bodies to dry_run_path.",
+    ),
+    th.Property(
+        "dry_run_path",
+        th.StringType,
+        default="dry-run-requests.jsonl",
+        title="Dry Run Path",
+        description="JSON-lines file that receives one request body per line in dry runs.",
+    ),
+    th.Property(
+        "dead_letter_path",
+        th.StringType,
+        default="dead-letter.jsonl",
+        title="Dead Letter Path",
+        description=(
+            "JSON-lines file (appended to) of records and events that were not delivered, "
+            "each with its stream, key, reason and hashed event; never raw personal data."
+        ),
+    ),
+    th.Property(
+        "partner_name",
+        th.StringType,
+        title="Partner Name",
+        description="Sent as partner_name on every event (Pinterest's form is 'ss-<partner>').",
+    ),
+    th.Property(
+        "max_tries",
+        th.IntegerType,
+        default=8,
+        title="Max Tries",
+        description="Tries per request on 429, 5xx, timeouts and connection errors (1 to 20).",
+    ),
+    th.Property(
+        "request_timeout",
+        th.NumberType,
+        default=60,
+        title="Request Timeout",
+        description="Seconds to wait for Pinterest to answer one request.",
+    ),
+    th.Property(
+        "streams",
+        th.ObjectType(additional_properties=th.ObjectType()),
+        required=True,
+        title="Streams",
+        description=(
+            "Stream name to event mapping (see the README's mapping guide). "
+            "Streams not listed are ignored with one warning each."
+        ),
+    ),
+).to_dict()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Checked settings the target runs with."""
+
+    ad_account_id: str
+    access_token: str | None
+    api_url: str
+    test_mode: bool
+    dry_run: bool
+    dry_run_path: str
+    dead_letter_path: str
+    partner_name: str | None
+    max_tries: int
+    request_timeout: float
+    batch_size: int
+    streams: Mapping[str, StreamMapping]
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never reach a log line."""
+        return (self.access_token,) if self.access_token else ()
+
+
+def load_settings(config: Mapping[str, Any]) -> Settings:  # noqa: C901
+    """Check ``config`` and return :class:`Settings`.
+
+    Raises:
+        ConfigError: a setting is missing or invalid; the message names it and never
+            repeats a secret's value.
+    """
+    ad_account_id = str(config.get("ad_account_id") or "").strip()
+    if not _AD_ACCOUNT_ID.match(ad_account_id):
+        raise ConfigError("ad_account_id: must be the ad account's id, 1 to 18 digits")
+    dry_run = bool(config.get("dry_run", False))
+    token = config.get("access_token")
+    if isinstance(token, str):
+        token = token.strip() or None
+    if token is None and not dry_run:
+        raise ConfigError("access_token: required unless dry_run is true")
+    if token is not None and (not isinstance(token, str) or any(c.isspace() for c in token)):
+        raise ConfigError("access_token: must be the token text, without spaces or 'Bearer'")
+    api_url = str(config.get("api_url") or DEFAULT_API_URL).strip()
+    if not api_url.startswith(("https://", "http://")):
+        raise ConfigError("api_url: must start with https:// (or http:// for local tests)")
+    max_tries = int(config.get("max_tries", 8))
+    if not 1 <= max_tries <= 20:  # noqa: PLR2004
+        raise ConfigError("max_tries: must be from 1 to 20")
+    timeout = float(config.get("request_timeout", 60))
+    if not 0 < timeout <= 600:  # noqa: PLR2004
+        raise ConfigError("request_timeout: must be more than 0 and at most 600 seconds")
+    batch_size = int(config.get("batch_size_rows") or MAX_EVENTS_PER_REQUEST)
+    if not 1 <= batch_size <= MAX_EVENTS_PER_REQUEST:
+        raise ConfigError(
+            f"batch_size_rows: Pinterest takes at most {MAX_EVENTS_PER_REQUEST} events "
+            "a request; use 1 to 1000",
+        )
+    if "streams" not in config or not config["streams"]:
+        raise ConfigError("streams: map at least one stream to a Pinterest event")
+    try:
+        streams = compile_streams(config["streams"])
+    except MappingConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    partner_name = config.get("partner_name")
+    return Settings(
+        ad_account_id=ad_account_id,
+        access_token=token,
+        api_url=api_url,
+        test_mode=bool(config.get("test_mode", False)),
+        dry_run=dry_run,
+        dry_run_path=str(config.get("dry_run_path") or "dry-run-requests.jsonl"),
+        dead_letter_path=str(config.get("dead_letter_path") or "dead-letter.jsonl"),
+        partner_name=str(partner_name).strip() if partner_name else None,
+        max_tries=max_tries,
+        request_timeout=timeout,
+        batch_size=batch_size,
+        streams=streams,
+    )

@@ -1,0 +1,153 @@
+"""Sinks: wire each record through the pipeline and each batch through the sender.
+
+The rules live in the modules they name (mapping, events, privacy, validation, client,
+outcome, state); the sinks only connect them to the SDK's record and batch hooks.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk.helpers._typing import DatetimeErrorTreatmentEnum
+from singer_sdk.sinks import BatchSink
+
+from target_pinterest_conversions.batch import PendingEvent, chunks
+from target_pinterest_conversions.client import MAX_EVENTS_PER_REQUEST
+from target_pinterest_conversions.errors import InputError
+from target_pinterest_conversions.outcome import settle
+from target_pinterest_conversions.pipeline import convert_record, record_key
+from target_pinterest_conversions.validation import MappedFieldsValidator
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers._batch import BaseBatchFileEncoding
+
+    from target_pinterest_conversions.target import TargetPinterestConversions
+
+
+class PinterestEventsSink(BatchSink):
+    """Turns a mapped stream's records into events and delivers them in batches.
+
+    Contract: every record is either added to the pending batch as a valid event or
+    written to the dead-letter output before :meth:`process_record` returns; a batch is
+    closed in the state gate only once every event in it has Pinterest's verdict.
+    """
+
+    MAX_SIZE_DEFAULT = MAX_EVENTS_PER_REQUEST
+    include_sdc_metadata_properties = False
+
+    def __init__(self, target: TargetPinterestConversions, *args: Any, **kwargs: Any) -> None:
+        self._run = target.run
+        self._settings = target.run.settings
+        super().__init__(target, *args, **kwargs)
+        self._mapping = self._settings.streams[self.stream_name]
+        self._fields_validator: MappedFieldsValidator | None = None
+        if self.config.get("validate_records", True):
+            fields = {path.split(".", 1)[0] for _, path in self._mapping.record_paths()}
+            self._fields_validator = MappedFieldsValidator(self.schema, fields)
+        self._pending_reasons: tuple[int, list[str]] | None = None
+
+    @property
+    def datetime_error_treatment(self) -> DatetimeErrorTreatmentEnum:
+        """A bad date-time becomes null; the record is dead-lettered, not the run killed."""
+        return DatetimeErrorTreatmentEnum.NULL
+
+    def get_validator(self) -> None:
+        """Disable the SDK's validator: its errors print field values (personal data)."""
+        return
+
+    def _validate_and_parse(self, record: dict) -> dict:
+        # Check mapped fields before the SDK turns date-time strings into datetimes.
+        if self._fields_validator is not None:
+            reasons = self._fields_validator.errors(record)
+            self._pending_reasons = (id(record), reasons) if reasons else None
+        return super()._validate_and_parse(record)
+
+    def process_record(self, record: dict, context: dict) -> None:
+        """Convert the record; queue the event or dead-letter the record with its reason."""
+        run = self._run
+        seq = run.gate.next_seq()
+        run.summary.update(self.stream_name, records_read=1)
+        if self._pending_reasons is not None and self._pending_reasons[0] == id(record):
+            reasons = self._pending_reasons[1]
+            self._pending_reasons = None
+            key = record_key(record, self.key_properties, self._mapping.hashed_paths)
+            run.reject(self.stream_name, key, reasons, event=None)
+            return
+        conversion = convert_record(
+            record,
+            self._mapping,
+            key_properties=self.key_properties,
+            now=int(time.time()),
+            partner_name=self._settings.partner_name,
+        )
+        for field, reason in conversion.dropped:
+            run.summary.count(self.stream_name, "dropped_values", f"{field} {reason}")
+        for warning in conversion.warnings:
+            if run.summary.count(self.stream_name, "warnings", warning):
+                self.logger.warning(warning)
+        if conversion.event is None:
+            run.reject(
+                self.stream_name,
+                conversion.key,
+                conversion.reasons,
+                event=conversion.partial_event,
+            )
+            return
+        run.gate.open_batch(context["batch_id"], seq)
+        context.setdefault("events", []).append(
+            PendingEvent(event=conversion.event, key=conversion.key),
+        )
+
+    def process_batch(self, context: dict) -> None:
+        """Send the batch's events, settle every result, then let STATE advance."""
+        items = context.get("events") or []
+        started = time.monotonic()
+        for request in chunks(items, self._settings.batch_size):
+            results = self._run.sender.send([item.event for item in request])
+            settle(self.stream_name, request, results, self._run.dead_letters, self._run.summary)
+        if "batch_id" in context:
+            self._run.gate.close_batch(context["batch_id"])
+        if items:
+            self._run.log_progress(self.stream_name, len(items), time.monotonic() - started)
+
+    def process_batch_files(
+        self,
+        encoding: BaseBatchFileEncoding,
+        files: list[str],
+    ) -> None:
+        """Refuse BATCH messages: their records would skip mapping checks and key tracking."""
+        raise InputError(
+            f"stream '{self.stream_name}': BATCH messages are not supported; "
+            "configure the tap to emit RECORD messages",
+        )
+
+
+class IgnoredStreamSink(BatchSink):
+    """Counts and drops the records of streams that have no mapping in ``streams``."""
+
+    include_sdc_metadata_properties = False
+
+    def __init__(self, target: TargetPinterestConversions, *args: Any, **kwargs: Any) -> None:
+        self._run = target.run
+        super().__init__(target, *args, **kwargs)
+
+    def setup(self) -> None:
+        """Warn once per stream that it is not mapped."""
+        self._run.warn_ignored(self.stream_name)
+
+    @property
+    def datetime_error_treatment(self) -> DatetimeErrorTreatmentEnum:
+        """Never fail the run over a record that is ignored anyway."""
+        return DatetimeErrorTreatmentEnum.NULL
+
+    def get_validator(self) -> None:
+        """Ignored records need no validation."""
+        return
+
+    def process_record(self, record: dict, context: dict) -> None:
+        """Count the record; nothing is sent."""
+        self._run.summary.ignored_streams[self.stream_name] += 1
+
+    def process_batch(self, context: dict) -> None:
+        """Nothing to deliver."""

@@ -1,0 +1,93 @@
+"""Delivery-gated Singer STATE: a STATE is emitted only once every record before it is
+delivered or dead-lettered.
+
+Each record gets a sequence number as it arrives. A STATE message is remembered with a
+watermark, the number of records received before it. Each batch of events is *open*
+from its first record until its send has finished. A remembered STATE can be emitted
+when no open batch started before its watermark; the newest such STATE is written and
+the older ones are dropped. :meth:`StateGate.release` is called after each delivered
+batch, so STATE follows delivery closely instead of waiting for the end of input.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import IO, Any
+
+import simplejson
+
+
+def encode_state(state: Any) -> str:
+    """Encode a STATE value as one JSON line, keeping the reader's Decimals exact."""
+    return simplejson.dumps(state, use_decimal=True, separators=(",", ":"), default=str) + "\n"
+
+
+class StateGate:
+    """Holds STATE messages back until the records before them are resolved."""
+
+    def __init__(
+        self,
+        out: IO[str] | None = None,
+        before_emit: Callable[[], None] | None = None,
+    ) -> None:
+        self._out = out
+        self._before_emit = before_emit
+        self._lock = threading.RLock()
+        self._seq = 0
+        self._pending: deque[tuple[int, Any]] = deque()
+        self._open: dict[str, int] = {}
+        self._last_written: str | None = None
+        self.emitted = 0
+
+    def next_seq(self) -> int:
+        """Number the next record; called once per record received, in order."""
+        with self._lock:
+            self._seq += 1
+            return self._seq
+
+    def open_batch(self, batch_id: str, first_seq: int) -> None:
+        """Mark a batch as holding undelivered events from record ``first_seq`` on."""
+        with self._lock:
+            self._open.setdefault(batch_id, first_seq)
+
+    def close_batch(self, batch_id: str) -> None:
+        """Mark a batch as resolved (delivered or dead-lettered) and emit what is safe."""
+        with self._lock:
+            self._open.pop(batch_id, None)
+            self.release()
+
+    def offer(self, state: Any) -> None:
+        """Remember a STATE received after every record numbered so far; emit if safe."""
+        with self._lock:
+            self._pending.append((self._seq, state))
+            self.release()
+
+    def release(self) -> None:
+        """Emit the newest STATE whose records are all resolved, if any."""
+        with self._lock:
+            oldest_open = min(self._open.values(), default=None)
+            ready = None
+            while self._pending and (oldest_open is None or self._pending[0][0] < oldest_open):
+                ready = self._pending.popleft()[1]
+            if ready is not None:
+                self._write(ready)
+
+    def has_open_batches(self) -> bool:
+        """Tell whether any batch is still waiting for delivery."""
+        with self._lock:
+            return bool(self._open)
+
+    def _write(self, state: Any) -> None:
+        line = encode_state(state)
+        if line == self._last_written:
+            return
+        if self._before_emit is not None:
+            self._before_emit()
+        out = self._out or sys.stdout
+        out.write(line)
+        out.flush()
+        self._last_written = line
+        self.emitted += 1

@@ -1,0 +1,149 @@
+"""Checks an event must pass before it is sent. Pure: no I/O.
+
+The rules come from Pinterest's request schema (required fields, the ``user_data``
+match-key rule, at most 1000 events a request) and from its documented time window:
+``event_time`` may not be in the future, and events older than 7 days are rejected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from jsonschema import Draft7Validator
+from jsonschema.validators import validator_for
+from singer_sdk.helpers._compat import datetime_fromisoformat
+
+from target_pinterest_conversions.mapping import ACTION_SOURCES
+
+MAX_EVENT_AGE_SECONDS = 7 * 24 * 3600
+
+KNOWN_EVENT_NAMES: frozenset[str] = frozenset(
+    {
+        "add_payment_info",
+        "add_to_cart",
+        "add_to_wishlist",
+        "app_install",
+        "app_open",
+        "checkout",
+        "contact",
+        "custom",
+        "customize_product",
+        "find_location",
+        "initiate_checkout",
+        "lead",
+        "page_visit",
+        "schedule",
+        "search",
+        "signup",
+        "start_trial",
+        "submit_application",
+        "subscribe",
+        "view_category",
+        "view_content",
+        "watch_video",
+    },
+)
+"""Event names listed by Pinterest's spec and docs; others are sent with a warning."""
+
+REQUIRED_FIELDS: tuple[str, ...] = (
+    "event_name",
+    "action_source",
+    "event_time",
+    "event_id",
+    "user_data",
+)
+
+
+def has_match_key(user_data: Mapping[str, Any]) -> bool:
+    """Pinterest needs ``em``, ``hashed_maids``, or both IP address and user agent."""
+    return bool(
+        user_data.get("em")
+        or user_data.get("hashed_maids")
+        or (user_data.get("client_ip_address") and user_data.get("client_user_agent")),
+    )
+
+
+def validate_event(event: Mapping[str, Any], now: int) -> list[str]:
+    """Return the reasons ``event`` cannot be sent; an empty list means it can.
+
+    Args:
+        event: a fully built event, ``user_data`` already hashed.
+        now: the current Unix time in seconds.
+    """
+    reasons = [f"{name} is missing" for name in REQUIRED_FIELDS if event.get(name) in (None, "")]
+    if reasons:
+        return reasons
+    if event["action_source"] not in ACTION_SOURCES:
+        reasons.append("action_source is not one of " + ", ".join(ACTION_SOURCES))
+    if not has_match_key(event["user_data"]):
+        reasons.append(
+            "user_data has no match key: needs em, hashed_maids, "
+            "or both client_ip_address and client_user_agent",
+        )
+    event_time = event["event_time"]
+    if event_time > now:
+        reasons.append("event_time is in the future")
+    elif now - event_time > MAX_EVENT_AGE_SECONDS:
+        reasons.append("event_time is more than 7 days old")
+    return reasons
+
+
+class MappedFieldsValidator:
+    """Checks a record against its stream's schema, but only the fields the mapping reads.
+
+    Fields the mapping never reads cannot spoil an event, so a tap's looseness there
+    does not cost a conversion. Errors name the field and the rule, never the value.
+    """
+
+    def __init__(self, schema: Mapping[str, Any], fields: Iterable[str]) -> None:
+        properties = schema.get("properties") or {}
+        wanted = {f for f in fields if f in properties}
+        subschema = {
+            "type": "object",
+            "properties": {name: _without_formats(properties[name]) for name in sorted(wanted)},
+        }
+        validator_class = validator_for(schema, default=Draft7Validator)
+        self._validator = validator_class(subschema)
+        self._datetime_fields = [
+            name for name in sorted(wanted) if _is_datetime(properties[name])
+        ]
+
+    def errors(self, record: Mapping[str, Any]) -> list[str]:
+        """Return value-free reasons the record's mapped fields break the schema."""
+        reasons = []
+        for error in self._validator.iter_errors(record):
+            where = ".".join(str(p) for p in error.absolute_path) or "record"
+            reasons.append(
+                f"field '{where}' does not match the stream schema "
+                f"({error.validator}: {_rule(error.validator, error.validator_value)})",
+            )
+        for name in self._datetime_fields:
+            value = record.get(name)
+            if isinstance(value, str):
+                try:
+                    datetime_fromisoformat(value)
+                except ValueError:
+                    reasons.append(f"field '{name}' is not a valid date-time")
+        return reasons
+
+
+def _rule(keyword: str, value: object) -> str:
+    if keyword in ("type", "enum", "minimum", "maximum", "maxLength", "minLength", "pattern"):
+        return str(value)[:120]
+    return "see schema"
+
+
+def _is_datetime(schema: Mapping[str, Any]) -> bool:
+    if schema.get("format") == "date-time":
+        return True
+    return any(_is_datetime(s) for s in schema.get("anyOf", []) if isinstance(s, Mapping))
+
+
+def _without_formats(schema: Any) -> Any:
+    """Drop ``format`` keywords: date-times are checked separately, before the SDK parses them."""
+    if isinstance(schema, Mapping):
+        return {k: _without_formats(v) for k, v in schema.items() if k != "format"}
+    if isinstance(schema, list):
+        return [_without_formats(v) for v in schema]
+    return schema
