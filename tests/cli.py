@@ -1,0 +1,65 @@
+"""Run the installed ``target-pinterest-conversions`` command as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+def command() -> list[str]:
+    """The console script next to this Python, else ``python -m``."""
+    script = Path(sys.executable).parent / "target-pinterest-conversions"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("target-pinterest-conversions")
+    return [found] if found else [sys.executable, "-m", "target_pinterest_conversions"]
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def states(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+
+def write_config(tmp_path: Path, config: dict[str, Any]) -> Path:
+    path = tmp_path / "config.json"
+    config = {
+        "dead_letter_path": str(tmp_path / "dead-letter.jsonl"),
+        "dry_run_path": str(tmp_path / "dry-run.jsonl"),
+        **config,
+    }
+    path.write_text(json.dumps(config), encoding="utf-8")
+    return path
+
+
+def run_target(
+    tmp_path: Path,
+    config: dict[str, Any],
+    lines: list[str],
+    *,
+    timeout: float = 300,
+    env: dict[str, str] | None = None,
+) -> Result:
+    """Pipe ``lines`` into the command with ``config``; return exit code and output."""
+    path = write_config(tmp_path, config)
+    proc = subprocess.run(
+        [*command(), "--config", str(path)],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)

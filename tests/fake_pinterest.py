@@ -1,0 +1,193 @@
+"""A local stand-in for Pinterest's events endpoint, on a real HTTP server on 127.0.0.1.
+
+It checks every request the way Pinterest would (path, bearer token, JSON body, at most
+1000 events, the published request schema when ../shared is present, hashed fields as
+64-hex) and answers with scripted responses: by default a 200 with every event
+processed, except event ids listed in ``fail_ids``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from tests.pinterest_schema import load_request_validator
+
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+HASHED = ("em", "ph", "fn", "ln", "ct", "st", "zp", "country", "ge", "db", "external_id", "hashed_maids")
+
+
+@dataclass
+class Scripted:
+    """One scripted answer; ``status=None`` means the default per-event 200."""
+
+    status: int | None = None
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    raw: bytes | None = None
+
+
+@dataclass
+class Received:
+    """One request as the server saw it."""
+
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    events: list[dict[str, Any]]
+    status: int
+    at: float
+
+
+class FakePinterest:
+    """Run with ``with FakePinterest(...) as api:``; ``api.url`` is the api_url to use."""
+
+    def __init__(
+        self,
+        *,
+        token: str = "test-token-XYZ",
+        ad_account_id: str = "549755885175",
+        delay: float = 0.0,
+    ) -> None:
+        self.token = token
+        self.ad_account_id = ad_account_id
+        self.delay = delay
+        self.script: deque[Scripted] = deque()
+        self.fail_ids: dict[str, str] = {}
+        self.requests: list[Received] = []
+        self.errors: list[str] = []
+        self.accepted: list[tuple[float, str]] = []
+        self._lock = threading.Lock()
+        self._validator = load_request_validator()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def schema_checked(self) -> bool:
+        return self._validator is not None
+
+    def accepted_ids(self) -> list[str]:
+        with self._lock:
+            return [event_id for _, event_id in self.accepted]
+
+    def all_events(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [e for r in self.requests for e in r.events]
+
+    def __enter__(self) -> FakePinterest:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _check(self, path: str, headers: dict[str, str], body: bytes) -> tuple[list, str | None]:
+        if path != f"/v5/ad_accounts/{self.ad_account_id}/events":
+            return [], f"unexpected path {path}"
+        if headers.get("authorization") != f"Bearer {self.token}":
+            return [], "bad authorization header"
+        if not headers.get("content-type", "").startswith("application/json"):
+            return [], "content-type is not application/json"
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return [], "body is not JSON"
+        events = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(events, list) or not 1 <= len(events) <= 1000:
+            return [], "data must hold 1 to 1000 events"
+        if self._validator is not None:
+            problems = sorted(self._validator.iter_errors(payload), key=str)
+            if problems:
+                return events, f"schema: {problems[0].message[:300]}"
+        for event in events:
+            for key in HASHED:
+                for digest in event.get("user_data", {}).get(key, []):
+                    if not HEX64.match(digest):
+                        return events, f"user_data.{key} holds a value that is not a sha256 hex"
+        return events, None
+
+    def _answer(self, events: list[dict[str, Any]]) -> tuple[int, Any]:
+        results = []
+        for event in events:
+            message = self.fail_ids.get(event.get("event_id", ""))
+            results.append(
+                {
+                    "status": "failed" if message else "processed",
+                    "error_message": message or "",
+                    "warning_message": "",
+                },
+            )
+        processed = sum(r["status"] == "processed" for r in results)
+        body = {
+            "num_events_received": len(events),
+            "num_events_processed": processed,
+            "events": results,
+        }
+        if processed < len(events):
+            return 422, {"code": 953, "message": "Not all events were processed", "details": body}
+        return 200, body
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length)
+                parsed = urlparse(self.path)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                events, problem = fake._check(parsed.path, headers, body)
+                with fake._lock:
+                    scripted = fake.script.popleft() if fake.script else Scripted()
+                if problem == "bad authorization header":
+                    status, answer = 401, {"code": 2, "message": "Authentication failed.", "status": "failure"}
+                elif problem:
+                    with fake._lock:
+                        fake.errors.append(problem)
+                    status, answer = 400, {"code": 1, "message": problem}
+                elif scripted.status is None:
+                    status, answer = fake._answer(events)
+                else:
+                    status, answer = scripted.status, scripted.body
+                time.sleep(scripted.delay or fake.delay)
+                with fake._lock:
+                    fake.requests.append(
+                        Received(parsed.path, parse_qs(parsed.query), headers, events, status, time.time()),
+                    )
+                    if status in (200, 422):
+                        results = (answer or {}).get("events") or (answer or {}).get(
+                            "details", {},
+                        ).get("events", [])
+                        now = time.time()
+                        for event, result in zip(events, results):
+                            if result.get("status") == "processed":
+                                fake.accepted.append((now, event["event_id"]))
+                data = scripted.raw if scripted.raw is not None else json.dumps(answer).encode()
+                self.send_response(status)
+                for name, value in scripted.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
