@@ -157,7 +157,7 @@ def _message(response: requests.Response) -> str:
 class PinterestClient:
     """Sends batches of events to Pinterest's Conversions API."""
 
-    def __init__(  # noqa: PLR0913
+    def __init__(
         self,
         *,
         ad_account_id: str,
@@ -203,6 +203,7 @@ class PinterestClient:
             AuthError: the token or the ad account was refused (401, 403).
             RequestRejected: the request was refused as a whole (400, 404, other 4xx).
             RetriesExhausted: 429, 5xx or network failures outlasted ``max_tries``.
+
         """
         if not 0 < len(events) <= MAX_EVENTS_PER_REQUEST:
             raise ValueError(f"a request holds 1 to {MAX_EVENTS_PER_REQUEST} events")
@@ -233,11 +234,11 @@ class PinterestClient:
     def _send_once(self, body: bytes, count: int) -> list[EventResult]:
         response = self._post(body)
         status = response.status_code
-        if status == 200:  # noqa: PLR2004
+        if status == 200:
             return self._accepted(response, count)
-        if status == 422:  # noqa: PLR2004
+        if status == 422:
             return self._partially_failed(response, count)
-        if status == 429 or status >= 500:  # noqa: PLR2004
+        if status == 429 or status >= 500:
             raise TransientError(
                 f"HTTP {status} {_message(response)}".strip(),
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
@@ -284,22 +285,22 @@ class PinterestClient:
     def _fatal(self, response: requests.Response) -> DeliveryError:
         status = response.status_code
         message = _message(response)
-        if status == 401:  # noqa: PLR2004
+        if status == 401:
             return AuthError(
                 "the access token was rejected (401): check access_token; it must be a "
                 "conversion access token from Ads Manager or an OAuth token with ads:write",
             )
-        if status == 403:  # noqa: PLR2004
+        if status == 403:
             return AuthError(
                 f"access to ad account {self.ad_account_id} was denied (403): check "
                 "ad_account_id and that the token's user has a role on that ad account",
             )
-        if status == 404:  # noqa: PLR2004
+        if status == 404:
             return RequestRejected(
                 f"the events endpoint for ad account {self.ad_account_id} was not found "
                 "(404): check ad_account_id and api_url",
             )
-        if 300 <= status < 400:  # noqa: PLR2004
+        if 300 <= status < 400:
             return RequestRejected(
                 f"the API answered with a redirect ({status}): check api_url; "
                 "the token is never sent to another address",

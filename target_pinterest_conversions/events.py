@@ -54,7 +54,7 @@ def _parse_iso(text: str) -> dt.datetime:
     # Python 3.10's fromisoformat is strict; these are the other common export forms.
     for fmt in ("%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%d %H:%M:%S.%f"):
         try:
-            return dt.datetime.strptime(candidate, fmt)  # noqa: DTZ007
+            return dt.datetime.strptime(candidate, fmt)
         except ValueError:
             continue
     raise EventError("event_time is not an ISO-8601 date-time or Unix timestamp")
@@ -73,7 +73,9 @@ def to_unix_seconds(value: object) -> int:
         moment = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
         return int(moment.timestamp())
     if isinstance(value, dt.date):
-        return int(dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc).timestamp())
+        return int(
+            dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc).timestamp()
+        )
     if isinstance(value, str):
         text = value.strip()
         if _NUMERIC.match(text):
@@ -133,9 +135,7 @@ def to_str(value: object, name: str) -> str:
         raise EventError(f"{name} is a boolean, not text")
     elif isinstance(value, (int, float, Decimal)):
         number = _to_decimal(value, name)
-        text = (
-            str(int(number)) if number == number.to_integral_value() else format(number, "f")
-        )
+        text = str(int(number)) if number == number.to_integral_value() else format(number, "f")
     else:
         raise EventError(f"{name} is a {type(value).__name__}, not text")
     if not text:
@@ -238,6 +238,7 @@ def build_event(
 
     Raises:
         EventError: a field is missing or cannot take Pinterest's type.
+
     """
     event: dict[str, Any] = {
         "event_name": raw.event_name,

@@ -116,7 +116,7 @@ def compile_source(spec: object, setting: str) -> Source:
     if isinstance(spec, Mapping) and set(spec) == {"const"}:
         return Source(const=spec["const"])
     raise MappingConfigError(
-        f"{setting}: expected a path (\"a.b\"), a list of paths or {{\"const\": value}}",
+        f'{setting}: expected a path ("a.b"), a list of paths or {{"const": value}}',
     )
 
 
@@ -184,7 +184,9 @@ class StreamMapping:
             action_source=self.action_source,
             event_time=self.event_time.get(record),
             event_id=self.event_id.get(record) if self.event_id else None,
-            user_data={k: v for k, src in self.user_data.items() if (v := src.get(record)) is not None},
+            user_data={
+                k: v for k, src in self.user_data.items() if (v := src.get(record)) is not None
+            },
             custom_data={
                 k: v for k, src in self.custom_data.items() if (v := src.get(record)) is not None
             },
@@ -233,6 +235,7 @@ def compile_stream_mapping(stream: str, spec: object) -> StreamMapping:
     Raises:
         MappingConfigError: a key is unknown, missing or of the wrong shape; the
             message names the setting, e.g. ``streams.orders.action_source``.
+
     """
     setting = f"streams.{stream}"
     cfg = _require_mapping(spec, setting)
@@ -269,18 +272,15 @@ def compile_stream_mapping(stream: str, spec: object) -> StreamMapping:
         items = _compile_group(contents_cfg, f"{setting}.contents", CONTENT_ITEM_KEYS)
         contents = ContentsSpec(array=array, items=items)
 
-    hashed = {
-        p
-        for key, src in user_data.items()
-        if key in HASHED_KEYS
-        for p in src.dotted_paths()
-    }
+    hashed = {p for key, src in user_data.items() if key in HASHED_KEYS for p in src.dotted_paths()}
     return StreamMapping(
         stream=stream,
         event_name=event_name.strip(),
         action_source=action_source,
         event_time=compile_source(cfg["event_time"], f"{setting}.event_time"),
-        event_id=compile_source(cfg["event_id"], f"{setting}.event_id") if "event_id" in cfg else None,
+        event_id=compile_source(cfg["event_id"], f"{setting}.event_id")
+        if "event_id" in cfg
+        else None,
         user_data=user_data,
         custom_data=custom_data,
         contents=contents,

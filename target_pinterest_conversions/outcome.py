@@ -28,10 +28,8 @@ def settle(
     """
     processed = 0
     failed = 0
-    for item, result in zip(items, results):
-        if result.warning_message and summary.count(
-            stream, "warnings", result.warning_message
-        ):
+    for item, result in zip(items, results, strict=True):
+        if result.warning_message and summary.count(stream, "warnings", result.warning_message):
             logger.warning("Pinterest warning for stream '%s': %s", stream, result.warning_message)
         if result.processed:
             processed += 1

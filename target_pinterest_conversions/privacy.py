@@ -126,7 +126,7 @@ def normalize_city(value: object) -> str:
 
 def _two_letter_code(value: object, what: str) -> str:
     text = "".join(ch for ch in _text(value).strip().lower() if not ch.isspace())
-    if len(text) == 2 and text.isalpha() and text.isascii():  # noqa: PLR2004
+    if len(text) == 2 and text.isalpha() and text.isascii():
         return text
     raise DroppedValue(f"is not a two-letter {what} code")
 
@@ -205,7 +205,7 @@ def normalize_date_of_birth(value: object) -> str:
         text = text.split("T", 1)[0]
     for fmt in _DOB_FORMATS:
         try:
-            return dt.datetime.strptime(text, fmt).strftime("%Y%m%d")  # noqa: DTZ007
+            return dt.datetime.strptime(text, fmt).strftime("%Y%m%d")
         except ValueError:
             continue
     raise DroppedValue("is not a date of birth in a known format")
@@ -248,6 +248,7 @@ def hash_value(key: str, value: object) -> str:
 
     Raises:
         DroppedValue: the value cannot be normalized for that field.
+
     """
     if isinstance(value, str):
         stripped = value.strip()
@@ -278,6 +279,7 @@ def build_user_data(
     Returns:
         The ``user_data`` object (hashed keys as de-duplicated arrays of digests, plain
         keys as one string) and the dropped values as ``(key, reason)`` pairs.
+
     """
     user_data: dict[str, Any] = {}
     dropped: list[tuple[str, str]] = []

@@ -1,5 +1,7 @@
-"""The target's settings: the JSON schema shown by ``--about`` and the checks that the
-schema cannot express. Checked before any input is read; every error names its setting.
+"""The target's settings and their checks.
+
+The JSON schema is what ``--about`` shows; :func:`load_settings` adds the checks the
+schema cannot express. Both run before any input is read; every error names its setting.
 """
 
 from __future__ import annotations
@@ -134,12 +136,13 @@ class Settings:
         return (self.access_token,) if self.access_token else ()
 
 
-def load_settings(config: Mapping[str, Any]) -> Settings:  # noqa: C901
+def load_settings(config: Mapping[str, Any]) -> Settings:
     """Check ``config`` and return :class:`Settings`.
 
     Raises:
         ConfigError: a setting is missing or invalid; the message names it and never
             repeats a secret's value.
+
     """
     ad_account_id = str(config.get("ad_account_id") or "").strip()
     if not _AD_ACCOUNT_ID.match(ad_account_id):
@@ -156,10 +159,10 @@ def load_settings(config: Mapping[str, Any]) -> Settings:  # noqa: C901
     if not api_url.startswith(("https://", "http://")):
         raise ConfigError("api_url: must start with https:// (or http:// for local tests)")
     max_tries = int(config.get("max_tries", 8))
-    if not 1 <= max_tries <= 20:  # noqa: PLR2004
+    if not 1 <= max_tries <= 20:
         raise ConfigError("max_tries: must be from 1 to 20")
     timeout = float(config.get("request_timeout", 60))
-    if not 0 < timeout <= 600:  # noqa: PLR2004
+    if not 0 < timeout <= 600:
         raise ConfigError("request_timeout: must be more than 0 and at most 600 seconds")
     batch_size = int(config.get("batch_size_rows") or MAX_EVENTS_PER_REQUEST)
     if not 1 <= batch_size <= MAX_EVENTS_PER_REQUEST:

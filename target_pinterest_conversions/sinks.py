@@ -7,6 +7,7 @@ outcome, state); the sinks only connect them to the SDK's record and batch hooks
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.helpers._typing import DatetimeErrorTreatmentEnum
@@ -114,7 +115,7 @@ class PinterestEventsSink(BatchSink):
     def process_batch_files(
         self,
         encoding: BaseBatchFileEncoding,
-        files: list[str],
+        files: Sequence[str],
     ) -> None:
         """Refuse BATCH messages: their records would skip mapping checks and key tracking."""
         raise InputError(

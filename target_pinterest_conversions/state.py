@@ -1,5 +1,6 @@
-"""Delivery-gated Singer STATE: a STATE is emitted only once every record before it is
-delivered or dead-lettered.
+"""Delivery-gated Singer STATE.
+
+A STATE is emitted only once every record before it is delivered or dead-lettered.
 
 Each record gets a sequence number as it arrives. A STATE message is remembered with a
 watermark, the number of records received before it. Each batch of events is *open*

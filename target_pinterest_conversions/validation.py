@@ -70,6 +70,7 @@ def validate_event(event: Mapping[str, Any], now: int) -> list[str]:
     Args:
         event: a fully built event, ``user_data`` already hashed.
         now: the current Unix time in seconds.
+
     """
     reasons = [f"{name} is missing" for name in REQUIRED_FIELDS if event.get(name) in (None, "")]
     if reasons:
@@ -105,9 +106,7 @@ class MappedFieldsValidator:
         }
         validator_class = validator_for(schema, default=Draft7Validator)
         self._validator = validator_class(subschema)
-        self._datetime_fields = [
-            name for name in sorted(wanted) if _is_datetime(properties[name])
-        ]
+        self._datetime_fields = [name for name in sorted(wanted) if _is_datetime(properties[name])]
 
     def errors(self, record: Mapping[str, Any]) -> list[str]:
         """Return value-free reasons the record's mapped fields break the schema."""

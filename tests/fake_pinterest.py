@@ -21,7 +21,20 @@ from urllib.parse import parse_qs, urlparse
 from tests.pinterest_schema import load_request_validator
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
-HASHED = ("em", "ph", "fn", "ln", "ct", "st", "zp", "country", "ge", "db", "external_id", "hashed_maids")
+HASHED = (
+    "em",
+    "ph",
+    "fn",
+    "ln",
+    "ct",
+    "st",
+    "zp",
+    "country",
+    "ge",
+    "db",
+    "external_id",
+    "hashed_maids",
+)
 
 
 @dataclass
@@ -150,7 +163,7 @@ class FakePinterest:
             def log_message(self, *args: Any) -> None:
                 return
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
                 parsed = urlparse(self.path)
@@ -159,7 +172,10 @@ class FakePinterest:
                 with fake._lock:
                     scripted = fake.script.popleft() if fake.script else Scripted()
                 if problem == "bad authorization header":
-                    status, answer = 401, {"code": 2, "message": "Authentication failed.", "status": "failure"}
+                    status, answer = (
+                        401,
+                        {"code": 2, "message": "Authentication failed.", "status": "failure"},
+                    )
                 elif problem:
                     with fake._lock:
                         fake.errors.append(problem)
@@ -171,14 +187,22 @@ class FakePinterest:
                 time.sleep(scripted.delay or fake.delay)
                 with fake._lock:
                     fake.requests.append(
-                        Received(parsed.path, parse_qs(parsed.query), headers, events, status, time.time()),
+                        Received(
+                            parsed.path,
+                            parse_qs(parsed.query),
+                            headers,
+                            events,
+                            status,
+                            time.time(),
+                        ),
                     )
                     if status in (200, 422):
                         results = (answer or {}).get("events") or (answer or {}).get(
-                            "details", {},
+                            "details",
+                            {},
                         ).get("events", [])
                         now = time.time()
-                        for event, result in zip(events, results):
+                        for event, result in zip(events, results, strict=False):
                             if result.get("status") == "processed":
                                 fake.accepted.append((now, event["event_id"]))
                 data = scripted.raw if scripted.raw is not None else json.dumps(answer).encode()

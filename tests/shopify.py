@@ -63,23 +63,65 @@ def orders_schema() -> dict[str, Any] | None:
         tmp = ROOT / ".cache" / "sdist"
         tmp.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-             "-q", "-d", str(tmp), "tap-shopify==3.13.0"],
-            check=True, timeout=120, capture_output=True,
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "-q",
+                "-d",
+                str(tmp),
+                "tap-shopify==3.13.0",
+            ],
+            check=True,
+            timeout=120,
+            capture_output=True,
         )
         archive = next(tmp.glob("tap*shopify-3.13.0.tar.gz"))
         with tarfile.open(archive) as tar:
-            member = next(m for m in tar.getmembers() if m.name.endswith("tap_shopify/schemas/orders.json"))
+            member = next(
+                m for m in tar.getmembers() if m.name.endswith("tap_shopify/schemas/orders.json")
+            )
             CACHE.write_bytes(tar.extractfile(member).read())  # type: ignore[union-attr]
         return json.loads(CACHE.read_text(encoding="utf-8"))
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
 
 
 PEOPLE = [
-    ("Jane", "Doe", "Jane.Doe{n}@Example.com", "+1 (415) 555-{p:04d}", "San Francisco", "CA", "94107-1234", "US"),
-    ("Jürgen", "Müller", "juergen{n}@example.de", "+49 30 9018{p:04d}", "Berlin", "BE", "10117", "DE"),
-    ("Tom", "O'Brien", " tom.obrien{n}@example.co.uk ", "+44 20 7946 {p:04d}", "London", "EN", "SW1A 2AA", "GB"),
+    (
+        "Jane",
+        "Doe",
+        "Jane.Doe{n}@Example.com",
+        "+1 (415) 555-{p:04d}",
+        "San Francisco",
+        "CA",
+        "94107-1234",
+        "US",
+    ),
+    (
+        "Jürgen",
+        "Müller",
+        "juergen{n}@example.de",
+        "+49 30 9018{p:04d}",
+        "Berlin",
+        "BE",
+        "10117",
+        "DE",
+    ),
+    (
+        "Tom",
+        "O'Brien",
+        " tom.obrien{n}@example.co.uk ",
+        "+44 20 7946 {p:04d}",
+        "London",
+        "EN",
+        "SW1A 2AA",
+        "GB",
+    ),
 ]
 
 
@@ -119,8 +161,15 @@ def make_order(n: int, created: dt.datetime) -> dict[str, Any]:
             "presentmentMoney": {"amount": total, "currencyCode": "USD"},
         },
         "billingAddress": {
-            "firstName": fn, "lastName": ln, "city": city, "provinceCode": st, "zip": zp,
-            "countryCodeV2": country, "phone": phone, "province": None, "country": None,
+            "firstName": fn,
+            "lastName": ln,
+            "city": city,
+            "provinceCode": st,
+            "zip": zp,
+            "countryCodeV2": country,
+            "phone": phone,
+            "province": None,
+            "country": None,
         },
         "customer": {"id": f"gid://shopify/Customer/{n % 97}", "email": em.format(n=n)},
         "lineItems": items,
@@ -143,11 +192,17 @@ def singer_lines(
 ) -> list[str]:
     """SCHEMA, then ``n`` orders created over the last hours, a STATE every ``state_every``."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    lines = [json.dumps({"type": "SCHEMA", "stream": stream, "schema": schema, "key_properties": ["id"]})]
+    lines = [
+        json.dumps({"type": "SCHEMA", "stream": stream, "schema": schema, "key_properties": ["id"]})
+    ]
     for i in range(n):
         created = now - dt.timedelta(hours=2) + dt.timedelta(seconds=i * 3600 / max(n, 1))
         order = make_order(i, created.replace(microsecond=0))
-        lines.append(json.dumps({"type": "RECORD", "stream": stream, "record": order}, default=_default))
+        lines.append(
+            json.dumps({"type": "RECORD", "stream": stream, "record": order}, default=_default)
+        )
         if (i + 1) % state_every == 0 or i == n - 1:
-            lines.append(json.dumps({"type": "STATE", "value": {"bookmarks": {stream: {"n": i + 1}}}}))
+            lines.append(
+                json.dumps({"type": "STATE", "value": {"bookmarks": {stream: {"n": i + 1}}}})
+            )
     return lines

@@ -84,7 +84,12 @@ def test_shopify_orders_are_delivered_once_with_correct_types_and_hashes(tmp_pat
     assert custom["order_id"] == "#1000"
     assert custom["num_items"] == 1
     assert custom["contents"] == [
-        {"id": "gid://shopify/Product/100", "item_price": "12.3", "quantity": 1, "item_name": "Product 0"},
+        {
+            "id": "gid://shopify/Product/100",
+            "item_price": "12.3",
+            "quantity": 1,
+            "item_name": "Product 0",
+        },
     ]
     user = first["user_data"]
     assert user["em"] == [sha("jane.doe0@example.com")]
@@ -168,7 +173,10 @@ def test_events_failed_by_pinterest_are_dead_lettered_with_its_message(tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert api.requests[0].status == 422
     dead = read_lines(tmp_path / "dead-letter.jsonl")
-    assert {d["key"]["id"] for d in dead} == {"gid://shopify/Order/1000003", "gid://shopify/Order/1000007"}
+    assert {d["key"]["id"] for d in dead} == {
+        "gid://shopify/Order/1000003",
+        "gid://shopify/Order/1000007",
+    }
     assert {d["reason"] for d in dead} == {
         "Pinterest: Invalid event_timestamp parameter.",
         "Pinterest: Invalid currency.",
@@ -210,8 +218,14 @@ def test_invalid_records_are_dead_lettered_and_the_rest_delivered(tmp_path):
 
 def test_unmapped_streams_are_ignored_with_one_warning(tmp_path):
     schema = {"type": "object", "properties": {"id": {"type": "integer"}}}
-    lines = [json.dumps({"type": "SCHEMA", "stream": "customers", "schema": schema, "key_properties": ["id"]})]
-    lines += [json.dumps({"type": "RECORD", "stream": "customers", "record": {"id": i}}) for i in range(5)]
+    lines = [
+        json.dumps(
+            {"type": "SCHEMA", "stream": "customers", "schema": schema, "key_properties": ["id"]}
+        )
+    ]
+    lines += [
+        json.dumps({"type": "RECORD", "stream": "customers", "record": {"id": i}}) for i in range(5)
+    ]
     lines.append(json.dumps({"type": "STATE", "value": {"customers": 5}}))
     with FakePinterest(token=TOKEN) as api:
         result = run_target(tmp_path, config(api), lines)
@@ -226,8 +240,14 @@ def test_unmapped_streams_are_ignored_with_one_warning(tmp_path):
     [
         ({"access_token": None}, "access_token"),
         ({"ad_account_id": "act_123"}, "ad_account_id"),
-        ({"streams": {"orders": {**EXAMPLE_MAPPING, "action_source": "email"}}}, "streams.orders.action_source"),
-        ({"streams": {"orders": {**EXAMPLE_MAPPING, "user_data": {"email": "email"}}}}, "streams.orders.user_data.email"),
+        (
+            {"streams": {"orders": {**EXAMPLE_MAPPING, "action_source": "email"}}},
+            "streams.orders.action_source",
+        ),
+        (
+            {"streams": {"orders": {**EXAMPLE_MAPPING, "user_data": {"email": "email"}}}},
+            "streams.orders.user_data.email",
+        ),
         ({"batch_size_rows": 5000}, "batch_size_rows"),
     ],
 )
@@ -277,8 +297,16 @@ def test_transient_errors_are_retried_honouring_retry_after(tmp_path):
     with FakePinterest(token=TOKEN) as api:
         api.script.extend(
             [
-                Scripted(status=429, body={"code": 8, "message": "rate limited"}, headers={"Retry-After": "1"}),
-                Scripted(status=503, body={"code": 4197, "message": "ramped down"}, headers={"Retry-After": "0"}),
+                Scripted(
+                    status=429,
+                    body={"code": 8, "message": "rate limited"},
+                    headers={"Retry-After": "1"},
+                ),
+                Scripted(
+                    status=503,
+                    body={"code": 4197, "message": "ramped down"},
+                    headers={"Retry-After": "0"},
+                ),
             ],
         )
         started = time.monotonic()
@@ -295,7 +323,14 @@ def test_transient_errors_are_retried_honouring_retry_after(tmp_path):
 def test_exhausted_retries_exit_non_zero_without_state_past_undelivered(tmp_path):
     lines = singer_lines(10, SCHEMA, state_every=5)
     with FakePinterest(token=TOKEN) as api:
-        api.script.extend([Scripted(status=503, body={"code": 4197, "message": "down"}, headers={"Retry-After": "0"})] * 3)
+        api.script.extend(
+            [
+                Scripted(
+                    status=503, body={"code": 4197, "message": "down"}, headers={"Retry-After": "0"}
+                )
+            ]
+            * 3
+        )
         result = run_target(tmp_path, config(api, max_tries=3), lines)
     assert result.returncode == 4
     assert "gave up after 3 tries" in result.stderr
