@@ -194,7 +194,10 @@ class StreamMapping:
         )
 
     def record_paths(self) -> list[tuple[str, str]]:
-        """Return ``(setting, dotted path)`` for every top-level record path read."""
+        """Return ``(setting, dotted path)`` for every record path the mapping reads.
+
+        Paths inside ``contents`` items are given under their array as ``from.[].item``.
+        """
         prefix = f"streams.{self.stream}"
         out = [(f"{prefix}.event_time", p) for p in self.event_time.dotted_paths()]
         if self.event_id:
@@ -203,7 +206,14 @@ class StreamMapping:
             for key, src in sources.items():
                 out += [(f"{prefix}.{group}.{key}", p) for p in src.dotted_paths()]
         if self.contents:
-            out += [(f"{prefix}.contents.from", p) for p in self.contents.array.dotted_paths()]
+            arrays = self.contents.array.dotted_paths()
+            out += [(f"{prefix}.contents.from", p) for p in arrays]
+            for key, src in self.contents.items.items():
+                out += [
+                    (f"{prefix}.contents.{key}", f"{array}.[].{item}")
+                    for array in arrays
+                    for item in src.dotted_paths()
+                ]
         return out
 
 

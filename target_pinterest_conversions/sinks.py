@@ -10,7 +10,6 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from singer_sdk.helpers._typing import DatetimeErrorTreatmentEnum
 from singer_sdk.sinks import BatchSink
 
 from target_pinterest_conversions.batch import PendingEvent, chunks
@@ -44,25 +43,23 @@ class PinterestEventsSink(BatchSink):
         self._mapping = self._settings.streams[self.stream_name]
         self._fields_validator: MappedFieldsValidator | None = None
         if self.config.get("validate_records", True):
-            fields = {path.split(".", 1)[0] for _, path in self._mapping.record_paths()}
-            self._fields_validator = MappedFieldsValidator(self.schema, fields)
+            paths = [path for _, path in self._mapping.record_paths()]
+            self._fields_validator = MappedFieldsValidator(self.schema, paths)
         self._pending_reasons: tuple[int, list[str]] | None = None
-
-    @property
-    def datetime_error_treatment(self) -> DatetimeErrorTreatmentEnum:
-        """A bad date-time becomes null; the record is dead-lettered, not the run killed."""
-        return DatetimeErrorTreatmentEnum.NULL
 
     def get_validator(self) -> None:
         """Disable the SDK's validator: its errors print field values (personal data)."""
         return
 
     def _validate_and_parse(self, record: dict) -> dict:
-        # Check mapped fields before the SDK turns date-time strings into datetimes.
+        # Replaces the SDK's step, which validates every field (echoing values in its
+        # errors) and parses every top-level date-time (logging unparsable values, and
+        # killing the run by default). Only mapped paths are checked here; times are
+        # parsed by the event builder, which dead-letters a record it cannot read.
         if self._fields_validator is not None:
             reasons = self._fields_validator.errors(record)
             self._pending_reasons = (id(record), reasons) if reasons else None
-        return super()._validate_and_parse(record)
+        return record
 
     def process_record(self, record: dict, context: dict) -> None:
         """Convert the record; queue the event or dead-letter the record with its reason."""
@@ -137,14 +134,13 @@ class IgnoredStreamSink(BatchSink):
         """Warn once per stream that it is not mapped."""
         self._run.warn_ignored(self.stream_name)
 
-    @property
-    def datetime_error_treatment(self) -> DatetimeErrorTreatmentEnum:
-        """Never fail the run over a record that is ignored anyway."""
-        return DatetimeErrorTreatmentEnum.NULL
-
     def get_validator(self) -> None:
         """Ignored records need no validation."""
         return
+
+    def _validate_and_parse(self, record: dict) -> dict:
+        # Ignored records are neither validated nor parsed: nothing can fail on them.
+        return record
 
     def process_record(self, record: dict, context: dict) -> None:
         """Count the record; nothing is sent."""

@@ -12,7 +12,6 @@ from typing import Any
 
 from jsonschema import Draft7Validator
 from jsonschema.validators import validator_for
-from singer_sdk.helpers._compat import datetime_fromisoformat
 
 from target_pinterest_conversions.mapping import ACTION_SOURCES
 
@@ -91,25 +90,26 @@ def validate_event(event: Mapping[str, Any], now: int) -> list[str]:
 
 
 class MappedFieldsValidator:
-    """Checks a record against its stream's schema, but only the fields the mapping reads.
+    """Checks a record against its stream's schema, but only along the paths the mapping reads.
 
     Fields the mapping never reads cannot spoil an event, so a tap's looseness there
-    does not cost a conversion. Errors name the field and the rule, never the value.
+    does not cost a conversion. ``format`` keywords are not checked here: the event
+    builder parses times itself and names the field when it cannot. Errors name the
+    field and the rule, never the value.
     """
 
-    def __init__(self, schema: Mapping[str, Any], fields: Iterable[str]) -> None:
-        properties = schema.get("properties") or {}
-        wanted = {f for f in fields if f in properties}
-        subschema = {
-            "type": "object",
-            "properties": {name: _without_formats(properties[name]) for name in sorted(wanted)},
-        }
+    def __init__(self, schema: Mapping[str, Any], paths: Iterable[str]) -> None:
+        tree: dict[str, Any] = {}
+        for path in paths:
+            node = tree
+            for segment in path.split("."):
+                node = node.setdefault(segment, {})
+        pruned = prune_schema(schema, tree)
         validator_class = validator_for(schema, default=Draft7Validator)
-        self._validator = validator_class(subschema)
-        self._datetime_fields = [name for name in sorted(wanted) if _is_datetime(properties[name])]
+        self._validator = validator_class(pruned)
 
-    def errors(self, record: Mapping[str, Any]) -> list[str]:
-        """Return value-free reasons the record's mapped fields break the schema."""
+    def errors(self, record: Mapping[str, Any], limit: int = 3) -> list[str]:
+        """Return up to ``limit`` value-free reasons the record breaks the schema."""
         reasons = []
         for error in self._validator.iter_errors(record):
             where = ".".join(str(p) for p in error.absolute_path) or "record"
@@ -117,32 +117,61 @@ class MappedFieldsValidator:
                 f"field '{where}' does not match the stream schema "
                 f"({error.validator}: {_rule(error.validator, error.validator_value)})",
             )
-        for name in self._datetime_fields:
-            value = record.get(name)
-            if isinstance(value, str):
-                try:
-                    datetime_fromisoformat(value)
-                except ValueError:
-                    reasons.append(f"field '{name}' is not a valid date-time")
+            if len(reasons) >= limit:
+                break
         return reasons
+
+
+_KEEP_OUT = frozenset(
+    {
+        "properties",
+        "items",
+        "anyOf",
+        "oneOf",
+        "allOf",
+        "required",
+        "additionalProperties",
+        "patternProperties",
+        "format",
+        "$schema",
+        "definitions",
+        "$defs",
+    },
+)
+
+
+def prune_schema(schema: Any, tree: Mapping[str, Any]) -> Any:
+    """Keep only the parts of ``schema`` along the paths in ``tree``.
+
+    ``tree`` nests path segments; ``[]`` or a number descends into array items. A leaf
+    keeps its node's own keywords (type, enum, bounds) but not its children's.
+    """
+    if not isinstance(schema, Mapping):
+        return schema
+    out = {k: v for k, v in schema.items() if k not in _KEEP_OUT}
+    for keyword in ("anyOf", "oneOf", "allOf"):
+        if isinstance(schema.get(keyword), list):
+            out[keyword] = [prune_schema(s, tree) for s in schema[keyword]]
+    if not tree:
+        return out
+    properties = schema.get("properties")
+    if isinstance(properties, Mapping):
+        out["properties"] = {
+            name: prune_schema(properties[name], sub)
+            for name, sub in tree.items()
+            if name in properties
+        }
+    items = schema.get("items")
+    if isinstance(items, Mapping):
+        item_tree: dict[str, Any] = {}
+        for name, sub in tree.items():
+            if name == "[]" or name.isdigit():
+                item_tree.update(sub)
+        out["items"] = prune_schema(items, item_tree)
+    return out
 
 
 def _rule(keyword: str, value: object) -> str:
     if keyword in ("type", "enum", "minimum", "maximum", "maxLength", "minLength", "pattern"):
         return str(value)[:120]
     return "see schema"
-
-
-def _is_datetime(schema: Mapping[str, Any]) -> bool:
-    if schema.get("format") == "date-time":
-        return True
-    return any(_is_datetime(s) for s in schema.get("anyOf", []) if isinstance(s, Mapping))
-
-
-def _without_formats(schema: Any) -> Any:
-    """Drop ``format`` keywords: date-times are checked separately, before the SDK parses them."""
-    if isinstance(schema, Mapping):
-        return {k: _without_formats(v) for k, v in schema.items() if k != "format"}
-    if isinstance(schema, list):
-        return [_without_formats(v) for v in schema]
-    return schema
