@@ -97,6 +97,10 @@ class PinterestEventsSink(BatchSink):
             PendingEvent(event=conversion.event, key=conversion.key),
         )
 
+    def _after_process_record(self, context: dict) -> None:
+        # The SDK logs the whole batch context here at DEBUG, once per record.
+        return
+
     def process_batch(self, context: dict) -> None:
         """Send the batch's events, settle every result, then let STATE advance."""
         items = context.get("events") or []

@@ -1,0 +1,140 @@
+"""Secrets and personal data never reach logs, stdout or the dead-letter file."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from target_pinterest_conversions.redaction import RedactingFilter, redact
+from tests.cli import run_target
+from tests.fake_pinterest import FakePinterest, Scripted
+from tests.shopify import EXAMPLE_MAPPING
+
+TOKEN = "pina_SECRET123tokenVALUE"
+EMAIL = "Jane.Secret@Example.com"
+PHONE = "+1 (415) 555-0199"
+DEBUG = {"TARGET_PINTEREST_CONVERSIONS_LOGLEVEL": "DEBUG"}
+
+
+@pytest.mark.parametrize(
+    ("text", "leaked"),
+    [
+        (f"token is {TOKEN}", TOKEN),
+        ("Authorization: Bearer abc.DEF-123", "abc.DEF-123"),
+        (f"email {EMAIL} rejected", EMAIL),
+        ("call +44 20 7946 0958 now", "+44 20 7946 0958"),
+        ("call (415) 555-0199 now", "(415) 555-0199"),
+        ("call 415-555-0199 now", "415-555-0199"),
+    ],
+)
+def test_redact_masks_secrets_emails_and_phones(text, leaked):
+    assert leaked not in redact(text, [TOKEN])
+
+
+def test_redact_leaves_ordinary_numbers_and_times_alone():
+    text = "batch of 1000 events in 0.0123456s at 1732345678, 2026-11-23T05:36:38Z"
+    assert redact(text) == text
+
+
+def test_filter_masks_message_arguments_and_exception_text():
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "bad %s", (EMAIL,), None)
+    try:
+        raise ValueError(f"value {EMAIL} with {TOKEN}")
+    except ValueError:
+        import sys
+
+        record.exc_info = sys.exc_info()
+    RedactingFilter([TOKEN]).filter(record)
+    assert EMAIL not in record.getMessage()
+    assert EMAIL not in record.exc_text and TOKEN not in record.exc_text
+
+
+def _lines(n: int = 3, email: str = EMAIL, phone: str = PHONE) -> list[str]:
+    import datetime as dt
+
+    from tests.shopify import make_order
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "email": {"type": ["null", "string"]},
+            "phone": {"type": ["null", "string"]},
+            "createdAt": {"type": ["null", "string"], "format": "date-time"},
+        },
+    }
+    out = [
+        json.dumps(
+            {"type": "SCHEMA", "stream": "orders", "schema": schema, "key_properties": ["id"]}
+        )
+    ]
+    now = dt.datetime.now(dt.timezone.utc)
+    for i in range(n):
+        order = make_order(i, now - dt.timedelta(minutes=10))
+        order.update(email=email, phone=phone)
+        if i == 1:
+            order["createdAt"] = "not a time"
+        out.append(
+            json.dumps({"type": "RECORD", "stream": "orders", "record": order}, default=float)
+        )
+    out.append(json.dumps({"type": "STATE", "value": {"n": n}}))
+    return out
+
+
+def _assert_clean(*texts: str) -> None:
+    for text in texts:
+        assert TOKEN not in text
+        assert EMAIL not in text and EMAIL.lower() not in text
+        assert PHONE not in text and "4155550199" not in text
+
+
+@pytest.mark.parametrize(
+    "scripted",
+    [
+        [],
+        [Scripted(status=401, body={"code": 2, "message": "Authentication failed."})],
+        [Scripted(status=500, body={"code": 1, "message": "oops"}, headers={"Retry-After": "0"})]
+        * 3,
+        [Scripted(status=400, body={"code": 1, "message": "Invalid request"})],
+    ],
+    ids=["success", "401", "retries-exhausted", "400"],
+)
+def test_debug_logs_never_hold_the_token_or_raw_personal_data(tmp_path, scripted):
+    with FakePinterest(token=TOKEN) as api:
+        api.script.extend(scripted)
+        cfg = {
+            "ad_account_id": "549755885175",
+            "access_token": TOKEN,
+            "api_url": api.url,
+            "max_tries": 3,
+            "streams": {"orders": EXAMPLE_MAPPING},
+        }
+        result = run_target(tmp_path, cfg, _lines(), env=DEBUG)
+    assert "DEBUG" in result.stderr  # the run really logged at DEBUG
+    dead = tmp_path / "dead-letter.jsonl"
+    _assert_clean(result.stdout, result.stderr, dead.read_text() if dead.exists() else "")
+
+
+def test_config_errors_never_echo_the_token(tmp_path):
+    cfg = {
+        "ad_account_id": "549755885175",
+        "access_token": 123456789,
+        "streams": {"o": EXAMPLE_MAPPING},
+    }
+    result = run_target(tmp_path, cfg, [], env=DEBUG)
+    assert result.returncode == 2
+    assert "access_token" in result.stderr
+    assert "123456789" not in result.stderr
+
+
+def test_a_malformed_input_line_is_reported_by_number_without_its_content(tmp_path):
+    lines = _lines(2)
+    lines.insert(2, '{"type": "RECORD", "stream": "orders", "record": {"email": "' + EMAIL + '"')
+    cfg = {"ad_account_id": "549755885175", "dry_run": True, "streams": {"orders": EXAMPLE_MAPPING}}
+    result = run_target(tmp_path, cfg, lines, env=DEBUG)
+    assert result.returncode == 5
+    assert "input line 3: not valid JSON" in result.stderr
+    assert "Traceback" not in result.stderr
+    _assert_clean(result.stdout, result.stderr)
