@@ -61,7 +61,6 @@ def test_shopify_orders_are_delivered_once_with_correct_types_and_hashes(tmp_pat
         result = run_target(tmp_path, config(api), lines)
     assert result.returncode == 0, result.stderr[-3000:]
     assert api.errors == []
-    assert api.schema_checked or pytest.skip("Pinterest schema not available")
 
     ids = api.accepted_ids()
     assert len(ids) == n
