@@ -23,6 +23,7 @@ _NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 
 DECIMAL_STRING_FIELDS = frozenset({"value", "predicted_ltv"})
+BOOLEAN_FIELDS = frozenset({"opt_out", "wifi"})
 STRING_FIELDS = frozenset(
     {
         "order_id",
@@ -221,12 +222,48 @@ def build_contents(raw_items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
     return out
 
 
+def to_bool(value: object, name: str) -> bool:
+    """Read a boolean from a boolean, 0/1, or ``true``/``false``/``yes``/``no`` text."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, Decimal)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise EventError(f"{name} is not a boolean")
+
+
+_TRUE = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE = frozenset({"false", "f", "no", "n", "0"})
+
+
+def derive_from_contents(custom_data: dict[str, Any]) -> None:
+    """Fill ``content_ids``, ``num_items`` and ``value`` from ``contents`` when not mapped.
+
+    ``value`` is the sum of quantity x item price, and only when every item has a price
+    (a missing quantity counts as 1); a partial sum would under-report the order.
+    """
+    contents = custom_data.get("contents")
+    if not contents:
+        return
+    if "content_ids" not in custom_data:
+        ids = [item["id"] for item in contents if "id" in item]
+        if ids:
+            custom_data["content_ids"] = ids
+    if "num_items" not in custom_data:
+        custom_data["num_items"] = sum(item.get("quantity", 1) for item in contents)
+    if "value" not in custom_data and all("item_price" in item for item in contents):
+        total = sum(Decimal(item["item_price"]) * item.get("quantity", 1) for item in contents)
+        custom_data["value"] = to_decimal_string(total, "custom_data.value")
+
+
 def build_event(
     raw: RawEvent,
     *,
     stream: str,
     key: object,
     partner_name: str | None = None,
+    item_scoped_id: bool = False,
 ) -> dict[str, Any]:
     """Build a Pinterest event (without ``user_data``) from raw mapped values.
 
@@ -234,7 +271,9 @@ def build_event(
         raw: the values read from the record by the stream's mapping.
         stream: the stream name, part of a derived event id.
         key: the record's key values, used when no ``event_id`` is mapped.
-        partner_name: sent on the event when set.
+        partner_name: sent on the event when set (a mapped ``partner_name`` wins).
+        item_scoped_id: the mapped event id already differs per item, so it is not
+            suffixed with the item's index in item-level mode.
 
     Raises:
         EventError: a field is missing or cannot take Pinterest's type.
@@ -245,17 +284,25 @@ def build_event(
         "action_source": raw.action_source,
         "event_time": to_unix_seconds(raw.event_time),
     }
+    index = raw.item_index
     if raw.event_id is not None:
-        event["event_id"] = to_str(raw.event_id, "event_id")
+        event_id = to_str(raw.event_id, "event_id")
+        if index is not None and not item_scoped_id:
+            event_id = f"{event_id}:{index}"
+        event["event_id"] = event_id
     else:
-        event["event_id"] = derive_event_id(stream, key, raw.event_name)
-    if partner_name:
+        derived_key = key if index is None else [key, index]
+        event["event_id"] = derive_event_id(stream, derived_key, raw.event_name)
+    for name, value in raw.extra.items():
+        event[name] = to_bool(value, name) if name in BOOLEAN_FIELDS else to_str(value, name)
+    if partner_name and "partner_name" not in event:
         event["partner_name"] = partner_name
     custom_data = build_custom_data(raw.custom_data)
     if raw.contents:
         contents = build_contents(raw.contents)
         if contents:
             custom_data["contents"] = contents
+    derive_from_contents(custom_data)
     if custom_data:
         event["custom_data"] = custom_data
     return event

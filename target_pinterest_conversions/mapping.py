@@ -1,28 +1,37 @@
-"""Per-stream mapping from a record to the raw parts of a Pinterest event.
+"""Per-stream mapping from a record to the raw parts of Pinterest events.
 
 A stream's mapping (the ``streams.<name>`` setting) is compiled once into a
-:class:`StreamMapping`; :meth:`StreamMapping.extract` then reads one record into a
-:class:`RawEvent` without converting or hashing anything. Pure: no I/O.
+:class:`StreamMapping`; :meth:`StreamMapping.extract_all` then reads one record into one
+:class:`RawEvent` (or one per item with ``event_per_item``) without converting or
+hashing anything. Pure: no I/O.
 
 A *value source* is one of:
 
 - a dotted path into the record, e.g. ``"billingAddress.zip"`` (a numeric segment
-  indexes a list: ``"lineItems.0.sku"``);
+  indexes a list: ``"lineItems.0.sku"``; with ``event_per_item``, ``"$item.sku"`` reads
+  the current item);
 - a list of paths, the first one giving a non-empty value wins;
 - a constant, written ``{"const": <value>}``.
 
-``event_name`` and ``action_source`` are constants written as plain strings.
+``event_name`` and ``action_source`` are constants written as plain strings; their
+``*_from`` forms read them from the record.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from target_pinterest_conversions.presets import PRESETS, expand_preset
 from target_pinterest_conversions.privacy import HASHED_KEYS, USER_DATA_KEYS
-
-ACTION_SOURCES: tuple[str, ...] = ("web", "app_android", "app_ios", "offline")
+from target_pinterest_conversions.vocabulary import (
+    ACTION_SOURCES,
+    BUILTIN_EVENT_MAPS,
+    PINTEREST_EVENT_NAMES,
+    name_key,
+)
 
 CUSTOM_DATA_KEYS: tuple[str, ...] = (
     "value",
@@ -47,15 +56,46 @@ CONTENT_ITEM_KEYS: tuple[str, ...] = (
     "item_brand",
 )
 
+EXTRA_STRING_FIELDS: tuple[str, ...] = (
+    "partner_name",
+    "event_source_url",
+    "app_id",
+    "app_name",
+    "app_version",
+    "device_brand",
+    "device_carrier",
+    "device_model",
+    "device_type",
+    "os_version",
+    "language",
+)
+"""Event-level string fields a mapping may set (``partner_name`` overrides the setting)."""
+
+EXTRA_BOOLEAN_FIELDS: tuple[str, ...] = ("opt_out", "wifi")
+
+EVENT_NAME_FALLBACKS: tuple[str, ...] = ("custom", "skip", "as_is")
+
 STREAM_MAPPING_KEYS: tuple[str, ...] = (
+    "preset",
     "event_name",
+    "event_name_from",
+    "event_name_map",
+    "event_name_fallback",
     "action_source",
+    "action_source_from",
+    "action_source_map",
     "event_time",
     "event_id",
+    "event_per_item",
     "user_data",
     "custom_data",
     "contents",
+    "content_id",
+    *EXTRA_STRING_FIELDS,
+    *EXTRA_BOOLEAN_FIELDS,
 )
+
+ITEM = "$item"
 
 
 class MappingConfigError(ValueError):
@@ -87,10 +127,15 @@ def resolve_path(record: Mapping[str, Any], path: tuple[str, ...]) -> Any:
 
 @dataclass(frozen=True)
 class Source:
-    """Where one value comes from: alternative paths, or a constant."""
+    """Where one value comes from: alternative paths, or a constant.
+
+    ``from_preset`` marks a preset's source: when bound to a schema, its paths that the
+    schema lacks are dropped rather than reported.
+    """
 
     paths: tuple[tuple[str, ...], ...] = ()
     const: Any = _MISSING
+    from_preset: bool = False
 
     def get(self, record: Mapping[str, Any]) -> Any:
         """Return the constant, or the first non-empty value found along ``paths``."""
@@ -102,19 +147,25 @@ class Source:
                 return value
         return None
 
+    @property
+    def is_const(self) -> bool:
+        """Tell whether the source is a constant."""
+        return self.const is not _MISSING
+
     def dotted_paths(self) -> list[str]:
         """Return the record paths this source reads, in dotted form."""
         return [".".join(path) for path in self.paths]
 
 
-def compile_source(spec: object, setting: str) -> Source:
+def compile_source(spec: object, setting: str, *, from_preset: bool = False) -> Source:
     """Compile a value source from its setting (path, list of paths or constant)."""
     if isinstance(spec, str):
-        return Source(paths=(_compile_path(spec, setting),))
+        return Source(paths=(_compile_path(spec, setting),), from_preset=from_preset)
     if isinstance(spec, list) and spec and all(isinstance(p, str) for p in spec):
-        return Source(paths=tuple(_compile_path(p, setting) for p in spec))
+        paths = tuple(_compile_path(p, setting) for p in spec)
+        return Source(paths=paths, from_preset=from_preset)
     if isinstance(spec, Mapping) and set(spec) == {"const"}:
-        return Source(const=spec["const"])
+        return Source(const=spec["const"], from_preset=from_preset)
     raise MappingConfigError(
         f'{setting}: expected a path ("a.b"), a list of paths or {{"const": value}}',
     )
@@ -125,6 +176,46 @@ def _compile_path(path: str, setting: str) -> tuple[str, ...]:
     if not path or any(not s for s in segments):
         raise MappingConfigError(f"{setting}: '{path}' is not a valid dotted path")
     return segments
+
+
+@dataclass(frozen=True)
+class NameRule:
+    """How an event name or action source is found: a constant, or a field plus a table.
+
+    ``table`` maps :func:`name_key` of a source value to the Pinterest value; ``const``
+    is used when the field is empty, and for unmapped values when ``fallback`` is
+    ``default``. ``skip`` leaves the record out (counted, not sent); ``custom`` sends
+    Pinterest's ``custom`` event; ``as_is`` sends the source value unchanged.
+    """
+
+    const: str | None = None
+    source: Source | None = None
+    table: Mapping[str, str] = field(default_factory=dict)
+    fallback: str = "custom"
+    label: str = "event name"
+
+    def resolve(self, record: Mapping[str, Any]) -> tuple[str | None, str | None, bool]:
+        """Return ``(value, reason, skipped)``; ``value`` is None when there is no event."""
+        if self.source is None:
+            return self.const, None, False
+        raw = self.source.get(record)
+        if not isinstance(raw, (str, int)) or isinstance(raw, bool) or not str(raw).strip():
+            if self.const is not None:
+                return self.const, None, False
+            return None, f"{self.label} field is empty", False
+        text = str(raw).strip()
+        mapped = self.table.get(name_key(text))
+        if mapped is not None:
+            return mapped, None, False
+        if self.fallback == "as_is":
+            return text, None, False
+        if self.fallback == "custom":
+            return "custom", None, False
+        if self.fallback == "skip":
+            return None, f"{self.label} '{text[:60]}' is not mapped", True
+        if self.const is not None:
+            return self.const, None, False
+        return None, f"{self.label} '{text[:60]}' is not one of {', '.join(ACTION_SOURCES)}", False
 
 
 @dataclass(frozen=True)
@@ -152,7 +243,12 @@ class ContentsSpec:
 
 @dataclass
 class RawEvent:
-    """The raw parts of one event, read from a record but not yet converted."""
+    """The raw parts of one event, read from a record but not yet converted.
+
+    ``reason`` is set when the record yields no event: ``skipped`` tells an unmapped
+    event name left out on purpose (``skip`` fallback) from a record that cannot be an
+    event (empty event name, invalid action source).
+    """
 
     event_name: Any
     action_source: Any
@@ -161,6 +257,10 @@ class RawEvent:
     user_data: dict[str, Any]
     custom_data: dict[str, Any]
     contents: list[dict[str, Any]] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    item_index: int | None = None
+    reason: str | None = None
+    skipped: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,53 +268,149 @@ class StreamMapping:
     """The compiled mapping of one stream."""
 
     stream: str
-    event_name: str
-    action_source: str
+    event_name: str | None
+    action_source: str | None
     event_time: Source
     event_id: Source | None
     user_data: Mapping[str, Source]
     custom_data: Mapping[str, Source]
     contents: ContentsSpec | None = None
     hashed_paths: frozenset[str] = field(default_factory=frozenset)
+    event_name_rule: NameRule | None = None
+    action_source_rule: NameRule | None = None
+    event_per_item: Source | None = None
+    extra: Mapping[str, Source] = field(default_factory=dict)
+    preset: str | None = None
 
     def extract(self, record: Mapping[str, Any]) -> RawEvent:
-        """Read the raw event parts from ``record``."""
+        """Read the raw parts of the record's (first) event."""
+        return self.extract_all(record)[0]
+
+    def extract_all(self, record: Mapping[str, Any]) -> list[RawEvent]:
+        """Read the record's events: one, or one per item with ``event_per_item``.
+
+        A record whose ``event_per_item`` array is empty yields one event without item.
+        """
+        if self.event_per_item is None:
+            return [self._extract(record, None)]
+        items = self.event_per_item.get(record)
+        if not isinstance(items, list) or not items:
+            return [self._extract(record, None)]
+        return [self._extract({**record, ITEM: item}, index) for index, item in enumerate(items)]
+
+    def _extract(self, record: Mapping[str, Any], index: int | None) -> RawEvent:
+        name_rule = self.event_name_rule or NameRule(const=self.event_name)
+        source_rule = self.action_source_rule or NameRule(const=self.action_source)
+        event_name, name_reason, skipped = name_rule.resolve(record)
+        action_source, source_reason, _ = source_rule.resolve(record)
         return RawEvent(
-            event_name=self.event_name,
-            action_source=self.action_source,
+            event_name=event_name,
+            action_source=action_source,
             event_time=self.event_time.get(record),
             event_id=self.event_id.get(record) if self.event_id else None,
-            user_data={
-                k: v for k, src in self.user_data.items() if (v := src.get(record)) is not None
-            },
-            custom_data={
-                k: v for k, src in self.custom_data.items() if (v := src.get(record)) is not None
-            },
+            user_data=_values(self.user_data, record),
+            custom_data=_values(self.custom_data, record),
             contents=self.contents.extract(record) if self.contents else None,
+            extra=_values(self.extra, record),
+            item_index=index,
+            reason=name_reason or source_reason,
+            skipped=skipped,
         )
+
+    def item_scoped_event_id(self) -> bool:
+        """Tell whether the mapped event id already differs per item (reads ``$item``)."""
+        return bool(self.event_id and all(p[0] == ITEM for p in self.event_id.paths))
+
+    def sources(self) -> list[tuple[str, Source]]:
+        """Return every ``(setting, source)`` of the mapping."""
+        prefix = f"streams.{self.stream}"
+        out: list[tuple[str, Source]] = [(f"{prefix}.event_time", self.event_time)]
+        if self.event_id:
+            out.append((f"{prefix}.event_id", self.event_id))
+        if self.event_per_item:
+            out.append((f"{prefix}.event_per_item", self.event_per_item))
+        for key, rule in (
+            ("event_name_from", self.event_name_rule),
+            ("action_source_from", self.action_source_rule),
+        ):
+            if rule is not None and rule.source is not None:
+                out.append((f"{prefix}.{key}", rule.source))
+        for group, sources in (
+            ("user_data", self.user_data),
+            ("custom_data", self.custom_data),
+            ("extra", self.extra),
+        ):
+            for key, src in sources.items():
+                name = f"{prefix}.{key}" if group == "extra" else f"{prefix}.{group}.{key}"
+                out.append((name, src))
+        if self.contents:
+            out.append((f"{prefix}.contents.from", self.contents.array))
+        return out
 
     def record_paths(self) -> list[tuple[str, str]]:
         """Return ``(setting, dotted path)`` for every record path the mapping reads.
 
-        Paths inside ``contents`` items are given under their array as ``from.[].item``.
+        Paths inside ``contents`` items are given under their array as ``from.[].item``;
+        ``$item`` paths under the ``event_per_item`` array as ``array.[].rest``.
         """
-        prefix = f"streams.{self.stream}"
-        out = [(f"{prefix}.event_time", p) for p in self.event_time.dotted_paths()]
-        if self.event_id:
-            out += [(f"{prefix}.event_id", p) for p in self.event_id.dotted_paths()]
-        for group, sources in (("user_data", self.user_data), ("custom_data", self.custom_data)):
-            for key, src in sources.items():
-                out += [(f"{prefix}.{group}.{key}", p) for p in src.dotted_paths()]
+        out = []
+        item_arrays = self.event_per_item.dotted_paths() if self.event_per_item else []
+        for setting, src in self.sources():
+            for path in src.dotted_paths():
+                out += [(setting, p) for p in _expand_item(path, item_arrays)]
         if self.contents:
-            arrays = self.contents.array.dotted_paths()
-            out += [(f"{prefix}.contents.from", p) for p in arrays]
-            for key, src in self.contents.items.items():
-                out += [
-                    (f"{prefix}.contents.{key}", f"{array}.[].{item}")
-                    for array in arrays
-                    for item in src.dotted_paths()
-                ]
+            prefix = f"streams.{self.stream}.contents"
+            for array in self.contents.array.dotted_paths():
+                for key, src in self.contents.items.items():
+                    for item in src.dotted_paths():
+                        out += [
+                            (f"{prefix}.{key}", p)
+                            for p in _expand_item(f"{array}.[].{item}", item_arrays)
+                        ]
         return out
+
+    def without_paths(self, missing: set[tuple[str, ...]]) -> StreamMapping:
+        """Return a copy whose preset sources no longer read the ``missing`` paths."""
+
+        def prune(src: Source | None) -> Source | None:
+            if src is None or not src.from_preset or src.is_const:
+                return src
+            return dataclasses.replace(src, paths=tuple(p for p in src.paths if p not in missing))
+
+        def prune_group(group: Mapping[str, Source]) -> dict[str, Source]:
+            pruned = {key: prune(src) for key, src in group.items()}
+            return {k: s for k, s in pruned.items() if s is not None and (s.paths or s.is_const)}
+
+        contents = self.contents
+        if contents is not None:
+            array = prune(contents.array)
+            contents = (
+                ContentsSpec(array=array, items=contents.items)
+                if array is not None and array.paths
+                else None
+            )
+        event_id = prune(self.event_id)
+        return dataclasses.replace(
+            self,
+            event_id=event_id
+            if event_id is not None and (event_id.paths or event_id.is_const)
+            else None,
+            user_data=prune_group(self.user_data),
+            custom_data=prune_group(self.custom_data),
+            extra=prune_group(self.extra),
+            contents=contents,
+        )
+
+
+def _expand_item(path: str, item_arrays: Sequence[str]) -> list[str]:
+    if path == ITEM or path.startswith(ITEM + "."):
+        rest = path[len(ITEM) :]
+        return [f"{array}.[]{rest}" for array in item_arrays] or [path]
+    return [path]
+
+
+def _values(sources: Mapping[str, Source], record: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, src in sources.items() if (v := src.get(record)) is not None}
 
 
 def _require_mapping(value: object, setting: str) -> Mapping[str, Any]:
@@ -227,16 +423,119 @@ def _compile_group(
     spec: object,
     setting: str,
     allowed: Sequence[str],
+    preset_keys: set[str],
+    group: str,
 ) -> dict[str, Source]:
-    group = _require_mapping(spec, setting)
+    sources = _require_mapping(spec, setting)
     out = {}
-    for key, source in group.items():
+    for key, source in sources.items():
         if key not in allowed:
             raise MappingConfigError(
                 f"{setting}.{key}: unknown key; expected one of {', '.join(allowed)}",
             )
-        out[key] = compile_source(source, f"{setting}.{key}")
+        out[key] = compile_source(
+            source,
+            f"{setting}.{key}",
+            from_preset=f"{group}.{key}" in preset_keys,
+        )
     return out
+
+
+def _event_name_table(spec: object, setting: str) -> dict[str, str]:
+    """Build the lookup table: Pinterest's own names, then built-in maps, then the user's."""
+    table = {name_key(n): n for n in PINTEREST_EVENT_NAMES}
+    specs = spec if isinstance(spec, list) else [spec]
+    for one in specs:
+        if one is None:
+            continue
+        if isinstance(one, str):
+            if one not in BUILTIN_EVENT_MAPS:
+                raise MappingConfigError(
+                    f"{setting}: unknown built-in map '{one}'; "
+                    f"expected one of {', '.join(BUILTIN_EVENT_MAPS)} or an object",
+                )
+            one = BUILTIN_EVENT_MAPS[one]
+        if not isinstance(one, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in one.items()
+        ):
+            raise MappingConfigError(
+                f"{setting}: expected an object of source name to Pinterest event name, "
+                "a built-in map name, or a list of those",
+            )
+        table.update({name_key(k): v.strip() for k, v in one.items()})
+    return table
+
+
+def _name_rules(
+    cfg: Mapping[str, Any],
+    setting: str,
+    preset_keys: set[str],
+) -> tuple[str | None, NameRule | None, str | None, NameRule | None]:
+    event_name = cfg.get("event_name")
+    if event_name is not None and (not isinstance(event_name, str) or not event_name.strip()):
+        raise MappingConfigError(f"{setting}.event_name: expected a Pinterest event name")
+    name_rule = None
+    if "event_name_from" in cfg:
+        fallback = cfg.get("event_name_fallback", "custom")
+        if fallback not in EVENT_NAME_FALLBACKS:
+            raise MappingConfigError(
+                f"{setting}.event_name_fallback: expected one of {', '.join(EVENT_NAME_FALLBACKS)}",
+            )
+        name_rule = NameRule(
+            const=event_name.strip() if event_name else None,
+            source=compile_source(
+                cfg["event_name_from"],
+                f"{setting}.event_name_from",
+                from_preset="event_name_from" in preset_keys,
+            ),
+            table=_event_name_table(cfg.get("event_name_map"), f"{setting}.event_name_map"),
+            fallback=fallback,
+        )
+    elif event_name is None:
+        raise MappingConfigError(f"{setting}.event_name: required (or event_name_from)")
+    for key in ("event_name_map", "event_name_fallback"):
+        if key in cfg and name_rule is None:
+            raise MappingConfigError(f"{setting}.{key}: only applies with event_name_from")
+
+    action_source = cfg.get("action_source")
+    if action_source is not None and action_source not in ACTION_SOURCES:
+        raise MappingConfigError(
+            f"{setting}.action_source: expected one of {', '.join(ACTION_SOURCES)}",
+        )
+    source_rule = None
+    if "action_source_from" in cfg:
+        user_map = cfg.get("action_source_map") or {}
+        if not isinstance(user_map, Mapping) or not all(
+            v in ACTION_SOURCES for v in user_map.values()
+        ):
+            raise MappingConfigError(
+                f"{setting}.action_source_map: values must be one of {', '.join(ACTION_SOURCES)}",
+            )
+        table = {name_key(s): s for s in ACTION_SOURCES}
+        table.update({name_key(str(k)): v for k, v in user_map.items()})
+        source_rule = NameRule(
+            const=action_source,
+            source=compile_source(
+                cfg["action_source_from"],
+                f"{setting}.action_source_from",
+                from_preset="action_source_from" in preset_keys,
+            ),
+            table=table,
+            fallback="default",
+            label="action_source",
+        )
+    elif action_source is None:
+        raise MappingConfigError(f"{setting}.action_source: required (or action_source_from)")
+    elif "action_source_map" in cfg:
+        raise MappingConfigError(
+            f"{setting}.action_source_map: only applies with action_source_from"
+        )
+    return (
+        event_name.strip() if isinstance(event_name, str) else None,
+        name_rule,
+        action_source,
+        source_rule,
+    )
 
 
 def compile_stream_mapping(stream: str, spec: object) -> StreamMapping:
@@ -249,52 +548,77 @@ def compile_stream_mapping(stream: str, spec: object) -> StreamMapping:
     """
     setting = f"streams.{stream}"
     cfg = _require_mapping(spec, setting)
+    preset_keys: set[str] = set()
+    preset = cfg.get("preset")
+    if preset is not None:
+        if preset not in PRESETS:
+            known = ", ".join(PRESETS)
+            raise MappingConfigError(
+                f"{setting}.preset: unknown preset '{preset}'; expected one of {known}",
+            )
+        try:
+            cfg, preset_keys = expand_preset(cfg)
+        except ValueError as exc:
+            raise MappingConfigError(f"{setting}.{exc}") from None
+    elif "content_id" in cfg:
+        raise MappingConfigError(f"{setting}.content_id: only applies with a preset")
     for key in cfg:
         if key not in STREAM_MAPPING_KEYS:
             raise MappingConfigError(
                 f"{setting}.{key}: unknown key; expected one of {', '.join(STREAM_MAPPING_KEYS)}",
             )
-    for key in ("event_name", "action_source", "event_time"):
-        if key not in cfg:
-            raise MappingConfigError(f"{setting}.{key}: required")
+    if "event_time" not in cfg:
+        raise MappingConfigError(f"{setting}.event_time: required")
 
-    event_name = cfg["event_name"]
-    if not isinstance(event_name, str) or not event_name.strip():
-        raise MappingConfigError(f"{setting}.event_name: expected a Pinterest event name")
-    action_source = cfg["action_source"]
-    if action_source not in ACTION_SOURCES:
-        raise MappingConfigError(
-            f"{setting}.action_source: expected one of {', '.join(ACTION_SOURCES)}",
-        )
+    event_name, name_rule, action_source, source_rule = _name_rules(cfg, setting, preset_keys)
 
-    user_data = _compile_group(cfg.get("user_data", {}), f"{setting}.user_data", USER_DATA_KEYS)
+    def source(key: str) -> Source:
+        return compile_source(cfg[key], f"{setting}.{key}", from_preset=key in preset_keys)
+
+    user_data = _compile_group(
+        cfg.get("user_data", {}), f"{setting}.user_data", USER_DATA_KEYS, preset_keys, "user_data"
+    )
     custom_data = _compile_group(
         cfg.get("custom_data", {}),
         f"{setting}.custom_data",
         CUSTOM_DATA_KEYS,
+        preset_keys,
+        "custom_data",
     )
     contents = None
     if "contents" in cfg:
         contents_cfg = dict(_require_mapping(cfg["contents"], f"{setting}.contents"))
         if "from" not in contents_cfg:
             raise MappingConfigError(f"{setting}.contents.from: required")
-        array = compile_source(contents_cfg.pop("from"), f"{setting}.contents.from")
-        items = _compile_group(contents_cfg, f"{setting}.contents", CONTENT_ITEM_KEYS)
+        array = compile_source(
+            contents_cfg.pop("from"),
+            f"{setting}.contents.from",
+            from_preset="contents.from" in preset_keys,
+        )
+        items = _compile_group(
+            contents_cfg, f"{setting}.contents", CONTENT_ITEM_KEYS, preset_keys, "contents"
+        )
         contents = ContentsSpec(array=array, items=items)
+    extra = {
+        key: source(key) for key in (*EXTRA_STRING_FIELDS, *EXTRA_BOOLEAN_FIELDS) if key in cfg
+    }
 
     hashed = {p for key, src in user_data.items() if key in HASHED_KEYS for p in src.dotted_paths()}
     return StreamMapping(
         stream=stream,
-        event_name=event_name.strip(),
+        event_name=event_name,
         action_source=action_source,
-        event_time=compile_source(cfg["event_time"], f"{setting}.event_time"),
-        event_id=compile_source(cfg["event_id"], f"{setting}.event_id")
-        if "event_id" in cfg
-        else None,
+        event_time=source("event_time"),
+        event_id=source("event_id") if "event_id" in cfg else None,
         user_data=user_data,
         custom_data=custom_data,
         contents=contents,
         hashed_paths=frozenset(hashed),
+        event_name_rule=name_rule,
+        action_source_rule=source_rule,
+        event_per_item=source("event_per_item") if "event_per_item" in cfg else None,
+        extra=extra,
+        preset=preset,
     )
 
 

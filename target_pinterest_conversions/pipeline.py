@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from target_pinterest_conversions.events import EventError, build_event
-from target_pinterest_conversions.mapping import StreamMapping
+from target_pinterest_conversions.mapping import RawEvent, StreamMapping
 from target_pinterest_conversions.privacy import build_user_data, sha256_hex
 from target_pinterest_conversions.validation import KNOWN_EVENT_NAMES, validate_event
 
@@ -17,8 +17,10 @@ class Conversion:
     """The result of converting one record.
 
     ``event`` is set only when the event is valid and can be sent; otherwise
-    ``reasons`` says why not. ``dropped`` lists personal-data values left out of the
-    event as ``(field, reason)``, and ``warnings`` notes that do not stop sending.
+    ``reasons`` says why not; ``skipped`` marks a record left out on purpose (an
+    unmapped event name with the ``skip`` fallback). ``dropped`` lists personal-data
+    values left out of the event as ``(field, reason)``, and ``warnings`` notes that do
+    not stop sending.
     """
 
     event: dict[str, Any] | None
@@ -27,6 +29,7 @@ class Conversion:
     dropped: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     partial_event: dict[str, Any] | None = None
+    skipped: bool = False
 
 
 def record_key(
@@ -54,11 +57,35 @@ def convert_record(
     key_properties: Sequence[str],
     now: int,
     partner_name: str | None = None,
-) -> Conversion:
-    """Convert one record into a checked Pinterest event, or the reasons it cannot be one."""
+    default_country: str | None = None,
+) -> list[Conversion]:
+    """Convert one record into checked Pinterest events, or the reasons it cannot be.
+
+    A record gives one conversion, or one per item with ``event_per_item``.
+    """
     key = record_key(record, key_properties, mapping.hashed_paths)
-    raw = mapping.extract(record)
-    user_data, dropped = build_user_data(raw.user_data)
+    return [
+        _convert(raw, record, key, mapping, key_properties, now, partner_name, default_country)
+        for raw in mapping.extract_all(record)
+    ]
+
+
+def _convert(
+    raw: RawEvent,
+    record: Mapping[str, Any],
+    key: dict[str, Any],
+    mapping: StreamMapping,
+    key_properties: Sequence[str],
+    now: int,
+    partner_name: str | None,
+    default_country: str | None,
+) -> Conversion:
+    id_key: object = key if key_properties else record
+    if raw.item_index is not None:
+        key = {**key, "item": raw.item_index}
+    if raw.reason:
+        return Conversion(event=None, key=key, reasons=[raw.reason], skipped=raw.skipped)
+    user_data, dropped = build_user_data(raw.user_data, default_country)
     warnings = []
     if raw.event_name not in KNOWN_EVENT_NAMES:
         warnings.append(f"event_name '{raw.event_name}' is not a standard Pinterest event name")
@@ -66,8 +93,9 @@ def convert_record(
         event = build_event(
             raw,
             stream=mapping.stream,
-            key=key if key_properties else record,
+            key=id_key,
             partner_name=partner_name,
+            item_scoped_id=mapping.item_scoped_event_id(),
         )
     except EventError as exc:
         return Conversion(

@@ -14,12 +14,16 @@ hashed upstream is never hashed twice.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
+
+import phonenumbers
+import pycountry
 
 HASHED_KEYS: tuple[str, ...] = (
     "em",
@@ -105,9 +109,26 @@ def normalize_email(value: object) -> str:
     return text
 
 
-def normalize_phone(value: object) -> str:
-    """Keep digits only, without leading zeros (``00`` international prefix included)."""
-    digits = "".join(ch for ch in _text(value) if ch.isdigit() and ch.isascii())
+def normalize_phone(value: object, region: str | None = None) -> str:
+    """Return the number as digits with its country code, without leading zeros.
+
+    A number written with ``+`` or ``00`` keeps its own country code. Otherwise, when
+    ``region`` (an ISO-3166 alpha-2 code: the record's country, or the
+    ``default_phone_country`` setting) is known, the number is read as a national number
+    of that country with ``phonenumbers`` and its country code is added; without a
+    region, the digits are taken as they are.
+    """
+    text = _text(value).strip()
+    digits = "".join(ch for ch in text if ch.isdigit() and ch.isascii())
+    international = text.startswith("+") or digits.startswith("00")
+    if region and not international:
+        try:
+            number = phonenumbers.parse(text, region.upper())
+        except phonenumbers.NumberParseException:
+            raise DroppedValue("is not a phone number") from None
+        if not phonenumbers.is_possible_number(number):
+            raise DroppedValue("is not a possible phone number for its country")
+        digits = f"{number.country_code}{number.national_number}"
     digits = digits.lstrip("0")
     if not _MIN_PHONE_DIGITS <= len(digits) <= _MAX_PHONE_DIGITS:
         raise DroppedValue("is not a phone number (7 to 15 digits expected)")
@@ -124,21 +145,119 @@ def normalize_city(value: object) -> str:
     return _nonempty("".join(ch for ch in _text(value).lower() if ch.isalnum()))
 
 
-def _two_letter_code(value: object, what: str) -> str:
-    text = "".join(ch for ch in _text(value).strip().lower() if not ch.isspace())
-    if len(text) == 2 and text.isalpha() and text.isascii():
-        return text
-    raise DroppedValue(f"is not a two-letter {what} code")
+def _lookup_key(text: str) -> str:
+    """Fold case, accents, punctuation and spacing: ``Île-de-France`` -> ``iledefrance``."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if ch.isalnum() and not unicodedata.combining(ch))
 
 
-def normalize_state(value: object) -> str:
-    """Return a two-letter state or province code in lowercase."""
-    return _two_letter_code(value, "state")
+_COUNTRY_ALIASES: dict[str, str] = {
+    "uk": "gb",
+    "greatbritain": "gb",
+    "england": "gb",
+    "scotland": "gb",
+    "wales": "gb",
+    "northernireland": "gb",
+    "usa": "us",
+    "unitedstatesofamerica": "us",
+    "america": "us",
+    "southkorea": "kr",
+    "korea": "kr",
+    "northkorea": "kp",
+    "russia": "ru",
+    "vietnam": "vn",
+    "iran": "ir",
+    "syria": "sy",
+    "laos": "la",
+    "bolivia": "bo",
+    "venezuela": "ve",
+    "tanzania": "tz",
+    "moldova": "md",
+    "czechia": "cz",
+    "czechrepublic": "cz",
+    "turkey": "tr",
+    "turkiye": "tr",
+    "holland": "nl",
+    "ivorycoast": "ci",
+    "taiwan": "tw",
+    "deutschland": "de",
+    "brasil": "br",
+    "espana": "es",
+    "italia": "it",
+    "nederland": "nl",
+    "osterreich": "at",
+    "schweiz": "ch",
+    "suisse": "ch",
+    "mexico": "mx",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _countries() -> dict[str, str]:
+    """Country names, official names, common names and codes, folded, to alpha-2."""
+    table: dict[str, str] = {}
+    for country in pycountry.countries:
+        code = country.alpha_2.lower()
+        for attr in ("alpha_2", "alpha_3", "name", "official_name", "common_name"):
+            name = getattr(country, attr, None)
+            if name:
+                table.setdefault(_lookup_key(name), code)
+    table.update(_COUNTRY_ALIASES)
+    return table
+
+
+@functools.lru_cache(maxsize=1)
+def _subdivisions() -> dict[tuple[str, str], str]:
+    """(country alpha-2, folded subdivision name or code) to the code's local part."""
+    table: dict[tuple[str, str], str] = {}
+    for sub in pycountry.subdivisions:
+        country, _, local = sub.code.partition("-")
+        country, local = country.lower(), local.lower()
+        table.setdefault((country, _lookup_key(sub.name)), local)
+        table.setdefault((country, _lookup_key(sub.code)), local)
+        table.setdefault((country, _lookup_key(local)), local)
+    return table
+
+
+# Where a state name is looked up when the record's country is unknown.
+_STATE_COUNTRIES_BY_DEFAULT = ("us", "ca", "au")
 
 
 def normalize_country(value: object) -> str:
-    """Return a two-letter ISO-3166 country code in lowercase."""
-    return _two_letter_code(value, "country")
+    """Return the ISO-3166 alpha-2 code, lowercased, of a country code or name.
+
+    ``US``, ``USA``, ``United States`` and ``United States of America`` all give ``us``.
+    """
+    code = _countries().get(_lookup_key(_text(value)))
+    if code is None:
+        raise DroppedValue("is not a known country name or ISO-3166 code")
+    return code
+
+
+def normalize_state(value: object, country: str | None = None) -> str:
+    """Return a two-letter state or province code, lowercased, from a code or name.
+
+    Names are looked up in ISO-3166-2 for the record's country when known (``Bayern``
+    in ``de`` gives ``by``), else among US, Canadian and Australian ones (``California``
+    gives ``ca``). A full code such as ``US-NY`` gives ``ny``. Codes longer than two
+    letters (``IDF``) are dropped: Pinterest takes two-letter codes only.
+    """
+    text = _text(value).strip()
+    prefix, dash, rest = text.partition("-")
+    if dash and len(prefix.strip()) == 2 and rest.strip():
+        country, text = prefix.strip(), rest
+    key = _lookup_key(text)
+    countries = (country.lower(),) if country else _STATE_COUNTRIES_BY_DEFAULT
+    table = _subdivisions()
+    for candidate in countries:
+        local = table.get((candidate, key))
+        if local is not None:
+            if len(local) == 2 and local.isalpha():
+                return local
+            raise DroppedValue("has no two-letter state code")
+    if len(key) == 2 and key.isalpha() and key.isascii():
+        return key
+    raise DroppedValue("is not a two-letter state code or a known state name")
 
 
 def normalize_zip(value: object) -> str:
@@ -243,8 +362,24 @@ NORMALIZERS: Mapping[str, Callable[[object], str]] = {
 """One normalizer per hashed ``user_data`` key."""
 
 
-def hash_value(key: str, value: object) -> str:
+def normalize(key: str, value: object, country: str | None = None) -> str:
+    """Normalize one value of hashed field ``key``; ``country`` helps phones and states.
+
+    Raises:
+        DroppedValue: the value cannot be normalized for that field.
+
+    """
+    if key == "ph":
+        return normalize_phone(value, country)
+    if key == "st":
+        return normalize_state(value, country)
+    return NORMALIZERS[key](value)
+
+
+def hash_value(key: str, value: object, country: str | None = None) -> str:
     """Normalize one value of hashed field ``key`` and return its SHA-256 hex digest.
+
+    A value that already is a 64-hex digest is returned lowercased, never hashed twice.
 
     Raises:
         DroppedValue: the value cannot be normalized for that field.
@@ -254,7 +389,7 @@ def hash_value(key: str, value: object) -> str:
         stripped = value.strip()
         if is_sha256_hex(stripped):
             return stripped.lower()
-    return sha256_hex(NORMALIZERS[key](value))
+    return sha256_hex(normalize(key, value, country))
 
 
 def _present(value: object) -> bool:
@@ -268,13 +403,28 @@ def _as_list(value: object) -> Iterable[object]:
     return (value,) if _present(value) else ()
 
 
+def record_country(raw: Mapping[str, Any], default: str | None = None) -> str | None:
+    """Return the record's country as alpha-2 (from raw ``country`` values), else ``default``."""
+    for item in _as_list(raw.get("country")):
+        if isinstance(item, str) and is_sha256_hex(item.strip()):
+            continue
+        try:
+            return normalize_country(item)
+        except DroppedValue:
+            continue
+    return default.lower() if default else None
+
+
 def build_user_data(
     raw: Mapping[str, Any],
+    default_country: str | None = None,
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Turn raw ``user_data`` values into what Pinterest accepts.
 
     Args:
         raw: Pinterest ``user_data`` key to a raw value or list of raw values.
+        default_country: alpha-2 code used for phones and states when the record has no
+            country of its own (the ``default_phone_country`` setting).
 
     Returns:
         The ``user_data`` object (hashed keys as de-duplicated arrays of digests, plain
@@ -283,6 +433,7 @@ def build_user_data(
     """
     user_data: dict[str, Any] = {}
     dropped: list[tuple[str, str]] = []
+    country = record_country(raw, default_country)
     for key, value in raw.items():
         if key in PLAIN_KEYS:
             for item in _as_list(value):
@@ -295,7 +446,7 @@ def build_user_data(
         digests: list[str] = []
         for item in _as_list(value):
             try:
-                digest = hash_value(key, item)
+                digest = hash_value(key, item, country)
             except DroppedValue as exc:
                 dropped.append((key, exc.reason))
                 continue

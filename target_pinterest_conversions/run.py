@@ -75,6 +75,12 @@ class Run:
         self.summary.update(stream, dead_lettered_locally=1)
         self.dead_letters.write(stream=stream, key=key, reason=reason, stage="target", event=event)
 
+    def skip(self, stream: str, reasons: Sequence[str]) -> None:
+        """Count a record left out on purpose (``skip`` fallback); it is not dead-lettered."""
+        for one in reasons:
+            self.summary.count(stream, "skips", one)
+        self.summary.update(stream, skipped=1)
+
     def warn_ignored(self, stream: str) -> None:
         """Warn once that a stream has no mapping and its records are ignored."""
         with self._lock:

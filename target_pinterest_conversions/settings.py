@@ -20,6 +20,7 @@ from target_pinterest_conversions.mapping import (
     StreamMapping,
     compile_streams,
 )
+from target_pinterest_conversions.privacy import DroppedValue, normalize_country
 
 _AD_ACCOUNT_ID = re.compile(r"^\d{1,18}$")
 
@@ -87,6 +88,16 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         description="Sent as partner_name on every event (Pinterest's form is 'ss-<partner>').",
     ),
     th.Property(
+        "default_phone_country",
+        th.StringType,
+        title="Default Phone Country",
+        description=(
+            "ISO-3166 alpha-2 country (e.g. US) for phone numbers and state names when a "
+            "record has no country of its own; numbers written with + or 00 keep theirs."
+        ),
+        examples=["US", "GB"],
+    ),
+    th.Property(
         "max_tries",
         th.IntegerType,
         default=8,
@@ -125,6 +136,7 @@ class Settings:
     dry_run_path: str
     dead_letter_path: str
     partner_name: str | None
+    default_phone_country: str | None
     max_tries: int
     request_timeout: float
     batch_size: int
@@ -177,6 +189,14 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
     except MappingConfigError as exc:
         raise ConfigError(str(exc)) from None
     partner_name = config.get("partner_name")
+    phone_country = config.get("default_phone_country")
+    if phone_country is not None:
+        try:
+            phone_country = normalize_country(str(phone_country))
+        except DroppedValue:
+            raise ConfigError(
+                "default_phone_country: expected an ISO-3166 alpha-2 country code such as US",
+            ) from None
     return Settings(
         ad_account_id=ad_account_id,
         access_token=token,
@@ -186,6 +206,7 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         dry_run_path=str(config.get("dry_run_path") or "dry-run-requests.jsonl"),
         dead_letter_path=str(config.get("dead_letter_path") or "dead-letter.jsonl"),
         partner_name=str(partner_name).strip() if partner_name else None,
+        default_phone_country=phone_country,
         max_tries=max_tries,
         request_timeout=timeout,
         batch_size=batch_size,

@@ -72,30 +72,34 @@ class PinterestEventsSink(BatchSink):
             key = record_key(record, self.key_properties, self._mapping.hashed_paths)
             run.reject(self.stream_name, key, reasons, event=None)
             return
-        conversion = convert_record(
+        conversions = convert_record(
             record,
             self._mapping,
             key_properties=self.key_properties,
             now=int(time.time()),
             partner_name=self._settings.partner_name,
+            default_country=self._settings.default_phone_country,
         )
-        for field, reason in conversion.dropped:
-            run.summary.count(self.stream_name, "dropped_values", f"{field} {reason}")
-        for warning in conversion.warnings:
-            if run.summary.count(self.stream_name, "warnings", warning):
-                self.logger.warning(warning)
-        if conversion.event is None:
-            run.reject(
-                self.stream_name,
-                conversion.key,
-                conversion.reasons,
-                event=conversion.partial_event,
-            )
-            return
-        run.gate.open_batch(context["batch_id"], seq)
-        context.setdefault("events", []).append(
-            PendingEvent(event=conversion.event, key=conversion.key),
-        )
+        for conversion in conversions:
+            for field, reason in conversion.dropped:
+                run.summary.count(self.stream_name, "dropped_values", f"{field} {reason}")
+            for warning in conversion.warnings:
+                if run.summary.count(self.stream_name, "warnings", warning):
+                    self.logger.warning(warning)
+            if conversion.skipped:
+                run.skip(self.stream_name, conversion.reasons)
+            elif conversion.event is None:
+                run.reject(
+                    self.stream_name,
+                    conversion.key,
+                    conversion.reasons,
+                    event=conversion.partial_event,
+                )
+            else:
+                run.gate.open_batch(context["batch_id"], seq)
+                context.setdefault("events", []).append(
+                    PendingEvent(event=conversion.event, key=conversion.key),
+                )
 
     def _after_process_record(self, context: dict) -> None:
         # The SDK logs the whole batch context here at DEBUG, once per record.

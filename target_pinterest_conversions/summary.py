@@ -18,7 +18,9 @@ class StreamStats:
     processed: int = 0
     failed_at_pinterest: int = 0
     dead_lettered_locally: int = 0
+    skipped: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
+    skips: Counter[str] = field(default_factory=Counter)
     dropped_values: Counter[str] = field(default_factory=Counter)
     warnings: Counter[str] = field(default_factory=Counter)
 
@@ -30,7 +32,9 @@ class StreamStats:
             "processed": self.processed,
             "failed_at_pinterest": self.failed_at_pinterest,
             "dead_lettered_locally": self.dead_lettered_locally,
+            "skipped": self.skipped,
             "reasons": dict(self.reasons.most_common()),
+            "skips": dict(self.skips.most_common()),
             "dropped_values": dict(self.dropped_values.most_common()),
             "warnings": dict(self.warnings.most_common()),
         }
@@ -79,16 +83,19 @@ class RunSummary:
         for name, stats in data["streams"].items():
             logger.info(
                 "Summary for stream '%s': %d records read, %d events sent, %d processed, "
-                "%d failed at Pinterest, %d dead-lettered locally",
+                "%d failed at Pinterest, %d dead-lettered locally, %d skipped",
                 name,
                 stats["records_read"],
                 stats["events_sent"],
                 stats["processed"],
                 stats["failed_at_pinterest"],
                 stats["dead_lettered_locally"],
+                stats["skipped"],
             )
             for reason, n in stats["reasons"].items():
                 logger.info("  stream '%s' rejected %d x: %s", name, n, reason)
+            for reason, n in stats["skips"].items():
+                logger.info("  stream '%s' skipped %d x: %s", name, n, reason)
             for what, n in stats["dropped_values"].items():
                 logger.info("  stream '%s' left out %d value(s): %s", name, n, what)
             for message, n in stats["warnings"].items():

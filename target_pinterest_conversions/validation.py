@@ -13,37 +13,11 @@ from typing import Any
 from jsonschema import Draft7Validator
 from jsonschema.validators import validator_for
 
-from target_pinterest_conversions.mapping import ACTION_SOURCES
+from target_pinterest_conversions.vocabulary import ACTION_SOURCES, PINTEREST_EVENT_NAMES
 
 MAX_EVENT_AGE_SECONDS = 7 * 24 * 3600
 
-KNOWN_EVENT_NAMES: frozenset[str] = frozenset(
-    {
-        "add_payment_info",
-        "add_to_cart",
-        "add_to_wishlist",
-        "app_install",
-        "app_open",
-        "checkout",
-        "contact",
-        "custom",
-        "customize_product",
-        "find_location",
-        "initiate_checkout",
-        "lead",
-        "page_visit",
-        "schedule",
-        "search",
-        "signup",
-        "start_trial",
-        "submit_application",
-        "subscribe",
-        "view_category",
-        "view_content",
-        "watch_video",
-    },
-)
-"""Event names listed by Pinterest's spec and docs; others are sent with a warning."""
+KNOWN_EVENT_NAMES = PINTEREST_EVENT_NAMES
 
 REQUIRED_FIELDS: tuple[str, ...] = (
     "event_name",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -20,8 +21,13 @@ def test_settings_table_matches_about_markdown():
         check=True,
     ).stdout
     generated = [line for line in about.splitlines() if line.startswith("|")]
-    block = re.search(r"<!-- about:start -->\n(.*?)<!-- about:end -->", README.read_text(), re.S)
+    text = README.read_text()
+    block = re.search(r"<!-- about:start -->\n(.*?)<!-- about:end -->", text, re.S)
     assert block, "README has no generated settings block"
+    if os.environ.get("UPDATE_README"):
+        fresh = "\n".join(generated) + "\n"
+        README.write_text(text[: block.start(1)] + fresh + text[block.end(1) :])
+        return
     assert block.group(1).splitlines() == generated
 
 
