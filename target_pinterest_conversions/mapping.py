@@ -19,7 +19,6 @@ A *value source* is one of:
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -368,38 +367,6 @@ class StreamMapping:
                             for p in _expand_item(f"{array}.[].{item}", item_arrays)
                         ]
         return out
-
-    def without_paths(self, missing: set[tuple[str, ...]]) -> StreamMapping:
-        """Return a copy whose preset sources no longer read the ``missing`` paths."""
-
-        def prune(src: Source | None) -> Source | None:
-            if src is None or not src.from_preset or src.is_const:
-                return src
-            return dataclasses.replace(src, paths=tuple(p for p in src.paths if p not in missing))
-
-        def prune_group(group: Mapping[str, Source]) -> dict[str, Source]:
-            pruned = {key: prune(src) for key, src in group.items()}
-            return {k: s for k, s in pruned.items() if s is not None and (s.paths or s.is_const)}
-
-        contents = self.contents
-        if contents is not None:
-            array = prune(contents.array)
-            contents = (
-                ContentsSpec(array=array, items=contents.items)
-                if array is not None and array.paths
-                else None
-            )
-        event_id = prune(self.event_id)
-        return dataclasses.replace(
-            self,
-            event_id=event_id
-            if event_id is not None and (event_id.paths or event_id.is_const)
-            else None,
-            user_data=prune_group(self.user_data),
-            custom_data=prune_group(self.custom_data),
-            extra=prune_group(self.extra),
-            contents=contents,
-        )
 
 
 def _expand_item(path: str, item_arrays: Sequence[str]) -> list[str]:

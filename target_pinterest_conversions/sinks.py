@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk.sinks import BatchSink
 
 from target_pinterest_conversions.batch import PendingEvent, chunks
+from target_pinterest_conversions.binding import MappingSchemaError, bind_mapping
 from target_pinterest_conversions.client import MAX_EVENTS_PER_REQUEST
-from target_pinterest_conversions.errors import InputError
+from target_pinterest_conversions.errors import ConfigError, InputError
 from target_pinterest_conversions.outcome import settle
 from target_pinterest_conversions.pipeline import convert_record, record_key
 from target_pinterest_conversions.validation import MappedFieldsValidator
@@ -40,7 +41,19 @@ class PinterestEventsSink(BatchSink):
         self._run = target.run
         self._settings = target.run.settings
         super().__init__(target, *args, **kwargs)
-        self._mapping = self._settings.streams[self.stream_name]
+        try:
+            self._mapping, dropped = bind_mapping(
+                self._settings.streams[self.stream_name],
+                self.schema,
+            )
+        except MappingSchemaError as exc:
+            raise ConfigError(str(exc)) from None
+        if dropped:
+            self.logger.info(
+                "Stream '%s': preset paths not in this schema, not used: %s",
+                self.stream_name,
+                ", ".join(dropped),
+            )
         self._fields_validator: MappedFieldsValidator | None = None
         if self.config.get("validate_records", True):
             paths = [path for _, path in self._mapping.record_paths()]

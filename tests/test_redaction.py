@@ -16,6 +16,13 @@ TOKEN = "pina_SECRET123tokenVALUE"
 EMAIL = "Jane.Secret@Example.com"
 PHONE = "+1 (415) 555-0199"
 DEBUG = {"TARGET_PINTEREST_CONVERSIONS_LOGLEVEL": "DEBUG"}
+MAPPING = {
+    "event_name": "checkout",
+    "action_source": "web",
+    "event_time": "createdAt",
+    "event_id": "id",
+    "user_data": {"em": "email", "ph": "phone"},
+}
 
 
 @pytest.mark.parametrize(
@@ -91,17 +98,21 @@ def _assert_clean(*texts: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "scripted",
+    ("scripted", "code", "requests"),
     [
-        [],
-        [Scripted(status=401, body={"code": 2, "message": "Authentication failed."})],
-        [Scripted(status=500, body={"code": 1, "message": "oops"}, headers={"Retry-After": "0"})]
-        * 3,
-        [Scripted(status=400, body={"code": 1, "message": "Invalid request"})],
+        ([], 0, 1),
+        ([Scripted(status=401, body={"code": 2, "message": "Authentication failed."})], 3, 1),
+        (
+            [Scripted(status=500, body={"code": 1, "message": "x"}, headers={"Retry-After": "0"})]
+            * 3,
+            4,
+            3,
+        ),
+        ([Scripted(status=400, body={"code": 1, "message": "Invalid request"})], 4, 1),
     ],
     ids=["success", "401", "retries-exhausted", "400"],
 )
-def test_debug_logs_never_hold_the_token_or_raw_personal_data(tmp_path, scripted):
+def test_debug_logs_never_hold_the_token_or_raw_personal_data(tmp_path, scripted, code, requests):
     with FakePinterest(token=TOKEN) as api:
         api.script.extend(scripted)
         cfg = {
@@ -109,9 +120,11 @@ def test_debug_logs_never_hold_the_token_or_raw_personal_data(tmp_path, scripted
             "access_token": TOKEN,
             "api_url": api.url,
             "max_tries": 3,
-            "streams": {"orders": EXAMPLE_MAPPING},
+            "streams": {"orders": MAPPING},
         }
         result = run_target(tmp_path, cfg, _lines(), env=DEBUG)
+    assert result.returncode == code, result.stderr[-2000:]
+    assert len(api.requests) == requests
     assert "DEBUG" in result.stderr  # the run really logged at DEBUG
     dead = tmp_path / "dead-letter.jsonl"
     _assert_clean(result.stdout, result.stderr, dead.read_text() if dead.exists() else "")
@@ -132,7 +145,7 @@ def test_config_errors_never_echo_the_token(tmp_path):
 def test_a_malformed_input_line_is_reported_by_number_without_its_content(tmp_path):
     lines = _lines(2)
     lines.insert(2, '{"type": "RECORD", "stream": "orders", "record": {"email": "' + EMAIL + '"')
-    cfg = {"ad_account_id": "549755885175", "dry_run": True, "streams": {"orders": EXAMPLE_MAPPING}}
+    cfg = {"ad_account_id": "549755885175", "dry_run": True, "streams": {"orders": MAPPING}}
     result = run_target(tmp_path, cfg, lines, env=DEBUG)
     assert result.returncode == 5
     assert "input line 3: not valid JSON" in result.stderr

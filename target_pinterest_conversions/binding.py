@@ -1,0 +1,199 @@
+"""Bind a stream's mapping to the stream's SCHEMA: every path must exist. Pure: no I/O.
+
+When a SCHEMA message arrives, each path the mapping reads is looked up in the schema.
+A path the user wrote that the schema lacks is an error naming the stream, the setting
+and the nearest field names, raised before any record of the stream is read. A preset's
+path that the schema lacks is dropped quietly, since one preset serves several versions
+of a tap; a preset left without any event time is an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Mapping
+from typing import Any
+
+from target_pinterest_conversions.mapping import (
+    ITEM,
+    ContentsSpec,
+    MappingConfigError,
+    NameRule,
+    Source,
+    StreamMapping,
+)
+
+
+class MappingSchemaError(MappingConfigError):
+    """A mapping path does not exist in the stream's schema."""
+
+
+def _alternatives(node: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    out = [node]
+    for keyword in ("anyOf", "oneOf", "allOf"):
+        for sub in node.get(keyword) or []:
+            if isinstance(sub, Mapping):
+                out += _alternatives(sub)
+    return out
+
+
+def find_path(schema: Mapping[str, Any], segments: tuple[str, ...]) -> tuple[bool, str, list[str]]:
+    """Look ``segments`` up in ``schema``.
+
+    Returns:
+        ``(True, "", [])`` when the path exists or the schema cannot tell (a free-form
+        object); otherwise ``(False, missing_dotted_prefix, names_at_that_level)``.
+
+    """
+    nodes = [schema]
+    for depth, segment in enumerate(segments):
+        found: list[Mapping[str, Any]] = []
+        names: list[str] = []
+        open_ended = False
+        for node in (alt for n in nodes for alt in _alternatives(n)):
+            if segment == "[]" or segment.isdigit():
+                items = node.get("items")
+                if isinstance(items, Mapping):
+                    found.append(items)
+                continue
+            properties = node.get("properties")
+            if isinstance(properties, Mapping):
+                names += list(properties)
+                if segment in properties and isinstance(properties[segment], Mapping):
+                    found.append(properties[segment])
+            elif "object" in _types(node) or not _types(node):
+                open_ended = True
+        if not found:
+            if open_ended:
+                return True, "", []
+            return False, ".".join(segments[: depth + 1]), sorted(set(names))
+        nodes = found
+    return True, "", []
+
+
+def _types(node: Mapping[str, Any]) -> list[str]:
+    kind = node.get("type")
+    if isinstance(kind, str):
+        return [kind]
+    return list(kind) if isinstance(kind, list) else []
+
+
+def _nearest(missing: str, names: list[str]) -> str:
+    prefix, _, last = missing.rpartition(".")
+    close = difflib.get_close_matches(last, names, n=3, cutoff=0.5) or names[:5]
+    if not close:
+        return "the schema has no fields there"
+    full = [f"{prefix}.{name}" if prefix else name for name in close]
+    return "nearest: " + ", ".join(full)
+
+
+class _Binder:
+    def __init__(self, mapping: StreamMapping, schema: Mapping[str, Any]) -> None:
+        self.mapping = mapping
+        self.schema = schema
+        self.errors: list[str] = []
+        self.dropped: list[str] = []
+        self.item_arrays = mapping.event_per_item.paths if mapping.event_per_item else ()
+
+    def _expand(self, path: tuple[str, ...], base: tuple[str, ...]) -> list[tuple[str, ...]]:
+        if path[0] == ITEM:
+            return [(*array, "[]", *path[1:]) for array in self.item_arrays] or [path]
+        return [(*base, *path)]
+
+    def source(self, setting: str, src: Source | None, base: tuple[str, ...] = ()) -> Source | None:
+        if src is None or src.is_const:
+            return src
+        kept = []
+        for path in src.paths:
+            problems = [
+                (missing, names)
+                for full in self._expand(path, base)
+                for ok, missing, names in [find_path(self.schema, full)]
+                if not ok
+            ]
+            if not problems:
+                kept.append(path)
+            elif src.from_preset:
+                self.dropped.append(f"{setting} ({'.'.join(path)})")
+            else:
+                missing, names = problems[0]
+                self.errors.append(
+                    f"{setting}: stream '{self.mapping.stream}' has no field "
+                    f"'{missing.replace('.[]', '[]')}' in its schema ({_nearest(missing, names)})",
+                )
+        if not kept and src.from_preset:
+            return None
+        return dataclasses.replace(src, paths=tuple(kept) or src.paths)
+
+    def group(
+        self, prefix: str, group: Mapping[str, Source], base: tuple[str, ...] = ()
+    ) -> dict[str, Source]:
+        out = {}
+        for key, src in group.items():
+            bound = self.source(f"{prefix}.{key}", src, base)
+            if bound is not None:
+                out[key] = bound
+        return out
+
+    def rule(self, setting: str, rule: NameRule | None) -> NameRule | None:
+        if rule is None or rule.source is None:
+            return rule
+        bound = self.source(setting, rule.source)
+        if bound is None:
+            if rule.const is None:
+                self.errors.append(
+                    f"{setting}: the stream's schema has none of the preset's fields"
+                )
+                return rule
+            return dataclasses.replace(rule, source=None)
+        return dataclasses.replace(rule, source=bound)
+
+    def contents(self, prefix: str, spec: ContentsSpec | None) -> ContentsSpec | None:
+        if spec is None:
+            return None
+        array = self.source(f"{prefix}.from", spec.array)
+        if array is None:
+            return None
+        items = {}
+        for path in array.paths:
+            items.update(self.group(prefix, spec.items, (*path, "[]")))
+        return ContentsSpec(array=array, items=items)
+
+
+def bind_mapping(
+    mapping: StreamMapping, schema: Mapping[str, Any]
+) -> tuple[StreamMapping, list[str]]:
+    """Check ``mapping`` against ``schema`` and drop the preset paths it lacks.
+
+    Returns:
+        The bound mapping and the preset paths dropped, as ``setting (path)`` notes.
+
+    Raises:
+        MappingSchemaError: a path given by the user is not in the schema, or a preset
+            found no event time; the message names every such path.
+
+    """
+    binder = _Binder(mapping, schema)
+    prefix = f"streams.{mapping.stream}"
+    per_item = binder.source(f"{prefix}.event_per_item", mapping.event_per_item)
+    event_time = binder.source(f"{prefix}.event_time", mapping.event_time)
+    if event_time is None:
+        binder.errors.append(
+            f"{prefix}.event_time: the stream's schema has none of the preset's fields"
+        )
+        event_time = mapping.event_time
+    bound = dataclasses.replace(
+        mapping,
+        event_per_item=per_item,
+        event_time=event_time,
+        event_id=binder.source(f"{prefix}.event_id", mapping.event_id),
+        event_name_rule=binder.rule(f"{prefix}.event_name_from", mapping.event_name_rule),
+        action_source_rule=binder.rule(f"{prefix}.action_source_from", mapping.action_source_rule),
+        user_data=binder.group(f"{prefix}.user_data", mapping.user_data),
+        custom_data=binder.group(f"{prefix}.custom_data", mapping.custom_data),
+        extra=binder.group(prefix, mapping.extra),
+        contents=binder.contents(f"{prefix}.contents", mapping.contents),
+    )
+    if binder.errors:
+        raise MappingSchemaError("; ".join(binder.errors))
+    return bound, binder.dropped
