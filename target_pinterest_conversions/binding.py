@@ -55,6 +55,9 @@ def find_path(schema: Mapping[str, Any], segments: tuple[str, ...]) -> tuple[boo
                 items = node.get("items")
                 if isinstance(items, Mapping):
                     found.append(items)
+                elif segment == "[]" and isinstance(node.get("properties"), Mapping):
+                    # `contents.from` may name a single object, read as a list of one.
+                    found.append(node)
                 continue
             properties = node.get("properties")
             if isinstance(properties, Mapping):
@@ -96,9 +99,10 @@ class _Binder:
         self.item_arrays = mapping.event_per_item.paths if mapping.event_per_item else ()
 
     def _expand(self, path: tuple[str, ...], base: tuple[str, ...]) -> list[tuple[str, ...]]:
-        if path[0] == ITEM:
-            return [(*array, "[]", *path[1:]) for array in self.item_arrays] or [path]
-        return [(*base, *path)]
+        full = (*base, *path)
+        if full[0] == ITEM:
+            return [(*array, "[]", *full[1:]) for array in self.item_arrays] or [full]
+        return [full]
 
     def source(self, setting: str, src: Source | None, base: tuple[str, ...] = ()) -> Source | None:
         if src is None or src.is_const:

@@ -129,6 +129,9 @@ def prune_schema(schema: Any, tree: Mapping[str, Any]) -> Any:
     if not tree:
         return out
     properties = schema.get("properties")
+    if "[]" in tree and "items" not in schema and isinstance(properties, Mapping):
+        # `contents.from` may name a single object, read as a list of one.
+        tree = _merge({k: v for k, v in tree.items() if k != "[]"}, tree["[]"])
     if isinstance(properties, Mapping):
         out["properties"] = {
             name: prune_schema(properties[name], sub)
@@ -140,8 +143,16 @@ def prune_schema(schema: Any, tree: Mapping[str, Any]) -> Any:
         item_tree: dict[str, Any] = {}
         for name, sub in tree.items():
             if name == "[]" or name.isdigit():
-                item_tree.update(sub)
+                item_tree = _merge(item_tree, sub)
         out["items"] = prune_schema(items, item_tree)
+    return out
+
+
+def _merge(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge two path trees."""
+    out = dict(left)
+    for key, sub in right.items():
+        out[key] = _merge(out[key], sub) if key in out else sub
     return out
 
 
