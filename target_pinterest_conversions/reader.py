@@ -7,7 +7,8 @@ default) and raises :class:`InputError` with the line number and the problem onl
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from typing import IO, Any
 
 import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecReader, decoder
@@ -22,13 +23,22 @@ class SafeMessageReader(MsgSpecReader):
         super().__init__()
         self.line_number = 0
 
-    def deserialize_json(self, line: str) -> dict:
+    @property
+    def default_input(self) -> IO[Any]:  # type: ignore[override]
+        """Standard input as bytes, so that bad UTF-8 is reported with its line number."""
+        return sys.stdin.buffer
+
+    def deserialize_json(self, line: str | bytes) -> dict:  # type: ignore[override]
         """Decode one line; numbers with a fraction become ``Decimal``."""
         self.line_number += 1
         try:
             message = decoder.decode(line)
         except msgspec.DecodeError as exc:
             raise InputError(f"input line {self.line_number}: not valid JSON ({exc})") from None
+        except UnicodeDecodeError:
+            raise InputError(f"input line {self.line_number}: not valid UTF-8") from None
+        except RecursionError:
+            raise InputError(f"input line {self.line_number}: nested too deeply") from None
         if not isinstance(message, dict):
             raise InputError(f"input line {self.line_number}: a Singer message must be an object")
         return message

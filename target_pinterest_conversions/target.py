@@ -8,8 +8,13 @@ import sys
 from typing import Any
 
 from singer_sdk import Target
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import (
+    ConfigValidationError,
+    MissingKeyPropertiesError,
+    RecordsWithoutSchemaException,
+)
 from singer_sdk.plugin_base import JSONSchemaValidator
+from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.sinks import Sink
 
 from target_pinterest_conversions.client import AuthError, DeliveryError
@@ -130,12 +135,16 @@ class TargetPinterestConversions(Target):
             _stop(target, f"Stopped: {exc}", EXIT_DELIVERY)
         except InputError as exc:
             _stop(target, f"Stopped, bad input: {exc}", EXIT_INPUT)
+        except (RecordsWithoutSchemaException, MissingKeyPropertiesError, InvalidInputLine) as exc:
+            line = getattr(getattr(target, "message_reader", None), "line_number", "?")
+            problem = " ".join(str(exc).split())
+            _stop(target, f"Stopped, bad input: input line {line}: {problem}", EXIT_INPUT)
 
 
 def _stop(target: TargetPinterestConversions | None, message: str, code: int) -> None:
     logger = logging.getLogger(TargetPinterestConversions.name)
     logger.error(message)
-    logger.error("No STATE was emitted for records that were not delivered.")
+    logger.error("STATE was emitted only for records delivered or dead-lettered before this.")
     if target is not None:
         target.finish()
     sys.exit(code)
