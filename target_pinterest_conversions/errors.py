@@ -8,6 +8,7 @@ EXIT_CONFIG = 2
 EXIT_AUTH = 3
 EXIT_DELIVERY = 4
 EXIT_INPUT = 5
+EXIT_REJECTED = 6
 
 
 class ConfigError(ValueError):
@@ -16,3 +17,7 @@ class ConfigError(ValueError):
 
 class InputError(ValueError):
     """The Singer input cannot be processed; the message names the line and the problem."""
+
+
+class TooManyRejectedError(RuntimeError):
+    """More of a stream's records were rejected than ``max_rejected_ratio`` allows."""

@@ -6,10 +6,14 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import IO, Any
+
+import orjson
 
 from target_pinterest_conversions.client import DryRunSender, PinterestClient, Sender
 from target_pinterest_conversions.deadletter import DeadLetterWriter
+from target_pinterest_conversions.errors import TooManyRejectedError
 from target_pinterest_conversions.settings import Settings
 from target_pinterest_conversions.state import StateGate
 from target_pinterest_conversions.summary import RunSummary
@@ -107,6 +111,52 @@ class Run:
             total,
             rate,
         )
+
+    def check_rejections(self, stream: str | None = None, *, sample: int = 1) -> None:
+        """Stop the run when a stream's share of rejected records passes the limit.
+
+        Rejected means dead-lettered here or failed at Pinterest. During the run a
+        stream is checked once it has ``sample`` records, so that one early bad record
+        cannot stop it; at the end every stream is checked.
+
+        Raises:
+            TooManyRejectedError: the share is above ``max_rejected_ratio``.
+
+        """
+        limit = self.settings.max_rejected_ratio
+        data = self.summary.as_dict()["streams"]
+        for name, stats in data.items():
+            if stream is not None and name != stream:
+                continue
+            read = stats["records_read"]
+            rejected = stats["dead_lettered_locally"] + stats["failed_at_pinterest"]
+            if read >= sample and rejected / read > limit:
+                top = ", ".join(list(stats["reasons"])[:3])
+                raise TooManyRejectedError(
+                    f"stream '{name}': {rejected} of {read} records were rejected, more than "
+                    f"max_rejected_ratio {limit:g} allows; check the mapping (top reasons: "
+                    f"{top}); rejected records are in {self.settings.dead_letter_path}",
+                )
+
+    def write_summary(self, exit_code: int, message: str = "") -> None:
+        """Write the run summary as JSON to ``summary_path``, when that is set."""
+        path = self.settings.summary_path
+        if not path:
+            return
+        summary = {
+            "exit_code": exit_code,
+            "status": "succeeded" if exit_code == 0 else "failed",
+            "message": message,
+            "dry_run": self.settings.dry_run,
+            "test_mode": self.settings.test_mode,
+            "dead_letter_path": self.settings.dead_letter_path,
+            "dead_lettered": self.dead_letters.count,
+            "states_emitted": self.gate.emitted,
+            **self.summary.as_dict(),
+        }
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"\n")
 
     def close(self) -> None:
         """Close the sender and the dead-letter file."""

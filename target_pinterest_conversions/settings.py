@@ -98,6 +98,23 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         examples=["US", "GB"],
     ),
     th.Property(
+        "max_rejected_ratio",
+        th.NumberType,
+        default=0.5,
+        title="Max Rejected Ratio",
+        description=(
+            "Stop with exit code 6 when more than this share (0 to 1) of a stream's records "
+            "is rejected (dead-lettered or failed at Pinterest), checked from 100 records on "
+            "and at the end, so a broken mapping cannot dead-letter everything. 1 never stops."
+        ),
+    ),
+    th.Property(
+        "summary_path",
+        th.StringType,
+        title="Summary Path",
+        description="Write the run summary as JSON to this file at the end of the run.",
+    ),
+    th.Property(
         "max_tries",
         th.IntegerType,
         default=8,
@@ -137,6 +154,8 @@ class Settings:
     dead_letter_path: str
     partner_name: str | None
     default_phone_country: str | None
+    max_rejected_ratio: float
+    summary_path: str | None
     max_tries: int
     request_timeout: float
     batch_size: int
@@ -197,6 +216,9 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
             raise ConfigError(
                 "default_phone_country: expected an ISO-3166 alpha-2 country code such as US",
             ) from None
+    ratio = float(config.get("max_rejected_ratio", 0.5))
+    if not 0 <= ratio <= 1:
+        raise ConfigError("max_rejected_ratio: must be from 0 to 1")
     return Settings(
         ad_account_id=ad_account_id,
         access_token=token,
@@ -207,6 +229,8 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         dead_letter_path=str(config.get("dead_letter_path") or "dead-letter.jsonl"),
         partner_name=str(partner_name).strip() if partner_name else None,
         default_phone_country=phone_country,
+        max_rejected_ratio=ratio,
+        summary_path=str(config["summary_path"]) if config.get("summary_path") else None,
         max_tries=max_tries,
         request_timeout=timeout,
         batch_size=batch_size,

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from target_pinterest_conversions.target import TargetPinterestConversions
 
 
+REJECTION_SAMPLE = 100
+"""Records a stream must have before ``max_rejected_ratio`` can stop it mid-run."""
+
+
 class PinterestEventsSink(BatchSink):
     """Turns a mapped stream's records into events and delivers them in batches.
 
@@ -127,6 +131,7 @@ class PinterestEventsSink(BatchSink):
             settle(self.stream_name, request, results, self._run.dead_letters, self._run.summary)
         if "batch_id" in context:
             self._run.gate.close_batch(context["batch_id"])
+        self._run.check_rejections(self.stream_name, sample=REJECTION_SAMPLE)
         if items:
             self._run.log_progress(self.stream_name, len(items), time.monotonic() - started)
 

@@ -23,8 +23,11 @@ from target_pinterest_conversions.errors import (
     EXIT_CONFIG,
     EXIT_DELIVERY,
     EXIT_INPUT,
+    EXIT_OK,
+    EXIT_REJECTED,
     ConfigError,
     InputError,
+    TooManyRejectedError,
 )
 from target_pinterest_conversions.reader import SafeMessageReader
 from target_pinterest_conversions.redaction import install as install_redaction
@@ -83,6 +86,7 @@ class TargetPinterestConversions(Target):
         """Drain every sink, close resources and log the run summary."""
         try:
             super().process_endofpipe()
+            self.run.check_rejections()
         finally:
             self.finish()
 
@@ -122,6 +126,7 @@ class TargetPinterestConversions(Target):
                 parse_env_config=config.parse_env if config else False,
             )
             target.listen(file_input)
+            target.run.write_summary(EXIT_OK)
         except ConfigValidationError as exc:
             for error in exc.errors:
                 cls.logger.error("Config error: %s", error)  # noqa: TRY400
@@ -129,6 +134,8 @@ class TargetPinterestConversions(Target):
         except ConfigError as exc:
             cls.logger.error("Config error: %s", exc)  # noqa: TRY400
             sys.exit(EXIT_CONFIG)
+        except TooManyRejectedError as exc:
+            _stop(target, f"Stopped: {exc}", EXIT_REJECTED)
         except AuthError as exc:
             _stop(target, f"Stopped: {exc}", EXIT_AUTH)
         except DeliveryError as exc:
@@ -147,6 +154,7 @@ def _stop(target: TargetPinterestConversions | None, message: str, code: int) ->
     logger.error("STATE was emitted only for records delivered or dead-lettered before this.")
     if target is not None:
         target.finish()
+        target.run.write_summary(code, message)
     sys.exit(code)
 
 
