@@ -246,25 +246,19 @@ class PinterestClient:
         raise self._fatal(response)
 
     def _accepted(self, response: requests.Response, count: int) -> list[EventResult]:
+        # A 200 means Pinterest took the request; events it lists no result for are
+        # counted as processed (and re-sending them would be deduplicated anyway).
         try:
-            results = _results(response.json(), count)
+            results = _results(response.json(), count) or []
         except ValueError:
-            results = None
-        if results is None:
-            logger.warning(
-                "Pinterest answered 200 without per-event results; "
-                "counting the %d events of the request as processed",
-                count,
-            )
             results = []
         if len(results) < count:
-            if results:
-                logger.warning(
-                    "Pinterest answered 200 with %d results for %d events; "
-                    "counting the events without a result as processed",
-                    len(results),
-                    count,
-                )
+            logger.warning(
+                "Pinterest answered 200 with %d per-event results for %d events; "
+                "counting the events without a result as processed",
+                len(results),
+                count,
+            )
             results += [EventResult(status="processed")] * (count - len(results))
         return results
 

@@ -46,6 +46,7 @@ class Scripted:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     raw: bytes | None = None
+    close: bool = False  # drop the connection without answering
 
 
 @dataclass
@@ -185,6 +186,16 @@ class FakePinterest:
                 else:
                     status, answer = scripted.status, scripted.body
                 time.sleep(scripted.delay or fake.delay)
+                if scripted.close:
+                    with fake._lock:
+                        fake.requests.append(
+                            Received(
+                                parsed.path, parse_qs(parsed.query), headers, events, 0, time.time()
+                            ),
+                        )
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
                 with fake._lock:
                     fake.requests.append(
                         Received(

@@ -1,0 +1,244 @@
+"""Faults injected by the local Pinterest server, driven through the CLI.
+
+Every valid event must reach Pinterest (re-sends only with the same event_id), the run
+exits 0 when retries succeed, and exits non-zero with STATE not advanced past
+undelivered records when they do not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from tests.cli import command, run_target, write_config
+from tests.fake_pinterest import FakePinterest, Scripted
+
+TOKEN = "test-token-XYZ"
+ACCOUNT = "549755885175"
+MAPPING = {
+    "event_name": "checkout",
+    "action_source": "web",
+    "event_time": "ts",
+    "event_id": "id",
+    "user_data": {"em": "email"},
+}
+SCHEMA = {
+    "type": "object",
+    "properties": {"id": {"type": "string"}, "email": {"type": "string"}, "ts": {"type": "string"}},
+}
+
+
+def lines_for(start: int, stop: int, *, state_every: int = 10) -> list[str]:
+    ts = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=10)).isoformat()
+    out = [
+        json.dumps(
+            {"type": "SCHEMA", "stream": "orders", "schema": SCHEMA, "key_properties": ["id"]}
+        )
+    ]
+    for i in range(start, stop):
+        rec = {"id": f"o{i}", "email": f"u{i}@example.com", "ts": ts}
+        out.append(json.dumps({"type": "RECORD", "stream": "orders", "record": rec}))
+        if (i + 1) % state_every == 0 or i == stop - 1:
+            out.append(json.dumps({"type": "STATE", "value": {"orders": i + 1}}))
+    return out
+
+
+def ids(start: int, stop: int) -> set[str]:
+    return {f"o{i}" for i in range(start, stop)}
+
+
+def config(api: FakePinterest, **extra: object) -> dict:
+    return {
+        "ad_account_id": ACCOUNT,
+        "access_token": TOKEN,
+        "api_url": api.url,
+        "streams": {"orders": MAPPING},
+        "max_tries": 4,
+        **extra,
+    }
+
+
+def assert_resends_keep_their_ids(api: FakePinterest) -> None:
+    """A retried request carries exactly the events (and ids) of the failed one."""
+    seen: dict[tuple[str, ...], int] = {}
+    for request in api.requests:
+        key = tuple(e["event_id"] for e in request.events)
+        seen[key] = seen.get(key, 0) + 1
+    batches = list(seen)
+    flat = [i for batch in batches for i in batch]
+    assert len(flat) == len(set(flat)), "an event was sent in two different requests"
+
+
+HTTP_DATE = email.utils.format_datetime(
+    dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=2), usegmt=True
+)
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        [Scripted(status=429, body={"code": 8, "message": "rate"}, headers={"Retry-After": "1"})],
+        [
+            Scripted(
+                status=429, body={"code": 8, "message": "rate"}, headers={"Retry-After": HTTP_DATE}
+            )
+        ],
+        [
+            Scripted(status=s, body={"code": 1, "message": "x"}, headers={"Retry-After": "0"})
+            for s in (500, 502, 503)
+        ],
+        [Scripted(status=504, raw=b"<html>gateway timeout</html>", headers={"Retry-After": "0"})],
+        [Scripted(close=True), Scripted(close=True)],
+        [Scripted(delay=2.5)],
+    ],
+    ids=["429-seconds", "429-http-date", "5xx", "504-html", "connection-closed", "read-timeout"],
+)
+def test_transient_faults_are_retried_and_every_event_delivered(tmp_path, faults):
+    lines = lines_for(0, 30)
+    with FakePinterest(token=TOKEN) as api:
+        api.script.extend(faults)
+        started = time.monotonic()
+        result = run_target(tmp_path, config(api, batch_size_rows=10, request_timeout=1), lines)
+        elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert set(api.accepted_ids()) == ids(0, 30)
+    assert_resends_keep_their_ids(api)
+    assert result.states[-1] == {"orders": 30}
+    if faults[0].headers.get("Retry-After") in ("1",):
+        assert elapsed >= 1.0
+    if faults[0].headers.get("Retry-After") == HTTP_DATE:
+        assert elapsed >= 0.5
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Scripted(status=200, raw=b"OK"),
+        Scripted(
+            status=200, body={"num_events_received": 10, "num_events_processed": 10, "events": []}
+        ),
+        Scripted(status=200, body={"events": [{"status": "processed"}] * 3}),
+    ],
+    ids=["not-json", "no-results", "fewer-results"],
+)
+def test_a_200_without_full_results_counts_the_events_as_processed(tmp_path, answer):
+    with FakePinterest(token=TOKEN) as api:
+        api.script.append(answer)
+        result = run_target(tmp_path, config(api, batch_size_rows=10), lines_for(0, 20))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "per-event results for 10 events" in result.stderr
+    assert result.states[-1] == {"orders": 20}
+
+
+def test_exhausted_retries_stop_without_state_past_undelivered_records(tmp_path):
+    down = Scripted(
+        status=503, body={"code": 4197, "message": "ramped down"}, headers={"Retry-After": "0"}
+    )
+    with FakePinterest(token=TOKEN) as api:
+        # Two batches succeed, then the API stays down.
+        api.script.extend([Scripted(), Scripted(), *[down] * 4])
+        result = run_target(tmp_path, config(api, batch_size_rows=10), lines_for(0, 50))
+    assert result.returncode == 4
+    assert "gave up after 4 tries" in result.stderr
+    assert result.states == [{"orders": 10}, {"orders": 20}]
+    assert set(api.accepted_ids()) == ids(0, 20)
+
+
+def _start(tmp_path, api: FakePinterest, **extra: object) -> subprocess.Popen:
+    path = write_config(tmp_path, config(api, **extra))
+    return subprocess.Popen(
+        [*command(), "--config", str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def test_kill_9_then_resume_from_the_last_state_loses_nothing(tmp_path):
+    total, batch = 1000, 50
+    with FakePinterest(token=TOKEN, delay=0.05) as api:
+        proc = _start(tmp_path, api, batch_size_rows=batch)
+        states: list[dict] = []
+
+        def read() -> None:
+            for line in proc.stdout:  # type: ignore[union-attr]
+                states.append(json.loads(line))
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        writer = threading.Thread(
+            target=lambda: _feed(proc, lines_for(0, total, state_every=batch)),
+        )
+        writer.start()
+        deadline = time.monotonic() + 60
+        while len(states) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        reader.join(timeout=10)
+        writer.join(timeout=10)
+        assert len(states) >= 4
+        resume_at = states[-1]["orders"]
+        first_run = set(api.accepted_ids())
+        assert resume_at < total
+        assert ids(0, resume_at) <= first_run
+
+        # The tap resumes from the last STATE the target wrote.
+        (tmp_path / "resume").mkdir()
+        result = run_target(
+            tmp_path / "resume",
+            config(api, batch_size_rows=batch),
+            lines_for(resume_at, total, state_every=batch)[:],
+        )
+        assert result.returncode == 0
+        everything = api.accepted_ids()
+    assert set(everything) == ids(0, total)
+    resent = len(everything) - total
+    assert resent <= 2 * batch, f"{resent} events re-sent"
+
+
+def _feed(proc: subprocess.Popen, lines: list[str]) -> int:
+    written = 0
+    try:
+        for line in lines:
+            proc.stdin.write(line + "\n")  # type: ignore[union-attr]
+            written += 1
+        proc.stdin.close()  # type: ignore[union-attr]
+    except (BrokenPipeError, ValueError, OSError):
+        pass
+    return written
+
+
+def test_a_slow_api_does_not_make_the_target_buffer_its_input(tmp_path):
+    """While the API is slow, the target stops reading: the tap is held back by the pipe."""
+    total = 100_000
+    with FakePinterest(token=TOKEN, delay=1.0) as api:
+        proc = _start(tmp_path, api, batch_size_rows=100)
+        count = {"n": 0}
+
+        def feed() -> None:
+            try:
+                for line in lines_for(0, total, state_every=1000):
+                    proc.stdin.write(line + "\n")  # type: ignore[union-attr]
+                    count["n"] += 1
+            except (BrokenPipeError, ValueError, OSError):
+                pass
+
+        writer = threading.Thread(target=feed, daemon=True)
+        writer.start()
+        time.sleep(3)
+        written = count["n"]
+        proc.kill()
+        proc.wait(timeout=30)
+    # About three requests of 100 went out; the rest waits in the tap, not in the target.
+    assert len(api.requests) <= 5
+    assert written < 5_000, f"the target read {written} lines while the API was slow"
