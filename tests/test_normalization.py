@@ -1,0 +1,294 @@
+"""Hash vectors: each raw value, its expected normalized text written literally, and the
+SHA-256 Pinterest must receive. Includes the mistakes other connectors make."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from decimal import Decimal
+
+import pytest
+
+from target_pinterest_conversions.privacy import (
+    DroppedValue,
+    build_user_data,
+    hash_value,
+    normalize_country,
+    normalize_state,
+)
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# (field, raw value, the record's country or None, normalized text)
+VECTORS = [
+    # email: trimmed and lowercased
+    ("em", "jane.doe@example.com", None, "jane.doe@example.com"),
+    ("em", "  Jane.Doe@Example.COM ", None, "jane.doe@example.com"),
+    ("em", "JOHN+promo@Mail.Example.org", None, "john+promo@mail.example.org"),
+    ("em", "Ana.Conceição@Example.PT", None, "ana.conceição@example.pt"),
+    ("em", "\tuser@example.io\n", None, "user@example.io"),
+    ("em", "\uff35\uff33\uff25\uff32@example.com", None, "user@example.com"),  # full-width letters (NFKC)
+    # phone: country code + number, digits only, no leading zeros
+    ("ph", "+1 (415) 555-0100", None, "14155550100"),
+    ("ph", "1-415-555-0100", None, "14155550100"),
+    ("ph", "+44 20 7946 0958", None, "442079460958"),
+    ("ph", "0044 20 7946 0958", None, "442079460958"),
+    ("ph", "+49 (0)30 901820", None, "49030901820"),
+    ("ph", "(415) 555-0100", "us", "14155550100"),
+    ("ph", "415.555.0100", "us", "14155550100"),
+    ("ph", "020 7946 0958", "gb", "442079460958"),
+    ("ph", "07700 900123", "gb", "447700900123"),
+    ("ph", "030 901820", "de", "4930901820"),
+    ("ph", "06 12 34 56 78", "fr", "33612345678"),
+    ("ph", "(11) 91234-5678", "br", "5511912345678"),
+    ("ph", "+44 20 7946 0958", "us", "442079460958"),
+    ("ph", "0044 20 7946 0958", "us", "442079460958"),
+    ("ph", 14155550100, None, "14155550100"),
+    ("ph", Decimal("14155550100"), None, "14155550100"),
+    ("ph", "tel: +1 415 555 0100", None, "14155550100"),
+    # first and last names: lowercased, trimmed, letters kept
+    ("fn", "Jane", None, "jane"),
+    ("fn", "  Jane ", None, "jane"),
+    ("fn", "Zoë", None, "zoë"),
+    ("fn", "João", None, "joão"),
+    ("fn", "José María", None, "josé maría"),
+    ("fn", "Mary  Ann", None, "mary ann"),
+    ("ln", "Müller", None, "müller"),
+    ("ln", "O'Brien", None, "o'brien"),
+    ("ln", "Ñúñez", None, "ñúñez"),
+    ("ln", "Østergård", None, "østergård"),
+    ("ln", "DUPONT", None, "dupont"),
+    # city: lowercased, no spaces or punctuation, letters kept
+    ("ct", "San Francisco", None, "sanfrancisco"),
+    ("ct", "St. Louis", None, "stlouis"),
+    ("ct", "München", None, "münchen"),
+    ("ct", "São Paulo", None, "sãopaulo"),
+    ("ct", "Winston-Salem", None, "winstonsalem"),
+    ("ct", "  NEW YORK  ", None, "newyork"),
+    ("ct", "Québec", None, "québec"),
+    ("ct", "L'Aquila", None, "laquila"),
+    # state: two-letter code, lowercased; names by the record's country
+    ("st", "CA", None, "ca"),
+    ("st", "ca", None, "ca"),
+    ("st", "California", None, "ca"),
+    ("st", "new york", None, "ny"),
+    ("st", "US-TX", None, "tx"),
+    ("st", "Ontario", None, "on"),
+    ("st", "Bayern", "de", "by"),
+    ("st", "BY", "de", "by"),
+    ("st", "São Paulo", "br", "sp"),
+    ("st", "Texas", "us", "tx"),
+    ("st", "  tx ", None, "tx"),
+    # zip: US 5 digits; other postcodes lowercase without spaces or dashes
+    ("zp", "94107", None, "94107"),
+    ("zp", "94107-1234", None, "94107"),
+    ("zp", "941071234", None, "94107"),
+    ("zp", "SW1A 2AA", None, "sw1a2aa"),
+    ("zp", "K1A 0A6", None, "k1a0a6"),
+    ("zp", "1012 AB", None, "1012ab"),
+    ("zp", "01310-100", None, "01310100"),
+    ("zp", "10117", None, "10117"),
+    ("zp", Decimal("2000"), None, "2000"),
+    # country: ISO-3166 alpha-2, lowercased, from codes and names
+    ("country", "US", None, "us"),
+    ("country", "us", None, "us"),
+    ("country", "USA", None, "us"),
+    ("country", "United States", None, "us"),
+    ("country", "United States of America", None, "us"),
+    ("country", "GBR", None, "gb"),
+    ("country", "United Kingdom", None, "gb"),
+    ("country", "UK", None, "gb"),
+    ("country", "Deutschland", None, "de"),
+    ("country", "Germany", None, "de"),
+    ("country", "Brasil", None, "br"),
+    ("country", "Côte d'Ivoire", None, "ci"),
+    # gender: f, m, n
+    ("ge", "F", None, "f"),
+    ("ge", "female", None, "f"),
+    ("ge", "Woman", None, "f"),
+    ("ge", "M", None, "m"),
+    ("ge", "Male", None, "m"),
+    ("ge", "non-binary", None, "n"),
+    ("ge", "Non Binary", None, "n"),
+    ("ge", "nonbinary", None, "n"),
+    # date of birth: YYYYMMDD
+    ("db", "1990-07-04", None, "19900704"),
+    ("db", "07/04/1990", None, "19900704"),
+    ("db", "04.07.1990", None, "19900704"),
+    ("db", "19900704", None, "19900704"),
+    ("db", "1990/07/04", None, "19900704"),
+    ("db", dt.date(1990, 7, 4), None, "19900704"),
+    ("db", dt.datetime(1990, 7, 4, 12, 30), None, "19900704"),
+    ("db", "1990-07-04T00:00:00Z", None, "19900704"),
+    # external id: trimmed, case kept
+    ("external_id", "  AbC-123 ", None, "AbC-123"),
+    ("external_id", "gid://shopify/Customer/42", None, "gid://shopify/Customer/42"),
+    ("external_id", 42, None, "42"),
+    # mobile advertising ids: lowercased
+    (
+        "hashed_maids",
+        "38400000-8CF0-11BD-B23E-10B96E40000D",
+        None,
+        "38400000-8cf0-11bd-b23e-10b96e40000d",
+    ),
+    (
+        "hashed_maids",
+        " AEBE52E7-03EE-455A-B3C4-E57283966239 ",
+        None,
+        "aebe52e7-03ee-455a-b3c4-e57283966239",
+    ),
+]
+
+
+@pytest.mark.parametrize(("field", "raw", "country", "normalized"), VECTORS)
+def test_hash_vector(field, raw, country, normalized):
+    assert hash_value(field, raw, country) == sha(normalized)
+
+
+def test_there_are_enough_vectors():
+    assert len(VECTORS) >= 80
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "em",
+        "ph",
+        "fn",
+        "ln",
+        "ct",
+        "st",
+        "zp",
+        "country",
+        "ge",
+        "db",
+        "external_id",
+        "hashed_maids",
+    ],
+)
+@pytest.mark.parametrize("digest", [sha("x@example.com"), sha("x@example.com").upper()])
+def test_a_sha256_value_is_passed_through_lowercased_never_hashed_twice(field, digest):
+    assert hash_value(field, f" {digest} ") == digest.lower()
+
+
+# Each peer mistake: (field, raw, country, what the peer sends, what Pinterest's rules give).
+PEER_MISTAKES = [
+    # RudderStack and Activepieces keep digits only: a UK postcode becomes "12".
+    ("zp", "SW1A 2AA", None, "12", "sw1a2aa"),
+    # Same rule turns a Canadian postcode into "106".
+    ("zp", "K1A 0A6", None, "106", "k1a0a6"),
+    # Activepieces strips non-ASCII letters from cities.
+    ("ct", "München", None, "mnchen", "münchen"),
+    # Segment removes whitespace but keeps punctuation in cities.
+    ("ct", "St. Louis", None, "st.louis", "stlouis"),
+    # RudderStack keeps inner spaces in cities.
+    ("ct", "San Francisco", None, "san francisco", "sanfrancisco"),
+    # Segment keeps a phone's leading zeros.
+    ("ph", "0044 20 7946 0958", None, "00442079460958", "442079460958"),
+    # Stape keeps dots in phones.
+    ("ph", "+1 415.555.0100", None, "1415.555.0100", "14155550100"),
+    # Everyone hashes a national number without its country code.
+    ("ph", "020 7946 0958", "gb", "2079460958", "442079460958"),
+    # Segment maps "non-binary" but not "non binary" (whitespace removed first).
+    ("ge", "non binary", None, "nonbinary", "n"),
+    # Stape sends gender words unmapped.
+    ("ge", "Female", None, "female", "f"),
+    # Segment and RudderStack send dates of birth as given.
+    ("db", "1990-07-04", None, "1990-07-04", "19900704"),
+    # Segment lowercases case-sensitive external ids.
+    ("external_id", "AbC-123", None, "abc-123", "AbC-123"),
+    # No peer maps state names to codes.
+    ("st", "California", None, "california", "ca"),
+    # No peer maps country names to codes.
+    ("country", "United States", None, "unitedstates", "us"),
+    # Segment removes all whitespace in names, joining double names.
+    ("fn", "Mary Ann", None, "maryann", "mary ann"),
+]
+
+
+@pytest.mark.parametrize(("field", "raw", "country", "mistaken", "correct"), PEER_MISTAKES)
+def test_peer_mistakes_are_not_repeated(field, raw, country, mistaken, correct):
+    digest = hash_value(field, raw, country)
+    assert digest == sha(correct)
+    assert digest != sha(mistaken)
+
+
+def test_rudderstack_style_double_hashing_does_not_happen():
+    once = sha("jane@example.com")
+    assert hash_value("em", once) == once
+
+
+@pytest.mark.parametrize(
+    ("field", "raw", "country"),
+    [
+        ("em", "jane.example.com", None),
+        ("em", "jane@", None),
+        ("ph", "12345", None),
+        ("ph", "1234567890123456789", None),
+        ("ph", "123", "us"),
+        ("ge", "unknown", None),
+        ("ge", "prefer not to say", None),
+        ("db", "July the fourth", None),
+        ("db", "13/45/1990", None),
+        ("st", "Île-de-France", "fr"),
+        ("st", "Narnia", None),
+        ("country", "Atlantis", None),
+        ("fn", True, None),
+        ("ct", {"a": 1}, None),
+    ],
+)
+def test_values_that_cannot_be_normalized_are_dropped_with_a_value_free_reason(field, raw, country):
+    with pytest.raises(DroppedValue) as caught:
+        hash_value(field, raw, country)
+    if isinstance(raw, str):
+        assert raw not in caught.value.reason
+
+
+def test_build_user_data_uses_the_record_country_before_the_default():
+    data, dropped = build_user_data(
+        {"ph": "020 7946 0958", "st": "Bayern", "country": "Germany"}, default_country="US"
+    )
+    assert dropped == []
+    assert data["ph"] == [sha("492079460958")]
+    assert data["st"] == [sha("by")]
+    assert data["country"] == [sha("de")]
+    data, _ = build_user_data({"ph": "020 7946 0958"}, default_country="GB")
+    assert data["ph"] == [sha("442079460958")]
+    data, _ = build_user_data({"ph": "020 7946 0958"})
+    assert data["ph"] == [sha("2079460958")]
+
+
+def test_build_user_data_shapes_dedupes_and_reports_drops():
+    raw = {
+        "em": ["A@example.com", "a@example.com ", "", None, "bad"],
+        "client_ip_address": " 203.0.113.9 ",
+        "client_user_agent": "Mozilla/5.0",
+        "click_id": "dj0yJnU9abc",
+        "partner_id": "ramp-1",
+        "ge": "unknown",
+        "fn": "   ",
+    }
+    data, dropped = build_user_data(raw)
+    assert data == {
+        "em": [sha("a@example.com")],
+        "client_ip_address": "203.0.113.9",
+        "client_user_agent": "Mozilla/5.0",
+        "click_id": "dj0yJnU9abc",
+        "partner_id": "ramp-1",
+    }
+    assert dropped == [
+        ("em", "is not an email address"),
+        ("ge", "is not a recognized gender (f, m or n)"),
+    ]
+
+
+def test_state_and_country_lookups():
+    assert normalize_state("California") == "ca"
+    assert normalize_state("CA", "ca") == "ca"
+    assert normalize_state("Quebec", "ca") == "qc"
+    assert normalize_country("DEU") == "de"
+    with pytest.raises(DroppedValue):
+        normalize_state("ENG", "gb")
