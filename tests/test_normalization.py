@@ -30,7 +30,8 @@ VECTORS = [
     ("em", "JOHN+promo@Mail.Example.org", None, "john+promo@mail.example.org"),
     ("em", "Ana.Conceição@Example.PT", None, "ana.conceição@example.pt"),
     ("em", "\tuser@example.io\n", None, "user@example.io"),
-    ("em", "\uff35\uff33\uff25\uff32@example.com", None, "user@example.com"),  # full-width letters (NFKC)
+    # full-width letters are folded by NFKC
+    ("em", "\uff35\uff33\uff25\uff32@example.com", None, "user@example.com"),
     # phone: country code + number, digits only, no leading zeros
     ("ph", "+1 (415) 555-0100", None, "14155550100"),
     ("ph", "1-415-555-0100", None, "14155550100"),
