@@ -1,0 +1,247 @@
+"""PinterestClient with requests-mock: request shape, retries, Retry-After, errors, results."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import json
+
+import pytest
+import requests
+
+from target_pinterest_conversions.client import (
+    AuthError,
+    DryRunSender,
+    EventResult,
+    PinterestClient,
+    RequestRejected,
+    RetriesExhausted,
+    parse_retry_after,
+)
+
+TOKEN = "pina_secret_token_value"
+URL = "https://api.example.test/v5/ad_accounts/123/events"
+EVENTS = [{"event_id": "a"}, {"event_id": "b"}]
+
+
+@pytest.fixture
+def waits(monkeypatch):
+    """Record backoff's sleeps instead of sleeping."""
+    recorded: list[float] = []
+    monkeypatch.setattr("backoff._sync.time.sleep", recorded.append)
+    return recorded
+
+
+def client(**kwargs) -> PinterestClient:
+    return PinterestClient(
+        ad_account_id="123",
+        access_token=TOKEN,
+        api_url="https://api.example.test/",
+        backoff_base=0.01,
+        backoff_max=0.05,
+        **kwargs,
+    )
+
+
+def ok(events=EVENTS, **overrides):
+    results = [{"status": "processed", "error_message": "", "warning_message": ""} for _ in events]
+    return {
+        "json": {
+            "num_events_received": len(events),
+            "num_events_processed": len(events),
+            "events": results,
+            **overrides,
+        }
+    }
+
+
+def test_request_shape(requests_mock):
+    requests_mock.post(URL, **ok())
+    results = client().send(EVENTS)
+    request = requests_mock.last_request
+    assert request.method == "POST"
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert request.headers["Content-Type"] == "application/json"
+    assert json.loads(request.body) == {"data": EVENTS}
+    assert request.qs == {}
+    assert results == [EventResult("processed"), EventResult("processed")]
+
+
+def test_test_mode_adds_the_test_parameter(requests_mock):
+    requests_mock.post(URL, **ok())
+    client(test_mode=True).send(EVENTS)
+    assert requests_mock.last_request.qs == {"test": ["true"]}
+
+
+def test_per_event_results_from_a_200(requests_mock):
+    body = {
+        "num_events_received": 2,
+        "num_events_processed": 1,
+        "events": [
+            {"status": "processed", "error_message": None, "warning_message": "Unknown field x"},
+            {"status": "failed", "error_message": "Invalid currency", "warning_message": ""},
+        ],
+    }
+    requests_mock.post(URL, json=body)
+    assert client().send(EVENTS) == [
+        EventResult("processed", "", "Unknown field x"),
+        EventResult("failed", "Invalid currency", ""),
+    ]
+
+
+def test_per_event_results_from_a_422(requests_mock):
+    details = {
+        "num_events_received": 2,
+        "num_events_processed": 1,
+        "events": [
+            {
+                "status": "failed",
+                "error_message": "Invalid event_timestamp parameter.",
+                "warning_message": "",
+            },
+            {"status": "processed", "error_message": "", "warning_message": ""},
+        ],
+    }
+    requests_mock.post(
+        URL, status_code=422, json={"code": 953, "message": "Not all", "details": details}
+    )
+    results = client().send(EVENTS)
+    assert [r.status for r in results] == ["failed", "processed"]
+    assert results[0].error_message == "Invalid event_timestamp parameter."
+    assert requests_mock.call_count == 1
+
+
+def test_a_422_without_details_fails_every_event_with_its_message(requests_mock):
+    requests_mock.post(URL, status_code=422, json={"code": 953, "message": "Some data invalid"})
+    results = client().send(EVENTS)
+    assert all(r.status == "failed" for r in results)
+    assert results[0].error_message == "HTTP 422: Some data invalid"
+
+
+def test_429_honours_retry_after_seconds(requests_mock, waits):
+    requests_mock.post(
+        URL,
+        [
+            {
+                "status_code": 429,
+                "json": {"code": 8, "message": "rate"},
+                "headers": {"Retry-After": "7"},
+            },
+            ok(),
+        ],
+    )
+    assert len(client().send(EVENTS)) == 2
+    assert waits == [7.0]
+    assert requests_mock.call_count == 2
+
+
+def test_429_honours_retry_after_as_an_http_date(requests_mock, waits):
+    when = email.utils.format_datetime(
+        dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=30), usegmt=True
+    )
+    requests_mock.post(URL, [{"status_code": 429, "headers": {"Retry-After": when}}, ok()])
+    client().send(EVENTS)
+    assert 28 <= waits[0] <= 30
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_5xx_are_retried_with_capped_jittered_backoff(requests_mock, waits, status):
+    requests_mock.post(URL, [{"status_code": status, "text": "oops"}] * 3 + [ok()])
+    assert len(client().send(EVENTS)) == 2
+    assert len(waits) == 3
+    assert all(0 <= w <= 0.05 for w in waits)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        requests.exceptions.ConnectTimeout,
+        requests.exceptions.ReadTimeout,
+        requests.exceptions.ConnectionError,
+    ],
+)
+def test_network_failures_are_retried(requests_mock, waits, exc):
+    requests_mock.post(URL, [{"exc": exc}, ok()])
+    assert len(client().send(EVENTS)) == 2
+    assert len(waits) == 1
+
+
+def test_retries_are_bounded(requests_mock, waits):
+    requests_mock.post(URL, status_code=503, json={"code": 4197, "message": "ramped down"})
+    with pytest.raises(RetriesExhausted) as caught:
+        client(max_tries=3).send(EVENTS)
+    assert requests_mock.call_count == 3
+    assert "gave up after 3 tries" in str(caught.value)
+    assert "503" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "words"),
+    [
+        (401, AuthError, ["401", "access_token"]),
+        (403, AuthError, ["403", "ad_account_id"]),
+        (404, RequestRejected, ["404", "ad_account_id", "api_url"]),
+        (400, RequestRejected, ["400", "Additional properties are not allowed"]),
+        (301, RequestRejected, ["redirect", "api_url"]),
+    ],
+)
+def test_errors_a_retry_cannot_fix_stop_at_once_with_what_to_change(
+    requests_mock, status, error, words
+):
+    body = {
+        "code": 1,
+        "message": "Invalid request: Additional properties are not allowed ('x' was unexpected)",
+    }
+    requests_mock.post(
+        URL, status_code=status, json=body, headers={"Location": "https://elsewhere.test/"}
+    )
+    with pytest.raises(error) as caught:
+        client().send(EVENTS)
+    assert requests_mock.call_count == 1
+    for word in words:
+        assert word in str(caught.value)
+    assert TOKEN not in str(caught.value)
+
+
+def test_a_request_holds_1_to_1000_events():
+    with pytest.raises(ValueError, match="1 to 1000"):
+        client().send([])
+    with pytest.raises(ValueError, match="1 to 1000"):
+        client().send([{"event_id": str(i)} for i in range(1001)])
+
+
+def test_tls_verification_is_on():
+    session = requests.Session()
+    PinterestClient(ad_account_id="1", access_token=TOKEN, session=session)
+    assert session.verify is True
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("5", 5.0),
+        ("0", 0.0),
+        ("1.5", 1.5),
+        ("soon", None),
+        (None, None),
+        ("", None),
+        ("99999", 3600.0),
+    ],
+)
+def test_parse_retry_after(value, expected):
+    assert parse_retry_after(value) == expected
+
+
+def test_parse_retry_after_in_the_past_is_zero():
+    past = email.utils.format_datetime(dt.datetime(2001, 1, 1, tzinfo=dt.timezone.utc), usegmt=True)
+    assert parse_retry_after(past) == 0.0
+
+
+def test_dry_run_writes_the_exact_body_and_uses_no_network(tmp_path, requests_mock):
+    sender = DryRunSender(tmp_path / "out.jsonl")
+    assert sender.send(EVENTS) == [EventResult("processed")] * 2
+    sender.send(EVENTS[:1])
+    sender.close()
+    lines = (tmp_path / "out.jsonl").read_text().splitlines()
+    assert [json.loads(x) for x in lines] == [{"data": EVENTS}, {"data": EVENTS[:1]}]
+    assert requests_mock.call_count == 0
