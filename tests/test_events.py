@@ -1,0 +1,275 @@
+"""Type conversion of event fields (events.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from target_pinterest_conversions.events import (
+    EventError,
+    build_event,
+    derive_event_id,
+    derive_from_contents,
+    to_bool,
+    to_currency,
+    to_decimal_string,
+    to_int,
+    to_str,
+    to_unix_seconds,
+)
+from target_pinterest_conversions.mapping import RawEvent
+
+T = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.timezone.utc)
+TS = int(T.timestamp())
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (Decimal("12.30"), "12.3"),
+        (Decimal("12.300000"), "12.3"),
+        (Decimal("100"), "100"),
+        (Decimal("1E+2"), "100"),
+        (Decimal("0.00"), "0"),
+        (12.3, "12.3"),
+        (0.1 + 0.2, "0.30000000000000004"),
+        (5, "5"),
+        ("72.39", "72.39"),
+        (" 19.90 ", "19.9"),
+        (Decimal("-5.50"), "-5.5"),
+        (1e-7, "0.0000001"),
+    ],
+)
+def test_decimal_strings(value, expected):
+    assert to_decimal_string(value, "value") == expected
+
+
+@pytest.mark.parametrize(
+    "value", ["abc", "", True, [1], {"a": 1}, float("nan"), Decimal("Infinity")]
+)
+def test_decimal_string_rejects(value):
+    with pytest.raises(EventError) as caught:
+        to_decimal_string(value, "custom_data.value")
+    assert caught.value.reason.startswith("custom_data.value")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(2, 2), (Decimal("2"), 2), (Decimal("2.0"), 2), (3.0, 3), ("4", 4)]
+)
+def test_integers(value, expected):
+    result = to_int(value, "quantity")
+    assert result == expected
+    assert type(result) is int
+
+
+@pytest.mark.parametrize("value", [Decimal("2.5"), 2.5, "two", True, None])
+def test_integer_rejects(value):
+    with pytest.raises(EventError):
+        to_int(value, "quantity")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("abc", "abc"),
+        (" #1001 ", "#1001"),
+        (1001, "1001"),
+        (Decimal("1001"), "1001"),
+        (Decimal("10.5"), "10.5"),
+    ],
+)
+def test_strings(value, expected):
+    assert to_str(value, "order_id") == expected
+
+
+@pytest.mark.parametrize("value", ["", "   ", True, [1], None])
+def test_string_rejects(value):
+    with pytest.raises(EventError):
+        to_str(value, "order_id")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        T,
+        T.replace(tzinfo=None),
+        T.astimezone(dt.timezone(dt.timedelta(hours=-5))),
+        "2026-11-20T10:00:00Z",
+        "2026-11-20T10:00:00+00:00",
+        "2026-11-20T05:00:00-05:00",
+        "2026-11-20T10:00:00.123456Z",
+        "2026-11-20 10:00:00",
+        TS,
+        TS * 1000,
+        Decimal(TS) + Decimal("0.75"),
+        float(TS),
+        str(TS),
+        str(TS * 1000),
+    ],
+)
+def test_event_time_to_unix_seconds(value):
+    assert to_unix_seconds(value) == TS
+
+
+def test_dates_are_midnight_utc():
+    assert to_unix_seconds(dt.date(2026, 11, 20)) == TS - 10 * 3600
+
+
+@pytest.mark.parametrize("value", [None, True, "yesterday", "20/11/2026", -5, [TS], float("inf")])
+def test_event_time_rejects(value):
+    with pytest.raises(EventError) as caught:
+        to_unix_seconds(value)
+    assert caught.value.reason.startswith("event_time")
+
+
+def test_currency():
+    assert to_currency("usd") == "USD"
+    with pytest.raises(EventError):
+        to_currency("US Dollar")
+
+
+def test_booleans():
+    assert to_bool("yes", "opt_out") is True
+    assert to_bool(0, "wifi") is False
+    with pytest.raises(EventError):
+        to_bool("maybe", "opt_out")
+
+
+def test_derived_event_ids_are_stable_and_distinct():
+    a = derive_event_id("orders", {"id": 1}, "checkout")
+    assert a == derive_event_id("orders", {"id": 1}, "checkout")
+    assert len(a) == 64
+    assert (
+        len(
+            {
+                a,
+                derive_event_id("orders", {"id": 2}, "checkout"),
+                derive_event_id("refunds", {"id": 1}, "checkout"),
+                derive_event_id("orders", {"id": 1}, "lead"),
+            }
+        )
+        == 4
+    )
+    # Key order and number types do not change the id.
+    assert derive_event_id("s", {"a": 1, "b": Decimal("2.50")}, "x") == derive_event_id(
+        "s", {"b": Decimal("2.5"), "a": 1}, "x"
+    )
+
+
+def raw(**kw) -> RawEvent:
+    base = dict(
+        event_name="checkout",
+        action_source="web",
+        event_time=T,
+        event_id=None,
+        user_data={},
+        custom_data={},
+    )
+    return RawEvent(**{**base, **kw})
+
+
+def test_build_event_types():
+    event = build_event(
+        raw(
+            event_id=Decimal("1001"),
+            custom_data={
+                "value": Decimal("51.20"),
+                "currency": "usd",
+                "num_items": Decimal("3"),
+                "order_id": 1001,
+                "content_ids": [1, "b"],
+            },
+            contents=[
+                {
+                    "id": 800,
+                    "item_price": Decimal("12.30"),
+                    "quantity": Decimal("1"),
+                    "item_name": "Shirt",
+                }
+            ],
+        ),
+        stream="orders",
+        key={"id": 1},
+        partner_name="ss-test",
+    )
+    assert event == {
+        "event_name": "checkout",
+        "action_source": "web",
+        "event_time": TS,
+        "event_id": "1001",
+        "partner_name": "ss-test",
+        "custom_data": {
+            "value": "51.2",
+            "currency": "USD",
+            "num_items": 3,
+            "order_id": "1001",
+            "content_ids": ["1", "b"],
+            "contents": [{"id": "800", "item_price": "12.3", "quantity": 1, "item_name": "Shirt"}],
+        },
+    }
+
+
+def test_build_event_without_event_id_derives_one():
+    event = build_event(raw(), stream="orders", key={"id": 7})
+    assert event["event_id"] == derive_event_id("orders", {"id": 7}, "checkout")
+
+
+def test_item_events_get_per_item_ids():
+    first = build_event(raw(event_id="o1", item_index=0), stream="s", key={"id": 1})
+    second = build_event(raw(event_id="o1", item_index=1), stream="s", key={"id": 1})
+    assert (first["event_id"], second["event_id"]) == ("o1:0", "o1:1")
+    scoped = build_event(
+        raw(event_id="line-9", item_index=1), stream="s", key={"id": 1}, item_scoped_id=True
+    )
+    assert scoped["event_id"] == "line-9"
+    d0 = build_event(raw(item_index=0), stream="s", key={"id": 1})["event_id"]
+    d1 = build_event(raw(item_index=1), stream="s", key={"id": 1})["event_id"]
+    assert d0 != d1
+
+
+def test_mapped_partner_name_and_extras():
+    event = build_event(
+        raw(extra={"partner_name": "ss-stream", "opt_out": "false", "app_name": "Shop"}),
+        stream="s",
+        key={},
+        partner_name="ss-global",
+    )
+    assert event["partner_name"] == "ss-stream"
+    assert event["opt_out"] is False
+    assert event["app_name"] == "Shop"
+
+
+def test_contents_derive_ids_count_and_value():
+    data = {
+        "contents": [
+            {"id": "a", "item_price": "10.5", "quantity": 2},
+            {"id": "b", "item_price": "4"},
+        ]
+    }
+    derive_from_contents(data)
+    assert data["content_ids"] == ["a", "b"]
+    assert data["num_items"] == 3
+    assert data["value"] == "25"
+
+
+def test_contents_never_overwrite_mapped_values_or_guess_a_partial_value():
+    data = {
+        "value": "99",
+        "num_items": 7,
+        "content_ids": ["x"],
+        "contents": [{"id": "a", "item_price": "1", "quantity": 1}],
+    }
+    derive_from_contents(data)
+    assert (data["value"], data["num_items"], data["content_ids"]) == ("99", 7, ["x"])
+    partial = {"contents": [{"id": "a", "item_price": "1"}, {"id": "b"}]}
+    derive_from_contents(partial)
+    assert "value" not in partial
+
+
+def test_bad_custom_field_names_the_field():
+    with pytest.raises(EventError, match=r"contents\[1\]\.quantity is not a whole number"):
+        build_event(
+            raw(contents=[{"quantity": 1}, {"quantity": Decimal("1.5")}]), stream="s", key={}
+        )

@@ -1,0 +1,62 @@
+"""Delivery-gated STATE (state.py)."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+from target_pinterest_conversions.state import StateGate, encode_state
+
+
+def lines(out: io.StringIO) -> list[str]:
+    return out.getvalue().splitlines()
+
+
+def test_state_with_nothing_pending_is_written_at_once_and_flushed():
+    out = io.StringIO()
+    gate = StateGate(out=out)
+    gate.next_seq()
+    gate.offer({"a": 1})
+    assert lines(out) == ['{"a":1}']
+
+
+def test_state_waits_for_the_batches_started_before_it():
+    out = io.StringIO()
+    gate = StateGate(out=out)
+    gate.open_batch("b1", gate.next_seq())
+    gate.next_seq()
+    gate.offer({"n": 2})
+    assert lines(out) == []
+    # A batch opened after the STATE does not hold it back.
+    gate.open_batch("b2", gate.next_seq())
+    gate.close_batch("b1")
+    assert lines(out) == ['{"n":2}']
+    gate.offer({"n": 3})
+    assert lines(out) == ['{"n":2}']
+    gate.close_batch("b2")
+    assert lines(out) == ['{"n":2}', '{"n":3}']
+
+
+def test_only_the_newest_ready_state_is_written_and_repeats_are_not():
+    out = io.StringIO()
+    gate = StateGate(out=out)
+    gate.open_batch("b", gate.next_seq())
+    for n in range(5):
+        gate.offer({"n": n})
+    gate.close_batch("b")
+    gate.offer({"n": 4})
+    assert lines(out) == ['{"n":4}']
+    assert gate.emitted == 1
+
+
+def test_dead_letters_are_synced_before_each_state():
+    calls = []
+    out = io.StringIO()
+    gate = StateGate(out=out, before_emit=lambda: calls.append(len(lines(out))))
+    gate.offer({"a": 1})
+    gate.offer({"a": 2})
+    assert calls == [0, 1]
+
+
+def test_decimals_in_state_stay_exact():
+    assert encode_state({"v": Decimal("1.10"), "n": Decimal("3")}) == '{"v":1.10,"n":3}\n'

@@ -1,0 +1,118 @@
+"""Checks before sending (validation.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from target_pinterest_conversions.validation import (
+    MAX_EVENT_AGE_SECONDS,
+    MappedFieldsValidator,
+    has_match_key,
+    prune_schema,
+    validate_event,
+)
+
+NOW = 1_800_000_000
+
+
+def event(**kw):
+    base = {
+        "event_name": "checkout",
+        "action_source": "web",
+        "event_time": NOW - 60,
+        "event_id": "1",
+        "user_data": {"em": ["x" * 64]},
+    }
+    return {**base, **kw}
+
+
+def test_a_valid_event_passes():
+    assert validate_event(event(), NOW) == []
+
+
+@pytest.mark.parametrize(
+    "missing", ["event_name", "action_source", "event_time", "event_id", "user_data"]
+)
+def test_required_fields(missing):
+    e = event()
+    del e[missing]
+    assert validate_event(e, NOW) == [f"{missing} is missing"]
+
+
+@pytest.mark.parametrize(
+    ("user_data", "ok"),
+    [
+        ({"em": ["h"]}, True),
+        ({"hashed_maids": ["h"]}, True),
+        ({"client_ip_address": "1.2.3.4", "client_user_agent": "UA"}, True),
+        ({"client_ip_address": "1.2.3.4"}, False),
+        ({"client_user_agent": "UA"}, False),
+        ({"ph": ["h"], "external_id": ["h"], "fn": ["h"]}, False),
+        ({}, False),
+    ],
+)
+def test_match_key_rule(user_data, ok):
+    assert has_match_key(user_data) is ok
+
+
+def test_time_window():
+    assert validate_event(event(event_time=NOW + 1), NOW) == ["event_time is in the future"]
+    assert validate_event(event(event_time=NOW), NOW) == []
+    assert validate_event(event(event_time=NOW - MAX_EVENT_AGE_SECONDS), NOW) == []
+    assert validate_event(event(event_time=NOW - MAX_EVENT_AGE_SECONDS - 1), NOW) == [
+        "event_time is more than 7 days old"
+    ]
+
+
+def test_action_source():
+    assert validate_event(event(action_source="email"), NOW) == [
+        "action_source is not one of web, app_android, app_ios, offline"
+    ]
+
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "email": {"type": ["null", "string"]},
+        "unmapped": {"type": "integer"},
+        "lines": {
+            "type": ["null", "array"],
+            "items": {
+                "type": "object",
+                "properties": {"qty": {"type": "number"}, "other": {"type": "boolean"}},
+            },
+        },
+        "created": {"type": "string", "format": "date-time"},
+    },
+}
+
+
+def test_only_mapped_paths_are_validated_and_reasons_hold_no_values():
+    validator = MappedFieldsValidator(SCHEMA, ["email", "lines.[].qty", "created"])
+    good = {
+        "email": "a@example.com",
+        "unmapped": "not an int",
+        "lines": [{"qty": 1, "other": "x"}],
+        "created": "nope",
+    }
+    assert validator.errors(good) == []
+    bad = {"email": 42, "lines": [{"qty": "many"}]}
+    reasons = validator.errors(bad)
+    assert reasons == [
+        "field 'email' does not match the stream schema (type: ['null', 'string'])",
+        "field 'lines.0.qty' does not match the stream schema (type: number)",
+    ]
+    assert "many" not in " ".join(reasons)
+
+
+def test_prune_schema_keeps_only_the_tree():
+    pruned = prune_schema(SCHEMA, {"lines": {"[]": {"qty": {}}}})
+    assert pruned == {
+        "type": "object",
+        "properties": {
+            "lines": {
+                "type": ["null", "array"],
+                "items": {"type": "object", "properties": {"qty": {"type": "number"}}},
+            }
+        },
+    }
