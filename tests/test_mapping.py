@@ -226,7 +226,7 @@ def test_bind_reports_user_paths_and_drops_preset_paths():
 def test_a_preset_that_finds_no_event_name_field_is_an_error():
     preset = compile_stream_mapping("orders", {"preset": "ecommerce-events", "event_time": "ts"})
     schema = {"type": "object", "properties": {"ts": {"type": "string"}}}
-    with pytest.raises(MappingSchemaError, match="streams.orders.event_name_from"):
+    with pytest.raises(MappingSchemaError, match=r"streams\.orders\.event_name_from"):
         bind_mapping(preset, schema)
 
 
