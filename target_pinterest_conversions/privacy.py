@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
@@ -80,6 +81,10 @@ def _text(value: object) -> str:
     """Turn a scalar into text: numbers without float noise, NFKC-normalized strings."""
     if isinstance(value, bool):
         raise DroppedValue("is a boolean, not text")
+    if (isinstance(value, Decimal) and not value.is_finite()) or (
+        isinstance(value, float) and not math.isfinite(value)
+    ):
+        raise DroppedValue("is not a finite number")
     if isinstance(value, Decimal):
         if value == value.to_integral_value():
             return str(value.quantize(Decimal(1)))
