@@ -151,3 +151,19 @@ def test_a_malformed_input_line_is_reported_by_number_without_its_content(tmp_pa
     assert "input line 3: not valid JSON" in result.stderr
     assert "Traceback" not in result.stderr
     _assert_clean(result.stdout, result.stderr)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown"])
+def test_about_never_shows_the_token(tmp_path, fmt):
+    import subprocess
+
+    from tests.cli import command, write_config
+
+    path = write_config(tmp_path, {"ad_account_id": "1", "access_token": TOKEN, "streams": {}})
+    args = [*command(), "--about", "--config", str(path)]
+    if fmt != "text":
+        args += ["--format", fmt]
+    result = subprocess.run(args, capture_output=True, text=True, check=False)
+    assert result.returncode == 0
+    assert "access_token" in result.stdout
+    assert TOKEN not in result.stdout + result.stderr
