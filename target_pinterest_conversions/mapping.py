@@ -105,14 +105,15 @@ _MISSING = object()
 
 
 def _is_empty(value: object) -> bool:
-    return value is None or value == "" or value == [] or value == {}
+    return value is None or (type(value) in (str, list, dict) and not value)
 
 
 def resolve_path(record: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     """Return the value at ``path`` in ``record``, or ``None`` when any step is absent."""
     current: Any = record
     for segment in path:
-        if isinstance(current, Mapping):
+        # `type(...) is dict` first: records are dicts, and the ABC check is slow.
+        if type(current) is dict or isinstance(current, Mapping):
             current = current.get(segment)
         elif isinstance(current, list) and segment.isdigit():
             index = int(segment)
@@ -142,7 +143,7 @@ class Source:
             return self.const
         for path in self.paths:
             value = resolve_path(record, path)
-            if not _is_empty(value):
+            if value is not None and not (type(value) in (str, list, dict) and not value):
                 return value
         return None
 

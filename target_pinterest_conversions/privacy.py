@@ -228,12 +228,17 @@ def _subdivisions() -> dict[tuple[str, str], str]:
 _STATE_COUNTRIES_BY_DEFAULT = ("us", "ca", "au")
 
 
+@functools.lru_cache(maxsize=4096)
+def _country_code(text: str) -> str | None:
+    return _countries().get(_lookup_key(text))
+
+
 def normalize_country(value: object) -> str:
     """Return the ISO-3166 alpha-2 code, lowercased, of a country code or name.
 
     ``US``, ``USA``, ``United States`` and ``United States of America`` all give ``us``.
     """
-    code = _countries().get(_lookup_key(_text(value)))
+    code = _country_code(_text(value))
     if code is None:
         raise DroppedValue("is not a known country name or ISO-3166 code")
     return code
@@ -390,10 +395,18 @@ def hash_value(key: str, value: object, country: str | None = None) -> str:
         DroppedValue: the value cannot be normalized for that field.
 
     """
-    if isinstance(value, str):
-        stripped = value.strip()
-        if is_sha256_hex(stripped):
-            return stripped.lower()
+    if type(value) is str:
+        return _hash_text(key, value, country)
+    return sha256_hex(normalize(key, value, country))
+
+
+@functools.lru_cache(maxsize=65536)
+def _hash_text(key: str, value: str, country: str | None) -> str:
+    # Cities, states, countries, names and repeat customers recur across records, so
+    # a bounded cache saves most normalization work; failures are not cached.
+    stripped = value.strip()
+    if is_sha256_hex(stripped):
+        return stripped.lower()
     return sha256_hex(normalize(key, value, country))
 
 
