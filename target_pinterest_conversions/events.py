@@ -115,6 +115,8 @@ def _to_decimal(value: object, name: str) -> Decimal:
 
 def to_decimal_string(value: object, name: str) -> str:
     """Format a number as a plain decimal string without float noise (``12.3``)."""
+    if type(value) is int:
+        return str(value)
     number = _to_decimal(value, name).normalize()
     text = format(number, "f")
     return "0" if text in ("-0", "") else text
@@ -122,6 +124,8 @@ def to_decimal_string(value: object, name: str) -> str:
 
 def to_int(value: object, name: str) -> int:
     """Convert an integral number (or numeric text) to ``int``."""
+    if type(value) is int:
+        return value
     number = _to_decimal(value, name)
     if number != number.to_integral_value():
         raise EventError(f"{name} is not a whole number")
@@ -130,6 +134,11 @@ def to_int(value: object, name: str) -> int:
 
 def to_str(value: object, name: str) -> str:
     """Convert an id or label to a non-empty string; integral numbers lose their ``.0``."""
+    if type(value) is str:
+        text = value.strip()
+        if text:
+            return text
+        raise EventError(f"{name} is empty")
     if isinstance(value, str):
         text = value.strip()
     elif isinstance(value, bool):
@@ -213,10 +222,12 @@ def build_contents(raw_items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
     """Type every ``contents`` item; items left with no fields are skipped."""
     out = []
     for index, raw in enumerate(raw_items):
-        item = {
-            key: _ITEM_CONVERTERS[key](value, f"contents[{index}].{key}")
-            for key, value in raw.items()
-        }
+        item = {}
+        for key, value in raw.items():
+            try:
+                item[key] = _ITEM_CONVERTERS[key](value, key)
+            except EventError as exc:
+                raise EventError(f"contents[{index}].{exc.reason}") from None
         if item:
             out.append(item)
     return out

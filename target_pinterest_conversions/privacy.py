@@ -230,7 +230,7 @@ _STATE_COUNTRIES_BY_DEFAULT = ("us", "ca", "au")
 
 @functools.lru_cache(maxsize=4096)
 def _country_code(text: str) -> str | None:
-    return _countries().get(_lookup_key(text))
+    return _countries().get(_lookup_key(unicodedata.normalize("NFKC", text)))
 
 
 def normalize_country(value: object) -> str:
@@ -412,24 +412,34 @@ def _hash_text(key: str, value: str, country: str | None) -> str:
 
 def _present(value: object) -> bool:
     """Tell whether a value was given: ``None`` and blank strings count as absent."""
-    return value is not None and not (isinstance(value, str) and not value.strip())
+    if type(value) is str:
+        return bool(value) and not value.isspace()
+    return value is not None
 
 
 def _as_list(value: object) -> Iterable[object]:
+    if type(value) is str:
+        return (value,) if value and not value.isspace() else ()
     if isinstance(value, (list, tuple)):
         return [v for v in value if _present(v)]
-    return (value,) if _present(value) else ()
+    return (value,) if value is not None else ()
 
 
 def record_country(raw: Mapping[str, Any], default: str | None = None) -> str | None:
     """Return the record's country as alpha-2 (from raw ``country`` values), else ``default``."""
-    for item in _as_list(raw.get("country")):
-        if isinstance(item, str) and is_sha256_hex(item.strip()):
-            continue
-        try:
-            return normalize_country(item)
-        except DroppedValue:
-            continue
+    value = raw.get("country")
+    if type(value) is str:
+        code = _country_code(value)
+        if code is not None:
+            return code
+    elif value is not None:
+        for item in _as_list(value):
+            if isinstance(item, str) and is_sha256_hex(item.strip()):
+                continue
+            try:
+                return normalize_country(item)
+            except DroppedValue:
+                continue
     return default.lower() if default else None
 
 
@@ -458,6 +468,14 @@ def build_user_data(
                 try:
                     user_data[key] = normalize_plain(item)
                     break
+                except DroppedValue as exc:
+                    dropped.append((key, exc.reason))
+            continue
+        if type(value) is str:
+            # The common case: one text value, normalized and hashed through the cache.
+            if value and not value.isspace():
+                try:
+                    user_data[key] = [_hash_text(key, value, country)]
                 except DroppedValue as exc:
                     dropped.append((key, exc.reason))
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import logging
 import sys
 from typing import Any
@@ -13,6 +14,7 @@ from singer_sdk.exceptions import (
     MissingKeyPropertiesError,
     RecordsWithoutSchemaException,
 )
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.plugin_base import JSONSchemaValidator
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.sinks import Sink
@@ -72,6 +74,36 @@ class TargetPinterestConversions(Target):
             return PinterestEventsSink
         return IgnoredStreamSink
 
+    def _process_record_message(self, message_dict: dict) -> None:
+        # For streams without stream maps or flattening (the usual case), the SDK's
+        # per-record steps minus its defensive record copy and `_sdc` column handling,
+        # which cost a third of a record's time and matter only to SQL targets.
+        stream = message_dict.get("stream")
+        maps = self.mapper.stream_maps.get(stream)  # type: ignore[arg-type]
+        record = message_dict.get("record")
+        if (
+            not maps
+            or len(maps) != 1
+            or type(maps[0]) is not SameRecordTransform
+            or maps[0].flattening_enabled
+            or type(record) is not dict
+        ):
+            super()._process_record_message(message_dict)
+            return
+        sink = self._sinks_active.get(stream)  # type: ignore[arg-type]
+        if sink is None:
+            self._assert_sink_exists(stream)  # type: ignore[arg-type]
+            return
+        context = sink._get_context(record)
+        sink._validate_and_parse(record)
+        sink._singer_validate_message(record)
+        sink.tally_record_read()
+        sink.process_record(record, context)
+        sink.record_counter_metric.increment()
+        if sink.is_full:
+            self.drain_one(sink)
+        self._handle_max_record_age()
+
     def _process_state_message(self, message_dict: dict) -> None:
         self._assert_line_requires(message_dict, requires={"value"})
         self._latest_state = message_dict["value"]
@@ -117,6 +149,11 @@ class TargetPinterestConversions(Target):
         if about:
             super().invoke(about=about, about_format=about_format, config=config)
         install_redaction()
+        # Records and events are freed by reference counting; the cyclic collector
+        # only rescans them. Fewer young-generation passes, with the start-up objects
+        # frozen out of the scans, save a sixth of the run time (benchmarks/run.py).
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 20)
         target: TargetPinterestConversions | None = None
         try:
             cls.print_version(print_fn=cls.logger.info)
