@@ -177,7 +177,12 @@ class PinterestClient:
         self.max_tries = max_tries
         self.timeout = timeout
         self._token = access_token
-        self._session = session or requests.Session()
+        # One keep-alive session per delivery thread (requests' Session is not
+        # documented as thread-safe), or the one given, for tests.
+        self._given_session = session
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
         self._headers = {
             "Authorization": f"Bearer {access_token}",
             "Content-Type": "application/json",
@@ -211,12 +216,28 @@ class PinterestClient:
         return self._send_with_retries(body, len(events))  # type: ignore[no-any-return]
 
     def close(self) -> None:
-        """Close the HTTP session."""
-        self._session.close()
+        """Close the HTTP sessions."""
+        with self._sessions_lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
+        if self._given_session is not None:
+            self._given_session.close()
+
+    def _session(self) -> requests.Session:
+        if self._given_session is not None:
+            return self._given_session
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            self._local.session = session
+            with self._sessions_lock:
+                self._sessions.append(session)
+        return session
 
     def _post(self, body: bytes) -> requests.Response:
         try:
-            return self._session.post(
+            return self._session().post(
                 self.url,
                 params=self.params,
                 data=body,

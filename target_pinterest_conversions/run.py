@@ -13,6 +13,7 @@ import orjson
 
 from target_pinterest_conversions.client import DryRunSender, PinterestClient, Sender
 from target_pinterest_conversions.deadletter import DeadLetterWriter
+from target_pinterest_conversions.delivery import Deliveries
 from target_pinterest_conversions.errors import TooManyRejectedError
 from target_pinterest_conversions.settings import Settings
 from target_pinterest_conversions.state import StateGate
@@ -50,6 +51,15 @@ class Run:
         self.summary = RunSummary()
         self.dead_letters = DeadLetterWriter(settings.dead_letter_path)
         self.gate = StateGate(out=state_out, before_emit=self.dead_letters.sync)
+        self.deliveries = Deliveries(
+            sender=lambda: self.sender,
+            gate=self.gate,
+            dead_letters=self.dead_letters,
+            summary=self.summary,
+            request_size=settings.batch_size,
+            parallel=settings.max_parallel_requests,
+            after_batch=self.log_progress,
+        )
         self._sender: Sender | None = None
         self._user_agent = user_agent
         self._lock = threading.Lock()
@@ -159,7 +169,8 @@ class Run:
         target.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"\n")
 
     def close(self) -> None:
-        """Close the sender and the dead-letter file."""
+        """Finish the deliveries in flight, then close the sender and the dead-letter file."""
+        self.deliveries.close()
         with self._lock:
             sender, self._sender = self._sender, None
         if sender is not None:

@@ -115,6 +115,16 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         description="Write the run summary as JSON to this file at the end of the run.",
     ),
     th.Property(
+        "max_parallel_requests",
+        th.IntegerType,
+        default=4,
+        title="Max Parallel Requests",
+        description=(
+            "Requests in flight at once (1 to 32). Memory holds at most this many batches; "
+            "STATE still waits for every record before it."
+        ),
+    ),
+    th.Property(
         "max_tries",
         th.IntegerType,
         default=8,
@@ -157,6 +167,7 @@ class Settings:
     max_rejected_ratio: float
     summary_path: str | None
     max_tries: int
+    max_parallel_requests: int
     request_timeout: float
     batch_size: int
     streams: Mapping[str, StreamMapping]
@@ -192,6 +203,9 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
     max_tries = int(config.get("max_tries", 8))
     if not 1 <= max_tries <= 20:
         raise ConfigError("max_tries: must be from 1 to 20")
+    parallel = int(config.get("max_parallel_requests", 4))
+    if not 1 <= parallel <= 32:
+        raise ConfigError("max_parallel_requests: must be from 1 to 32")
     timeout = float(config.get("request_timeout", 60))
     if not 0 < timeout <= 600:
         raise ConfigError("request_timeout: must be more than 0 and at most 600 seconds")
@@ -232,6 +246,7 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         max_rejected_ratio=ratio,
         summary_path=str(config["summary_path"]) if config.get("summary_path") else None,
         max_tries=max_tries,
+        max_parallel_requests=parallel,
         request_timeout=timeout,
         batch_size=batch_size,
         streams=streams,

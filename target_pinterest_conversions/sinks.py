@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk.sinks import BatchSink
 
-from target_pinterest_conversions.batch import PendingEvent, chunks
+from target_pinterest_conversions.batch import PendingEvent
 from target_pinterest_conversions.binding import MappingSchemaError, bind_mapping
 from target_pinterest_conversions.client import MAX_EVENTS_PER_REQUEST
 from target_pinterest_conversions.errors import ConfigError, InputError
-from target_pinterest_conversions.outcome import settle
 from target_pinterest_conversions.pipeline import convert_record, record_key
 from target_pinterest_conversions.validation import MappedFieldsValidator
 
@@ -123,17 +122,11 @@ class PinterestEventsSink(BatchSink):
         return
 
     def process_batch(self, context: dict) -> None:
-        """Send the batch's events, settle every result, then let STATE advance."""
-        items = context.get("events") or []
-        started = time.monotonic()
-        for request in chunks(items, self._settings.batch_size):
-            results = self._run.sender.send([item.event for item in request])
-            settle(self.stream_name, request, results, self._run.dead_letters, self._run.summary)
-        if "batch_id" in context:
-            self._run.gate.close_batch(context["batch_id"])
-        self._run.check_rejections(self.stream_name, sample=REJECTION_SAMPLE)
+        """Hand the batch's events to the deliveries; STATE advances once they are settled."""
+        items = context.get("events")
         if items:
-            self._run.log_progress(self.stream_name, len(items), time.monotonic() - started)
+            self._run.deliveries.submit(self.stream_name, context["batch_id"], items)
+        self._run.check_rejections(self.stream_name, sample=REJECTION_SAMPLE)
 
     def process_batch_files(
         self,

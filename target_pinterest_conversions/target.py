@@ -118,6 +118,7 @@ class TargetPinterestConversions(Target):
         """Drain every sink, close resources and log the run summary."""
         try:
             super().process_endofpipe()
+            self.run.deliveries.wait()
             self.run.check_rejections()
         finally:
             self.finish()

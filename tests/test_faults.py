@@ -77,9 +77,7 @@ def assert_resends_keep_their_ids(api: FakePinterest) -> None:
     assert len(flat) == len(set(flat)), "an event was sent in two different requests"
 
 
-HTTP_DATE = email.utils.format_datetime(
-    dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=2), usegmt=True
-)
+HTTP_DATE = "<an HTTP date two seconds from the request>"
 
 
 @pytest.mark.parametrize(
@@ -103,6 +101,10 @@ HTTP_DATE = email.utils.format_datetime(
 )
 def test_transient_faults_are_retried_and_every_event_delivered(tmp_path, faults):
     lines = lines_for(0, 30)
+    when = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=2)
+    for fault in faults:
+        if fault.headers.get("Retry-After") == HTTP_DATE:
+            fault.headers = {"Retry-After": email.utils.format_datetime(when, usegmt=True)}
     with FakePinterest(token=TOKEN) as api:
         api.script.extend(faults)
         started = time.monotonic()
@@ -114,8 +116,8 @@ def test_transient_faults_are_retried_and_every_event_delivered(tmp_path, faults
     assert result.states[-1] == {"orders": 30}
     if faults[0].headers.get("Retry-After") in ("1",):
         assert elapsed >= 1.0
-    if faults[0].headers.get("Retry-After") == HTTP_DATE:
-        assert elapsed >= 0.5
+    if "GMT" in faults[0].headers.get("Retry-After", ""):
+        assert elapsed >= 1.0
 
 
 @pytest.mark.parametrize(
@@ -145,7 +147,10 @@ def test_exhausted_retries_stop_without_state_past_undelivered_records(tmp_path)
     with FakePinterest(token=TOKEN) as api:
         # Two batches succeed, then the API stays down.
         api.script.extend([Scripted(), Scripted(), *[down] * 4])
-        result = run_target(tmp_path, config(api, batch_size_rows=10), lines_for(0, 50))
+        # One request at a time, so that the scripted answers meet the batches in order.
+        result = run_target(
+            tmp_path, config(api, batch_size_rows=10, max_parallel_requests=1), lines_for(0, 50)
+        )
     assert result.returncode == 4
     assert "gave up after 4 tries" in result.stderr
     assert result.states == [{"orders": 10}, {"orders": 20}]
@@ -163,10 +168,11 @@ def _start(tmp_path, api: FakePinterest, **extra: object) -> subprocess.Popen:
     )
 
 
-def test_kill_9_then_resume_from_the_last_state_loses_nothing(tmp_path):
+@pytest.mark.parametrize("parallel", [1, 4])
+def test_kill_9_then_resume_from_the_last_state_loses_nothing(tmp_path, parallel):
     total, batch = 1000, 50
     with FakePinterest(token=TOKEN, delay=0.05) as api:
-        proc = _start(tmp_path, api, batch_size_rows=batch)
+        proc = _start(tmp_path, api, batch_size_rows=batch, max_parallel_requests=parallel)
         states: list[dict] = []
 
         def read() -> None:
@@ -202,8 +208,10 @@ def test_kill_9_then_resume_from_the_last_state_loses_nothing(tmp_path):
         assert result.returncode == 0
         everything = api.accepted_ids()
     assert set(everything) == ids(0, total)
+    # At most the batches in flight at the kill are sent again: about one batch with
+    # one request at a time, at most `max_parallel_requests` (+1 filling) otherwise.
     resent = len(everything) - total
-    assert resent <= 2 * batch, f"{resent} events re-sent"
+    assert resent <= (parallel + 1) * batch, f"{resent} events re-sent"
 
 
 def _feed(proc: subprocess.Popen, lines: list[str]) -> int:
@@ -222,7 +230,7 @@ def test_a_slow_api_does_not_make_the_target_buffer_its_input(tmp_path):
     """While the API is slow, the target stops reading: the tap is held back by the pipe."""
     total = 100_000
     with FakePinterest(token=TOKEN, delay=1.0) as api:
-        proc = _start(tmp_path, api, batch_size_rows=100)
+        proc = _start(tmp_path, api, batch_size_rows=100, max_parallel_requests=4)
         count = {"n": 0}
 
         def feed() -> None:
@@ -239,6 +247,7 @@ def test_a_slow_api_does_not_make_the_target_buffer_its_input(tmp_path):
         written = count["n"]
         proc.kill()
         proc.wait(timeout=30)
-    # About three requests of 100 went out; the rest waits in the tap, not in the target.
-    assert len(api.requests) <= 5
+    # At most four requests of 100 at a time went out; the rest of the input waits in
+    # the tap (held back by the pipe), not in the target's memory.
+    assert len(api.requests) <= 16
     assert written < 5_000, f"the target read {written} lines while the API was slow"
