@@ -12,8 +12,20 @@ if __name__ == "__main__":
     stdin_path, *cmd = sys.argv[1:]
     started = time.perf_counter()
     with open(stdin_path, "rb") if stdin_path != "-" else sys.stdin.buffer as stdin:
-        proc = subprocess.run(cmd, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+        proc = subprocess.run(
+            cmd, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
+        )
     seconds = time.perf_counter() - started
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_kb / 1024, "returncode": proc.returncode,
-                      "stderr_tail": proc.stderr.decode(errors="replace")[-500:] if proc.returncode else ""}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "peak_rss_mb": peak_kb / 1024,
+                "returncode": proc.returncode,
+                "stderr_tail": proc.stderr.decode(errors="replace")[-500:]
+                if proc.returncode
+                else "",
+            }
+        )
+    )

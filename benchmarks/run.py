@@ -30,7 +30,9 @@ def measure(stdin: str, cmd: list[str], feed: list[str] | None = None) -> dict:
         out = subprocess.run(runner, capture_output=True, text=True, check=True).stdout
     else:
         gen = subprocess.Popen(feed, stdout=subprocess.PIPE)
-        out = subprocess.run(runner, stdin=gen.stdout, capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            runner, stdin=gen.stdout, capture_output=True, text=True, check=True
+        ).stdout
         gen.wait()
     result = json.loads(out)
     if result["returncode"] != 0:
@@ -57,9 +59,13 @@ def target_config(folder: Path, port: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--orders", type=int, default=30_000)
-    parser.add_argument("--rss", default="100000,1000000", help="two order counts for peak RSS, or ''")
+    parser.add_argument(
+        "--rss", default="100000,1000000", help="two order counts for peak RSS, or ''"
+    )
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
@@ -68,20 +74,30 @@ def main() -> None:
         folder = Path(tmp)
         data = folder / "orders.singer"
         with data.open("w") as handle:
-            subprocess.run([PY, str(HERE / "generate.py"), str(args.orders)], stdout=handle, check=True)
+            subprocess.run(
+                [PY, str(HERE / "generate.py"), str(args.orders)], stdout=handle, check=True
+            )
         server = subprocess.Popen([PY, str(HERE / "server.py")], stdout=subprocess.PIPE, text=True)
         try:
             port = int(server.stdout.readline())  # type: ignore[union-attr]
             config = target_config(folder, port)
             results = {
-                "sdk_noop_default": best(str(data), [PY, str(HERE / "sdk_noop.py"), "default"], args.repeat),
-                "sdk_noop_tuned": best(str(data), [PY, str(HERE / "sdk_noop.py"), "tuned"], args.repeat),
+                "sdk_noop_default": best(
+                    str(data), [PY, str(HERE / "sdk_noop.py"), "default"], args.repeat
+                ),
+                "sdk_noop_tuned": best(
+                    str(data), [PY, str(HERE / "sdk_noop.py"), "tuned"], args.repeat
+                ),
                 "target": best(str(data), [*TARGET, "--config", config], args.repeat),
             }
             rss = {}
             if args.rss:
                 for count in (int(x) for x in args.rss.split(",")):
-                    rss[count] = measure("-", [*TARGET, "--config", config], [PY, str(HERE / "generate.py"), str(count)])
+                    rss[count] = measure(
+                        "-",
+                        [*TARGET, "--config", config],
+                        [PY, str(HERE / "generate.py"), str(count)],
+                    )
         finally:
             server.terminate()
 
@@ -95,13 +111,20 @@ def main() -> None:
     ratio_default = rates["target"] / rates["sdk_noop_default"]
     print(f"target / SDK no-op tuned:   {ratio_tuned:.2f}x   (goal >= 1.0)")
     print(f"target / SDK no-op default: {ratio_default:.2f}x   (goal >= 5.0)")
-    summary = {"orders": n, "events_per_second": rates, "runs": results,
-               "ratio_vs_tuned": ratio_tuned, "ratio_vs_default": ratio_default}
+    summary = {
+        "orders": n,
+        "events_per_second": rates,
+        "runs": results,
+        "ratio_vs_tuned": ratio_tuned,
+        "ratio_vs_default": ratio_default,
+    }
     if rss:
         small, large = sorted(rss)
         ratio_rss = rss[large]["peak_rss_mb"] / rss[small]["peak_rss_mb"]
         for count in (small, large):
-            print(f"peak RSS, {count:>9,} orders: {rss[count]['peak_rss_mb']:.1f} MB ({count / rss[count]['seconds']:,.0f} events/s)")
+            print(
+                f"peak RSS, {count:>9,} orders: {rss[count]['peak_rss_mb']:.1f} MB ({count / rss[count]['seconds']:,.0f} events/s)"
+            )
         print(f"peak RSS {large:,} / {small:,}: {ratio_rss:.2f}x   (goal <= 1.25)")
         summary["peak_rss_mb"] = {str(k): v["peak_rss_mb"] for k, v in rss.items()}
         summary["ratio_rss"] = ratio_rss

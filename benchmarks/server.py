@@ -6,7 +6,6 @@ its port on the first line of stdout.
 
 from __future__ import annotations
 
-import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
@@ -20,7 +19,8 @@ def answer(count: int) -> bytes:
             {
                 "num_events_received": count,
                 "num_events_processed": count,
-                "events": [{"status": "processed", "error_message": "", "warning_message": ""}] * count,
+                "events": [{"status": "processed", "error_message": "", "warning_message": ""}]
+                * count,
             },
         )
     return _CACHE[count]
@@ -32,7 +32,7 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         return
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["content-length"]))
         data = answer(len(orjson.loads(body)["data"]))
         self.send_response(200)

@@ -117,7 +117,9 @@ def test_shopify_orders_are_delivered_once_with_correct_types_and_hashes(tmp_pat
 def test_state_is_written_only_after_the_events_before_it_were_accepted(tmp_path, parallel):
     lines = singer_lines(400, SCHEMA, state_every=25)
     with FakePinterest(token=TOKEN, delay=0.05) as api:
-        path = write_config(tmp_path, config(api, batch_size_rows=50, max_parallel_requests=parallel))
+        path = write_config(
+            tmp_path, config(api, batch_size_rows=50, max_parallel_requests=parallel)
+        )
         proc = subprocess.Popen(
             [*command(), "--config", str(path)],
             stdin=subprocess.PIPE,
