@@ -3,6 +3,7 @@
 Pinterest only takes events from the last 7 days, so the bundled sample orders are
 shifted, keeping their spacing, to end five minutes ago. Usage:
     python sample/recent.py sample/orders.singer | target-pinterest-conversions ...
+    python sample/recent.py sample/orders.singer --jsonl > output/orders.jsonl  # for tap-jsonl
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ def _parse(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def main(path: str) -> None:
-    """Shift every RECORD's and STATE's times so that the newest is five minutes ago."""
+def main(path: str, *, jsonl: bool = False) -> None:
+    """Shift every RECORD's and STATE's times so that the newest is five minutes ago.
+
+    With ``jsonl``, print only the records, one JSON object a line (tap-jsonl's input).
+    """
     with open(path, encoding="utf-8") as handle:
         lines = handle.read().splitlines()
     times = [
@@ -41,7 +45,9 @@ def main(path: str) -> None:
             for name in FIELDS:
                 if record.get(name):
                     record[name] = move(record[name])
-            line = json.dumps(message)
+            line = json.dumps(record if jsonl else message)
+        elif jsonl:
+            continue
         elif message["type"] == "STATE":
             for bookmark in message["value"].get("bookmarks", {}).values():
                 for name in FIELDS:
@@ -52,4 +58,5 @@ def main(path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "sample/orders.singer")
+    args = [a for a in sys.argv[1:] if a != "--jsonl"]
+    main(args[0] if args else "sample/orders.singer", jsonl="--jsonl" in sys.argv)
