@@ -348,7 +348,7 @@ class DryRunSender:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = self.path.open("wb")
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a termination signal may drain mid-call
 
     def send(self, events: Sequence[dict[str, Any]]) -> list[EventResult]:
         """Write the exact body a real request would carry; no network is used."""

@@ -28,7 +28,7 @@ class DeadLetterWriter:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a termination signal may drain mid-call
         self._file: Any = None
         self.count = 0
 

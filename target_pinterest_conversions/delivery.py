@@ -51,7 +51,7 @@ class Deliveries:
         self._slots = threading.BoundedSemaphore(parallel)
         self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="deliver")
         self._futures: set[Future[None]] = set()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a termination signal may drain mid-call
         self._failure: BaseException | None = None
 
     def submit(self, stream: str, batch_id: str, items: Sequence[PendingEvent]) -> None:

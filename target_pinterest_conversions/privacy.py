@@ -54,6 +54,7 @@ USER_DATA_KEYS: tuple[str, ...] = HASHED_KEYS + PLAIN_KEYS
 
 _SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_NON_DIGITS = re.compile(r"[^0-9]")
 _US_ZIP = re.compile(r"^(\d{5})(?:-?\d{4})?$")
 _MIN_PHONE_DIGITS = 7
 _MAX_PHONE_DIGITS = 15
@@ -124,7 +125,7 @@ def normalize_phone(value: object, region: str | None = None) -> str:
     region, the digits are taken as they are.
     """
     text = _text(value).strip()
-    digits = "".join(ch for ch in text if ch.isdigit() and ch.isascii())
+    digits = _NON_DIGITS.sub("", text)
     international = text.startswith("+") or digits.startswith("00")
     if region and not international:
         try:
@@ -257,6 +258,8 @@ def normalize_state(value: object, country: str | None = None) -> str:
     if dash and len(prefix.strip()) == 2 and rest.strip():
         country, text = prefix.strip(), rest
     key = _lookup_key(text)
+    if len(key) == 2 and key.isalpha() and key.isascii():
+        return key  # already a code; the names table (slow to build) is not needed
     countries = (country.lower(),) if country else _STATE_COUNTRIES_BY_DEFAULT
     table = _subdivisions()
     for candidate in countries:
@@ -265,8 +268,6 @@ def normalize_state(value: object, country: str | None = None) -> str:
             if len(local) == 2 and local.isalpha():
                 return local
             raise DroppedValue("has no two-letter state code")
-    if len(key) == 2 and key.isalpha() and key.isascii():
-        return key
     raise DroppedValue("is not a two-letter state code or a known state name")
 
 

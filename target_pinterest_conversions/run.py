@@ -62,7 +62,7 @@ class Run:
         )
         self._sender: Sender | None = None
         self._user_agent = user_agent
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a termination signal may drain mid-call
         self._warned_streams: set[str] = set()
         self._started = time.monotonic()
         self._delivered = 0

@@ -44,7 +44,7 @@ class RunSummary:
     """All streams' counters, plus the set of warnings already logged."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a termination signal may drain mid-call
         self.streams: dict[str, StreamStats] = {}
         self.ignored_streams: Counter[str] = Counter()
 
