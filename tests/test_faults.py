@@ -251,3 +251,34 @@ def test_a_slow_api_does_not_make_the_target_buffer_its_input(tmp_path):
     # the tap (held back by the pipe), not in the target's memory.
     assert len(api.requests) <= 16
     assert written < 5_000, f"the target read {written} lines while the API was slow"
+
+
+def test_sigterm_drains_what_was_read_and_states_only_delivered_records(tmp_path):
+    total, batch = 600, 20
+    with FakePinterest(token=TOKEN, delay=0.05) as api:
+        proc = _start(tmp_path, api, batch_size_rows=batch, max_parallel_requests=2)
+        seen: list[tuple[dict, set[str]]] = []
+
+        def read() -> None:
+            for line in proc.stdout:  # type: ignore[union-attr]
+                seen.append((json.loads(line), set(api.accepted_ids())))
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        writer = threading.Thread(
+            target=lambda: _feed(proc, lines_for(0, total, state_every=batch))
+        )
+        writer.start()
+        deadline = time.monotonic() + 60
+        while len(seen) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=60)
+        reader.join(timeout=10)
+        writer.join(timeout=10)
+        accepted = set(api.accepted_ids())
+    assert code == 0
+    assert seen
+    for state, accepted_then in seen:
+        assert ids(0, state["orders"]) <= accepted_then
+    assert ids(0, seen[-1][0]["orders"]) <= accepted
