@@ -214,19 +214,69 @@ def _compile_getter(paths: tuple[tuple[str, ...], ...], const: Any) -> Callable[
 
 
 def _path_code(
-    path: tuple[str, ...], name: str, indent: str, namespace: dict[str, Any]
+    path: tuple[str, ...], name: str, root: str, indent: str, namespace: dict[str, Any]
 ) -> list[str]:
-    """Lines that leave the value at ``path`` of ``r`` in ``x`` (``None`` when absent)."""
+    """Lines that leave the value at ``path`` of ``root`` in ``x`` (``None`` when absent)."""
     namespace[name] = path
     if any(segment.isdigit() for segment in path):
-        return [f"{indent}x = _resolve(r, {name})"]
-    lines = [f"{indent}x = r.get({path[0]!r}) if r.__class__ is dict else _resolve(r, {name})"]
+        return [f"{indent}x = _resolve({root}, {name})"]
+    lines = [
+        f"{indent}x = {root}.get({path[0]!r}) if {root}.__class__ is dict "
+        f"else _resolve({root}, {name})"
+    ]
     for segment in path[1:]:
         lines.append(
             f"{indent}x = x.get({segment!r}) if x.__class__ is dict else "
-            f"(_resolve(r, {name}) if isinstance(x, _Mapping) else None)",
+            f"(_resolve({root}, {name}) if isinstance(x, _Mapping) else None)",
         )
     return lines
+
+
+def _source_code(
+    src: Source, var: str, root: str, tag: str, namespace: dict[str, Any]
+) -> list[str]:
+    """Lines that leave ``src``'s value (first non-empty, or the constant) in ``var``."""
+    if src.is_const:
+        namespace[f"c_{tag}"] = src.const
+        return [f"    {var} = c_{tag}"]
+    lines = [f"    {var} = None"]
+    for j, path in enumerate(src.paths):
+        indent = "    "
+        if j:
+            lines.append(f"    if {var} is None:")
+            indent = "        "
+        lines += _path_code(path, f"p_{tag}_{j}", root, indent, namespace)
+        lines.append(
+            f"{indent}if x is not None and not (x.__class__ in _EMPTYABLE and not x): {var} = x",
+        )
+    return lines
+
+
+def _group_code(
+    sources: Mapping[str, Source], out: str, root: str, tag: str, namespace: dict[str, Any]
+) -> list[str]:
+    """Lines that fill dict ``out`` with ``{key: value}`` for each source with a value."""
+    lines = [f"    {out} = {{}}"]
+    for i, (key, src) in enumerate(sources.items()):
+        if src.is_const:
+            if src.const is not None:
+                namespace[f"c_{tag}{i}"] = src.const
+                lines.append(f"    {out}[{key!r}] = c_{tag}{i}")
+            continue
+        lines += _source_code(src, "v", root, f"{tag}{i}", namespace)
+        lines.append(f"    if v is not None: {out}[{key!r}] = v")
+    return lines
+
+
+def _namespace() -> dict[str, Any]:
+    return {"_resolve": resolve_path, "_Mapping": Mapping, "_EMPTYABLE": (str, list, dict)}
+
+
+def _define(lines: list[str], namespace: dict[str, Any], name: str) -> Callable[..., Any]:
+    # Source built from repr() literals and generated names only; values live in
+    # `namespace`, never in the text.
+    exec("\n".join(lines), namespace)  # noqa: S102
+    return namespace[name]  # type: ignore[no-any-return]
 
 
 def compile_group(sources: Mapping[str, Source]) -> Callable[[Any], dict[str, Any]]:
@@ -236,32 +286,9 @@ def compile_group(sources: Mapping[str, Source]) -> Callable[[Any], dict[str, An
     do, so that reading a record's fields costs no call per field or path: this runs
     for every record, and a preset reads some forty paths.
     """
-    namespace: dict[str, Any] = {
-        "_resolve": resolve_path,
-        "_Mapping": Mapping,
-        "_EMPTYABLE": (str, list, dict),
-    }
-    lines = ["def group(r):", "    out = {}"]
-    for i, (key, src) in enumerate(sources.items()):
-        if src.is_const:
-            if src.const is not None:
-                namespace[f"c{i}"] = src.const
-                lines.append(f"    out[{key!r}] = c{i}")
-            continue
-        lines.append("    v = None")
-        for j, path in enumerate(src.paths):
-            indent = "    "
-            if j:
-                lines.append("    if v is None:")
-                indent = "        "
-            lines += _path_code(path, f"p{i}_{j}", indent, namespace)
-            lines.append(
-                f"{indent}if x is not None and not (x.__class__ in _EMPTYABLE and not x): v = x",
-            )
-        lines.append(f"    if v is not None: out[{key!r}] = v")
-    lines.append("    return out")
-    exec("\n".join(lines), namespace)  # noqa: S102 - source built from repr() literals only
-    return namespace["group"]  # type: ignore[no-any-return]
+    namespace = _namespace()
+    lines = ["def group(r):", *_group_code(sources, "out", "r", "g", namespace), "    return out"]
+    return _define(lines, namespace, "group")
 
 
 def compile_source(spec: object, setting: str, *, from_preset: bool = False) -> Source:
@@ -346,7 +373,7 @@ class ContentsSpec:
         return [item(e) for e in elements if isinstance(e, Mapping)]
 
 
-@dataclass
+@dataclass(slots=True)
 class RawEvent:
     """The raw parts of one event, read from a record but not yet converted.
 
@@ -394,9 +421,7 @@ class StreamMapping:
         object.__setattr__(
             self, "_source_rule", self.action_source_rule or NameRule(const=self.action_source)
         )
-        object.__setattr__(self, "_user_data", compile_group(self.user_data))
-        object.__setattr__(self, "_custom_data", compile_group(self.custom_data))
-        object.__setattr__(self, "_extra", compile_group(self.extra))
+        object.__setattr__(self, "_extract", _compile_extractor(self))
 
     def extract(self, record: Mapping[str, Any]) -> RawEvent:
         """Read the raw parts of the record's (first) event."""
@@ -408,28 +433,12 @@ class StreamMapping:
         A record whose ``event_per_item`` array is empty yields one event without item.
         """
         if self.event_per_item is None:
-            return [self._extract(record, None)]
+            return [self._extract(record, None)]  # type: ignore[attr-defined]
         items = self.event_per_item.get(record)
         if not isinstance(items, list) or not items:
-            return [self._extract(record, None)]
-        return [self._extract({**record, ITEM: item}, index) for index, item in enumerate(items)]
-
-    def _extract(self, record: Mapping[str, Any], index: int | None) -> RawEvent:
-        event_name, name_reason, skipped = self._name_rule.resolve(record)  # type: ignore[attr-defined]
-        action_source, source_reason, _ = self._source_rule.resolve(record)  # type: ignore[attr-defined]
-        return RawEvent(
-            event_name=event_name,
-            action_source=action_source,
-            event_time=self.event_time.get(record),
-            event_id=self.event_id.get(record) if self.event_id else None,
-            user_data=self._user_data(record),  # type: ignore[attr-defined]
-            custom_data=self._custom_data(record),  # type: ignore[attr-defined]
-            contents=self.contents.extract(record) if self.contents else None,
-            extra=self._extra(record),  # type: ignore[attr-defined]
-            item_index=index,
-            reason=name_reason or source_reason,
-            skipped=skipped,
-        )
+            return [self._extract(record, None)]  # type: ignore[attr-defined]
+        extract = self._extract  # type: ignore[attr-defined]
+        return [extract({**record, ITEM: item}, index) for index, item in enumerate(items)]
 
     def item_scoped_event_id(self) -> bool:
         """Tell whether the mapped event id already differs per item (reads ``$item``)."""
@@ -484,15 +493,54 @@ class StreamMapping:
         return out
 
 
+def _compile_extractor(mapping: StreamMapping) -> Callable[[Any, int | None], RawEvent]:
+    """Compile the whole mapping into one function: (record, item index) -> RawEvent.
+
+    One generated function reads every mapped field, so a record costs one call
+    instead of one per group, source and path.
+    """
+    ns = _namespace()
+    ns["_Raw"] = RawEvent
+    lines = ["def extract(r, index):"]
+    for var, rule in (("name", mapping._name_rule), ("source", mapping._source_rule)):  # type: ignore[attr-defined]
+        if rule.source is None:
+            ns[f"const_{var}"] = rule.const
+            lines.append(f"    {var}, {var}_reason, {var}_skipped = const_{var}, None, False")
+        else:
+            ns[f"rule_{var}"] = rule.resolve
+            lines.append(f"    {var}, {var}_reason, {var}_skipped = rule_{var}(r)")
+    lines += _source_code(mapping.event_time, "time", "r", "t", ns)
+    if mapping.event_id is None:
+        lines.append("    event_id = None")
+    else:
+        lines += _source_code(mapping.event_id, "event_id", "r", "i", ns)
+    lines += _group_code(mapping.user_data, "ud", "r", "u", ns)
+    lines += _group_code(mapping.custom_data, "cd", "r", "c", ns)
+    if mapping.contents is None:
+        lines.append("    contents = None")
+    else:
+        ns["_item"] = mapping.contents._item  # type: ignore[attr-defined]
+        lines += _source_code(mapping.contents.array, "arr", "r", "a", ns)
+        lines += [
+            "    if arr is None:",
+            "        contents = None",
+            "    else:",
+            "        if not isinstance(arr, list): arr = [arr]",
+            "        contents = [_item(e) for e in arr if isinstance(e, _Mapping)]",
+        ]
+    lines += _group_code(mapping.extra, "ex", "r", "x", ns)
+    lines.append(
+        "    return _Raw(name, source, time, event_id, ud, cd, contents, ex, index, "
+        "name_reason or source_reason, name_skipped)"
+    )
+    return _define(lines, ns, "extract")
+
+
 def _expand_item(path: str, item_arrays: Sequence[str]) -> list[str]:
     if path == ITEM or path.startswith(ITEM + "."):
         rest = path[len(ITEM) :]
         return [f"{array}.[]{rest}" for array in item_arrays] or [path]
     return [path]
-
-
-def _values(sources: Mapping[str, Source], record: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, src in sources.items() if (v := src.get(record)) is not None}
 
 
 def _require_mapping(value: object, setting: str) -> Mapping[str, Any]:

@@ -80,6 +80,9 @@ def is_sha256_hex(text: str) -> bool:
 
 def _text(value: object) -> str:
     """Turn a scalar into text: numbers without float noise, NFKC-normalized strings."""
+    if type(value) is str:
+        # ASCII text is already in NFKC form; most values are ASCII.
+        return value if value.isascii() else unicodedata.normalize("NFKC", value)
     if isinstance(value, bool):
         raise DroppedValue("is a boolean, not text")
     if (isinstance(value, Decimal) and not value.is_finite()) or (
