@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -66,6 +66,13 @@ def to_unix_seconds(value: object) -> int:
 
     Naive datetimes are taken as UTC, as Singer taps emit UTC.
     """
+    if type(value) is str:
+        text = value.strip()
+        if not _NUMERIC.match(text):
+            moment = _parse_iso(text)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=dt.timezone.utc)
+            return int(moment.timestamp())
     if value is None:
         raise EventError("event_time is missing")
     if isinstance(value, bool):
@@ -117,7 +124,10 @@ def to_decimal_string(value: object, name: str) -> str:
     """Format a number as a plain decimal string without float noise (``12.3``)."""
     if type(value) is int:
         return str(value)
-    number = _to_decimal(value, name).normalize()
+    if type(value) is Decimal and value.is_finite():
+        number = value.normalize()
+    else:
+        number = _to_decimal(value, name).normalize()
     text = format(number, "f")
     return "0" if text in ("-0", "") else text
 
@@ -186,18 +196,32 @@ def derive_event_id(stream: str, key: object, event_name: str) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def _custom_value(key: str, value: object) -> Any:
+def _content_ids(value: object) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return [to_str(v, "custom_data.content_ids") for v in items if v is not None]
+
+
+def _custom_converter(key: str) -> Callable[[object], Any]:
     name = f"custom_data.{key}"
     if key in DECIMAL_STRING_FIELDS:
-        return to_decimal_string(value, name)
+        return lambda value: to_decimal_string(value, name)
     if key == "num_items":
-        return to_int(value, name)
+        return lambda value: to_int(value, name)
     if key == "currency":
-        return to_currency(value)
+        return to_currency
     if key == "content_ids":
-        items = value if isinstance(value, list) else [value]
-        return [to_str(v, name) for v in items if v is not None]
-    return to_str(value, name)
+        return _content_ids
+    return lambda value: to_str(value, name)
+
+
+_CUSTOM_CONVERTERS: dict[str, Callable[[object], Any]] = {}
+
+
+def _custom_value(key: str, value: object) -> Any:
+    convert = _CUSTOM_CONVERTERS.get(key)
+    if convert is None:
+        convert = _CUSTOM_CONVERTERS[key] = _custom_converter(key)
+    return convert(value)
 
 
 def build_custom_data(raw: Mapping[str, Any]) -> dict[str, Any]:

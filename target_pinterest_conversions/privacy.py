@@ -51,6 +51,7 @@ PLAIN_KEYS: tuple[str, ...] = (
 """``user_data`` keys that Pinterest wants as one plain string."""
 
 USER_DATA_KEYS: tuple[str, ...] = HASHED_KEYS + PLAIN_KEYS
+_PLAIN = frozenset(PLAIN_KEYS)
 
 _SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -400,18 +401,60 @@ def hash_value(key: str, value: object, country: str | None = None) -> str:
 
     """
     if type(value) is str:
-        return _hash_text(key, value, country)
+        return _digests(country)[key].digest(value)
     return sha256_hex(normalize(key, value, country))
 
 
-@functools.lru_cache(maxsize=65536)
-def _hash_text(key: str, value: str, country: str | None) -> str:
-    # Cities, states, countries, names and repeat customers recur across records, so
-    # a bounded cache saves most normalization work; failures are not cached.
+def _digest_text(key: str, value: str, country: str | None) -> str:
     stripped = value.strip()
-    if is_sha256_hex(stripped):
+    if len(stripped) == 64 and _SHA256_HEX.match(stripped):
         return stripped.lower()
     return sha256_hex(normalize(key, value, country))
+
+
+class _DigestMemo:
+    """Remembers the digests of one field's text values (one country's, for phones and states).
+
+    Cities, states, names and repeat customers recur across records, so most values
+    are hashed once. A plain dict emptied when full costs less per lookup than an LRU
+    cache, and bounds memory all the same. Failures are not remembered.
+    """
+
+    __slots__ = ("country", "key", "table")
+
+    LIMIT = 8192
+
+    def __init__(self, key: str, country: str | None) -> None:
+        self.key = key
+        self.country = country
+        self.table: dict[str, str] = {}
+
+    def digest(self, value: str) -> str:
+        """Return the digest of ``value``; raise :class:`DroppedValue` as ``normalize`` does."""
+        digest = self.table.get(value)
+        if digest is None:
+            digest = _digest_text(self.key, value, self.country)
+            if len(self.table) >= self.LIMIT:
+                self.table.clear()
+            self.table[value] = digest
+        return digest
+
+
+_REGIONAL_KEYS = ("ph", "st")
+_SHARED_MEMOS = {key: _DigestMemo(key, None) for key in HASHED_KEYS if key not in _REGIONAL_KEYS}
+_MEMOS_BY_COUNTRY: dict[str | None, dict[str, _DigestMemo]] = {}
+
+
+def _digests(country: str | None) -> dict[str, _DigestMemo]:
+    """Return the memo of each hashed key for records of ``country``."""
+    memos = _MEMOS_BY_COUNTRY.get(country)
+    if memos is None:
+        if len(_MEMOS_BY_COUNTRY) >= 64:
+            _MEMOS_BY_COUNTRY.clear()
+        memos = dict(_SHARED_MEMOS)
+        memos.update({key: _DigestMemo(key, country) for key in _REGIONAL_KEYS})
+        _MEMOS_BY_COUNTRY[country] = memos
+    return memos
 
 
 def _present(value: object) -> bool:
@@ -466,8 +509,9 @@ def build_user_data(
     user_data: dict[str, Any] = {}
     dropped: list[tuple[str, str]] = []
     country = record_country(raw, default_country)
+    memos = _digests(country)
     for key, value in raw.items():
-        if key in PLAIN_KEYS:
+        if key in _PLAIN:
             for item in _as_list(value):
                 try:
                     user_data[key] = normalize_plain(item)
@@ -479,7 +523,7 @@ def build_user_data(
             # The common case: one text value, normalized and hashed through the cache.
             if value and not value.isspace():
                 try:
-                    user_data[key] = [_hash_text(key, value, country)]
+                    user_data[key] = [memos[key].digest(value)]
                 except DroppedValue as exc:
                     dropped.append((key, exc.reason))
             continue

@@ -8,6 +8,7 @@ match-key rule, at most 1000 events a request) and from its documented time wind
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 import fastjsonschema
@@ -82,17 +83,23 @@ class MappedFieldsValidator:
         pruned = prune_schema(schema, tree)
         validator_class = validator_for(schema, default=Draft7Validator)
         self._validator = validator_class(pruned)
-        # The compiled check answers "valid?" many times faster; jsonschema only
-        # explains the rare record that is not.
-        self._fast: Callable[[Any], Any] | None
-        try:
-            self._fast = fastjsonschema.compile(pruned)
-        except (fastjsonschema.JsonSchemaDefinitionException, ValueError, TypeError):
-            self._fast = None
+        # A compiled check answers "valid?" many times faster; jsonschema only
+        # explains the rare record that is not. Schemas of types alone (what taps
+        # emit) get our own check; others get fastjsonschema's.
+        self._certainly_valid = compile_type_check(pruned)
+        self._fast: Callable[[Any], Any] | None = None
+        if self._certainly_valid is None:
+            try:
+                self._fast = fastjsonschema.compile(pruned)
+            except (fastjsonschema.JsonSchemaDefinitionException, ValueError, TypeError):
+                self._fast = None
 
     def errors(self, record: Mapping[str, Any], limit: int = 3) -> list[str]:
         """Return up to ``limit`` value-free reasons the record breaks the schema."""
-        if self._fast is not None:
+        if self._certainly_valid is not None:
+            if self._certainly_valid(record):
+                return []
+        elif self._fast is not None:
             try:
                 self._fast(record)
             except fastjsonschema.JsonSchemaValueException:
@@ -161,6 +168,90 @@ def prune_schema(schema: Any, tree: Mapping[str, Any]) -> Any:
                 item_tree = _merge(item_tree, sub)
         out["items"] = prune_schema(items, item_tree)
     return out
+
+
+# Keywords that do not constrain a value, so a type check alone settles the schema.
+_ANNOTATIONS = frozenset(
+    {
+        "title",
+        "description",
+        "default",
+        "examples",
+        "$comment",
+        "readOnly",
+        "writeOnly",
+        "deprecated",
+        "$schema",
+        "$id",
+    },
+)
+# The Python types that certainly satisfy each JSON type, as the SDK's readers decode.
+_EXACT_TYPES: Mapping[str, tuple[type, ...]] = {
+    "null": (type(None),),
+    "string": (str,),
+    "boolean": (bool,),
+    "integer": (int,),
+    "number": (int, float, Decimal),
+    "object": (dict,),
+    "array": (list,),
+}
+
+
+def compile_type_check(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
+    """Compile a schema of ``type``, ``properties`` and ``items`` into a fast check.
+
+    The check returns True only when the instance certainly satisfies the schema
+    (exact Python types, as decoded from JSON); False means "ask jsonschema", which
+    gives the verdict and the reasons. Returns None when the schema uses any other
+    constraint, which this check does not cover.
+    """
+    namespace: dict[str, Any] = {"_ABSENT": object()}
+    lines = ["def check(d0):"]
+    if not _check_code(schema, "d0", 1, namespace, lines):
+        return None
+    lines.append("    return True")
+    exec("\n".join(lines), namespace)  # noqa: S102 - names and repr() literals only
+    return namespace["check"]  # type: ignore[no-any-return]
+
+
+def _check_code(
+    schema: object, var: str, depth: int, namespace: dict[str, Any], lines: list[str]
+) -> bool:
+    """Append lines that return False unless ``var`` certainly satisfies ``schema``."""
+    if not isinstance(schema, Mapping):
+        return schema is True
+    if any(k not in _ANNOTATIONS and k not in ("type", "properties", "items") for k in schema):
+        return False
+    indent = "    " * depth
+    types = schema.get("type")
+    if types is not None:
+        names = [types] if isinstance(types, str) else types
+        if not isinstance(names, list) or any(n not in _EXACT_TYPES for n in names):
+            return False
+        allowed = tuple({t for n in names for t in _EXACT_TYPES[n]})
+        name = f"t{len(namespace)}"
+        namespace[name] = allowed
+        lines.append(f"{indent}if {var}.__class__ not in {name}: return False")
+    properties = schema.get("properties", {})
+    items = schema.get("items")
+    if not isinstance(properties, Mapping) or (items is not None and not isinstance(items, Mapping)):
+        return False
+    child = f"d{depth}"
+    if properties:
+        lines.append(f"{indent}if {var}.__class__ is dict:")
+        for prop, sub in properties.items():
+            lines.append(f"{indent}    {child} = {var}.get({prop!r}, _ABSENT)")
+            lines.append(f"{indent}    if {child} is not _ABSENT:")
+            if not _check_code(sub, child, depth + 2, namespace, lines):
+                return False
+            lines.append(f"{indent}        pass")
+    if items:
+        lines.append(f"{indent}if {var}.__class__ is list:")
+        lines.append(f"{indent}    for {child} in {var}:")
+        if not _check_code(items, child, depth + 2, namespace, lines):
+            return False
+        lines.append(f"{indent}        pass")
+    return True
 
 
 def _merge(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:

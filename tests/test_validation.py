@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft7Validator
 
 from target_pinterest_conversions.validation import (
     MAX_EVENT_AGE_SECONDS,
     MappedFieldsValidator,
+    compile_type_check,
     has_match_key,
     prune_schema,
     validate_event,
@@ -116,3 +122,84 @@ def test_prune_schema_keeps_only_the_tree():
             }
         },
     }
+
+
+TYPED_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "description": "an annotation, not a constraint"},
+        "n": {"type": ["null", "integer"]},
+        "amount": {"type": ["null", "number"]},
+        "flag": {"type": "boolean"},
+        "customer": {
+            "type": ["null", "object"],
+            "properties": {"email": {"type": ["null", "string"]}, "any": {}},
+        },
+        "lines": {
+            "type": ["null", "array"],
+            "items": {"type": "object", "properties": {"q": {"type": "integer"}}},
+        },
+    },
+}
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.text(max_size=3),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.sampled_from(["email", "any", "q", "x"]), inner, max_size=3),
+    ),
+    max_leaves=8,
+)
+records = st.dictionaries(
+    st.sampled_from(["id", "n", "amount", "flag", "customer", "lines", "other"]),
+    values,
+    max_size=6,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(records)
+def test_type_check_never_passes_what_jsonschema_rejects(record):
+    check = compile_type_check(TYPED_SCHEMA)
+    assert check is not None
+    if check(record):
+        assert list(Draft7Validator(TYPED_SCHEMA).iter_errors(record)) == []
+
+
+def test_type_check_passes_what_taps_emit_and_fails_the_rest():
+    check = compile_type_check(TYPED_SCHEMA)
+    good = {
+        "id": "1",
+        "n": None,
+        "amount": Decimal("1.5"),
+        "flag": True,
+        "customer": {"email": "a@b.co", "any": [1]},
+        "lines": [{"q": 2}, {}],
+        "unmapped": object(),
+    }
+    assert check(good)
+    assert not check({**good, "n": True})  # a boolean is not an integer
+    assert not check({**good, "id": 1})
+    assert not check({**good, "lines": [{"q": "2"}]})
+    assert not check({**good, "customer": "a@b.co"})
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "string", "enum": ["a"]},
+        {"type": "object", "properties": {"a": {"anyOf": [{"type": "string"}]}}},
+        {"type": "object", "properties": {"a": {"type": "integer", "minimum": 0}}},
+        {"type": "custom"},
+    ],
+)
+def test_type_check_declines_other_constraints(schema):
+    assert compile_type_check(schema) is None
