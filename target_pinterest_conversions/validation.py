@@ -234,7 +234,9 @@ def _check_code(
         lines.append(f"{indent}if {var}.__class__ not in {name}: return False")
     properties = schema.get("properties", {})
     items = schema.get("items")
-    if not isinstance(properties, Mapping) or (items is not None and not isinstance(items, Mapping)):
+    if not isinstance(properties, Mapping):
+        return False
+    if items is not None and not isinstance(items, Mapping):
         return False
     child = f"d{depth}"
     if properties:
