@@ -12,7 +12,7 @@ from target_pinterest_conversions.privacy import build_user_data, sha256_hex
 from target_pinterest_conversions.validation import KNOWN_EVENT_NAMES, validate_event
 
 
-@dataclass
+@dataclass(slots=True)
 class Conversion:
     """The result of converting one record.
 
@@ -95,7 +95,7 @@ def _convert(
             stream=mapping.stream,
             key=id_key,
             partner_name=partner_name,
-            item_scoped_id=mapping.item_scoped_event_id(),
+            item_scoped_id=raw.item_index is not None and mapping.item_scoped_event_id(),
         )
     except EventError as exc:
         return Conversion(

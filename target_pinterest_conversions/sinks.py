@@ -81,7 +81,7 @@ class PinterestEventsSink(BatchSink):
         """Convert the record; queue the event or dead-letter the record with its reason."""
         run = self._run
         seq = run.gate.next_seq()
-        run.summary.update(self.stream_name, records_read=1)
+        run.summary.record_read(self.stream_name)
         if self._pending_reasons is not None and self._pending_reasons[0] == id(record):
             reasons = self._pending_reasons[1]
             self._pending_reasons = None
@@ -112,10 +112,12 @@ class PinterestEventsSink(BatchSink):
                     event=conversion.partial_event,
                 )
             else:
-                run.gate.open_batch(context["batch_id"], seq)
-                context.setdefault("events", []).append(
-                    PendingEvent(event=conversion.event, key=conversion.key),
-                )
+                events = context.get("events")
+                if events is None:
+                    # The batch holds undelivered events from this record on.
+                    run.gate.open_batch(context["batch_id"], seq)
+                    events = context["events"] = []
+                events.append(PendingEvent(event=conversion.event, key=conversion.key))
 
     def _after_process_record(self, context: dict) -> None:
         # The SDK logs the whole batch context here at DEBUG, once per record.

@@ -51,19 +51,27 @@ class RunSummary:
     def stats(self, stream: str) -> StreamStats:
         """Return (creating it if needed) the counters of ``stream``."""
         with self._lock:
-            return self.streams.setdefault(stream, StreamStats())
+            stats = self.streams.get(stream)
+            if stats is None:
+                stats = self.streams[stream] = StreamStats()
+            return stats
 
     def update(self, stream: str, **increments: int) -> None:
         """Add to counters of ``stream`` under the lock."""
         with self._lock:
-            stats = self.streams.setdefault(stream, StreamStats())
+            stats = self.stats(stream)
             for name, amount in increments.items():
                 setattr(stats, name, getattr(stats, name) + amount)
+
+    def record_read(self, stream: str) -> None:
+        """Count one record read (the per-record call, kept cheap)."""
+        with self._lock:
+            self.stats(stream).records_read += 1
 
     def count(self, stream: str, counter: str, key: str, amount: int = 1) -> bool:
         """Count ``key`` in a counter of ``stream``; tell whether it is the first time."""
         with self._lock:
-            stats = self.streams.setdefault(stream, StreamStats())
+            stats = self.stats(stream)
             bucket: Counter[str] = getattr(stats, counter)
             first = key not in bucket
             bucket[key] += amount
