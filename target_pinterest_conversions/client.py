@@ -47,6 +47,14 @@ class EventResult:
         return self.status == "processed"
 
 
+PROCESSED = EventResult(status="processed")
+
+
+def _json(response: requests.Response) -> Any:
+    """Decode a response body; raise ``ValueError`` when it is not JSON."""
+    return orjson.loads(response.content)
+
+
 class DeliveryError(RuntimeError):
     """A request failed in a way retrying cannot fix; the message says what to do."""
 
@@ -134,6 +142,13 @@ def _results(payload: Any, count: int) -> list[EventResult] | None:
     out = []
     for item in events[:count]:
         item = item if isinstance(item, dict) else {}
+        if (
+            item.get("status") == "processed"
+            and not item.get("error_message")
+            and not item.get("warning_message")
+        ):
+            out.append(PROCESSED)  # the common verdict, shared: results are immutable
+            continue
         out.append(
             EventResult(
                 status=str(item.get("status") or "failed"),
@@ -146,7 +161,7 @@ def _results(payload: Any, count: int) -> list[EventResult] | None:
 
 def _message(response: requests.Response) -> str:
     try:
-        payload = response.json()
+        payload = _json(response)
     except ValueError:
         return response.reason or ""
     if isinstance(payload, dict) and payload.get("message"):
@@ -270,7 +285,7 @@ class PinterestClient:
         # A 200 means Pinterest took the request; events it lists no result for are
         # counted as processed (and re-sending them would be deduplicated anyway).
         try:
-            results = _results(response.json(), count) or []
+            results = _results(_json(response), count) or []
         except ValueError:
             results = []
         if len(results) < count:
@@ -280,12 +295,12 @@ class PinterestClient:
                 len(results),
                 count,
             )
-            results += [EventResult(status="processed")] * (count - len(results))
+            results += [PROCESSED] * (count - len(results))
         return results
 
     def _partially_failed(self, response: requests.Response, count: int) -> list[EventResult]:
         try:
-            payload = response.json()
+            payload = _json(response)
         except ValueError:
             payload = None
         details = payload.get("details") if isinstance(payload, dict) else None

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 
 from target_pinterest_conversions.batch import PendingEvent
-from target_pinterest_conversions.client import EventResult
+from target_pinterest_conversions.client import PROCESSED, EventResult
 from target_pinterest_conversions.deadletter import DeadLetterWriter
 from target_pinterest_conversions.summary import RunSummary
 
@@ -29,6 +29,9 @@ def settle(
     processed = 0
     failed = 0
     for item, result in zip(items, results, strict=True):
+        if result is PROCESSED:
+            processed += 1
+            continue
         if result.warning_message and summary.count(stream, "warnings", result.warning_message):
             logger.warning("Pinterest warning for stream '%s': %s", stream, result.warning_message)
         if result.processed:
