@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tarfile
@@ -47,3 +48,41 @@ def test_sdist_and_wheel_build_and_the_wheel_runs(tmp_path):
         check=True,
     )
     assert "target-pinterest-conversions v0.1.0" in version.stdout + version.stderr
+
+
+def _has_module(name: str) -> bool:
+    probe = [sys.executable, "-m", name, "--version"]
+    return subprocess.run(probe, capture_output=True, check=False).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("tool", "command", "bin_env", "home_env"),
+    [
+        ("pipx", ["install", str(ROOT)], "PIPX_BIN_DIR", "PIPX_HOME"),
+        ("uv", ["tool", "install", str(ROOT)], "UV_TOOL_BIN_DIR", "UV_TOOL_DIR"),
+    ],
+)
+def test_tool_installers_give_a_working_command(tmp_path, tool, command, bin_env, home_env):
+    if not _has_module(tool):
+        pytest.skip(f"{tool} is not installed (pip install -e '.[dev]')")
+    env = {
+        **os.environ,
+        bin_env: str(tmp_path / "bin"),
+        home_env: str(tmp_path / "home"),
+        "UV_CACHE_DIR": str(tmp_path / "uv-cache"),
+    }
+    subprocess.run(
+        [sys.executable, "-m", tool, *command],
+        check=True,
+        capture_output=True,
+        timeout=900,
+        env=env,
+    )
+    about = subprocess.run(
+        [str(tmp_path / "bin" / "target-pinterest-conversions"), "--about", "--format=json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    assert '"name": "target-pinterest-conversions"' in about.stdout
