@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-import phonenumbers
 import pycountry
 
 HASHED_KEYS: tuple[str, ...] = (
@@ -132,6 +131,10 @@ def normalize_phone(value: object, region: str | None = None) -> str:
     digits = _NON_DIGITS.sub("", text)
     international = text.startswith("+") or digits.startswith("00")
     if region and not international:
+        # Imported on first use: its metadata takes a tenth of the start-up time, and
+        # many streams carry only international numbers or none.
+        import phonenumbers
+
         try:
             number = phonenumbers.parse(text, region.upper())
         except phonenumbers.NumberParseException:
