@@ -201,7 +201,8 @@ def _content_ids(value: object) -> list[str]:
     return [to_str(v, "custom_data.content_ids") for v in items if v is not None]
 
 
-def _custom_converter(key: str) -> Callable[[object], Any]:
+def custom_converter(key: str) -> Callable[[object], Any]:
+    """Return the function that types one raw value of ``custom_data.<key>``."""
     name = f"custom_data.{key}"
     if key in DECIMAL_STRING_FIELDS:
         return lambda value: to_decimal_string(value, name)
@@ -220,7 +221,7 @@ _CUSTOM_CONVERTERS: dict[str, Callable[[object], Any]] = {}
 def _custom_value(key: str, value: object) -> Any:
     convert = _CUSTOM_CONVERTERS.get(key)
     if convert is None:
-        convert = _CUSTOM_CONVERTERS[key] = _custom_converter(key)
+        convert = _CUSTOM_CONVERTERS[key] = custom_converter(key)
     return convert(value)
 
 
@@ -232,7 +233,7 @@ def build_custom_data(raw: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-_ITEM_CONVERTERS = {
+ITEM_CONVERTERS: dict[str, Callable[[Any, str], Any]] = {
     "id": to_str,
     "item_price": to_decimal_string,
     "quantity": to_int,
@@ -240,6 +241,7 @@ _ITEM_CONVERTERS = {
     "item_category": to_str,
     "item_brand": to_str,
 }
+"""One converter per ``contents`` item key, called as ``convert(value, key)``."""
 
 
 def build_contents(raw_items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -249,7 +251,7 @@ def build_contents(raw_items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
         item = {}
         for key, value in raw.items():
             try:
-                item[key] = _ITEM_CONVERTERS[key](value, key)
+                item[key] = ITEM_CONVERTERS[key](value, key)
             except EventError as exc:
                 raise EventError(f"contents[{index}].{exc.reason}") from None
         if item:

@@ -232,9 +232,7 @@ def _path_code(
     return lines
 
 
-def _source_code(
-    src: Source, var: str, root: str, tag: str, namespace: dict[str, Any]
-) -> list[str]:
+def source_code(src: Source, var: str, root: str, tag: str, namespace: dict[str, Any]) -> list[str]:
     """Lines that leave ``src``'s value (first non-empty, or the constant) in ``var``."""
     if src.is_const:
         namespace[f"c_{tag}"] = src.const
@@ -263,16 +261,18 @@ def _group_code(
                 namespace[f"c_{tag}{i}"] = src.const
                 lines.append(f"    {out}[{key!r}] = c_{tag}{i}")
             continue
-        lines += _source_code(src, "v", root, f"{tag}{i}", namespace)
+        lines += source_code(src, "v", root, f"{tag}{i}", namespace)
         lines.append(f"    if v is not None: {out}[{key!r}] = v")
     return lines
 
 
-def _namespace() -> dict[str, Any]:
+def code_namespace() -> dict[str, Any]:
+    """Return the names that code from :func:`source_code` needs in its namespace."""
     return {"_resolve": resolve_path, "_Mapping": Mapping, "_EMPTYABLE": (str, list, dict)}
 
 
-def _define(lines: list[str], namespace: dict[str, Any], name: str) -> Callable[..., Any]:
+def define_function(lines: list[str], namespace: dict[str, Any], name: str) -> Callable[..., Any]:
+    """Execute generated source ``lines`` in ``namespace``; return the function ``name``."""
     # Source built from repr() literals and generated names only; values live in
     # `namespace`, never in the text.
     exec("\n".join(lines), namespace)  # noqa: S102
@@ -286,9 +286,9 @@ def compile_group(sources: Mapping[str, Source]) -> Callable[[Any], dict[str, An
     do, so that reading a record's fields costs no call per field or path: this runs
     for every record, and a preset reads some forty paths.
     """
-    namespace = _namespace()
+    namespace = code_namespace()
     lines = ["def group(r):", *_group_code(sources, "out", "r", "g", namespace), "    return out"]
-    return _define(lines, namespace, "group")
+    return define_function(lines, namespace, "group")
 
 
 def compile_source(spec: object, setting: str, *, from_preset: bool = False) -> Source:
@@ -499,7 +499,7 @@ def _compile_extractor(mapping: StreamMapping) -> Callable[[Any, int | None], Ra
     One generated function reads every mapped field, so a record costs one call
     instead of one per group, source and path.
     """
-    ns = _namespace()
+    ns = code_namespace()
     ns["_Raw"] = RawEvent
     lines = ["def extract(r, index):"]
     for var, rule in (("name", mapping._name_rule), ("source", mapping._source_rule)):  # type: ignore[attr-defined]
@@ -509,18 +509,18 @@ def _compile_extractor(mapping: StreamMapping) -> Callable[[Any, int | None], Ra
         else:
             ns[f"rule_{var}"] = rule.resolve
             lines.append(f"    {var}, {var}_reason, {var}_skipped = rule_{var}(r)")
-    lines += _source_code(mapping.event_time, "time", "r", "t", ns)
+    lines += source_code(mapping.event_time, "time", "r", "t", ns)
     if mapping.event_id is None:
         lines.append("    event_id = None")
     else:
-        lines += _source_code(mapping.event_id, "event_id", "r", "i", ns)
+        lines += source_code(mapping.event_id, "event_id", "r", "i", ns)
     lines += _group_code(mapping.user_data, "ud", "r", "u", ns)
     lines += _group_code(mapping.custom_data, "cd", "r", "c", ns)
     if mapping.contents is None:
         lines.append("    contents = None")
     else:
         ns["_item"] = mapping.contents._item  # type: ignore[attr-defined]
-        lines += _source_code(mapping.contents.array, "arr", "r", "a", ns)
+        lines += source_code(mapping.contents.array, "arr", "r", "a", ns)
         lines += [
             "    if arr is None:",
             "        contents = None",
@@ -533,7 +533,7 @@ def _compile_extractor(mapping: StreamMapping) -> Callable[[Any, int | None], Ra
         "    return _Raw(name, source, time, event_id, ud, cd, contents, ex, index, "
         "name_reason or source_reason, name_skipped)"
     )
-    return _define(lines, ns, "extract")
+    return define_function(lines, ns, "extract")
 
 
 def _expand_item(path: str, item_arrays: Sequence[str]) -> list[str]:

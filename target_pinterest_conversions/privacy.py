@@ -460,6 +460,15 @@ def _digests(country: str | None) -> dict[str, _DigestMemo]:
     return memos
 
 
+def text_digester(key: str, country: str | None = None) -> Callable[[str], str]:
+    """Return the memoized ``str -> digest`` function of hashed field ``key``.
+
+    The function does what :func:`hash_value` does for a text value (for ``ph`` and
+    ``st``, with ``country``), and raises :class:`DroppedValue` the same way.
+    """
+    return _digests(country)[key].digest
+
+
 def _present(value: object) -> bool:
     """Tell whether a value was given: ``None`` and blank strings count as absent."""
     if type(value) is str:
@@ -477,7 +486,11 @@ def _as_list(value: object) -> Iterable[object]:
 
 def record_country(raw: Mapping[str, Any], default: str | None = None) -> str | None:
     """Return the record's country as alpha-2 (from raw ``country`` values), else ``default``."""
-    value = raw.get("country")
+    return country_of(raw.get("country"), default)
+
+
+def country_of(value: object, default: str | None = None) -> str | None:
+    """Return the alpha-2 code of a raw ``country`` value (or list of them), else ``default``."""
     if type(value) is str:
         code = _country_code(value)
         if code is not None:

@@ -16,6 +16,7 @@ from target_pinterest_conversions.batch import PendingEvent
 from target_pinterest_conversions.binding import MappingSchemaError, bind_mapping
 from target_pinterest_conversions.client import MAX_EVENTS_PER_REQUEST
 from target_pinterest_conversions.errors import ConfigError, InputError
+from target_pinterest_conversions.fastpath import compile_fast_path
 from target_pinterest_conversions.pipeline import convert_record, record_key
 from target_pinterest_conversions.validation import MappedFieldsValidator
 
@@ -62,6 +63,11 @@ class PinterestEventsSink(BatchSink):
             paths = [path for _, path in self._mapping.record_paths()]
             self._fields_validator = MappedFieldsValidator(self.schema, paths)
         self._pending_reasons: tuple[int, list[str]] | None = None
+        self._fast_path = compile_fast_path(
+            self._mapping,
+            partner_name=self._settings.partner_name,
+            default_country=self._settings.default_phone_country,
+        )
 
     def get_validator(self) -> None:
         """Disable the SDK's validator: its errors print field values (personal data)."""
@@ -88,11 +94,20 @@ class PinterestEventsSink(BatchSink):
             key = record_key(record, self.key_properties, self._mapping.hashed_paths)
             run.reject(self.stream_name, key, reasons, event=None)
             return
+        now = int(time.time())
+        if self._fast_path is not None:
+            # Most records: one generated function gives the event. For the rest it
+            # gives None, and convert_record says what was dropped, warned or wrong.
+            key = record_key(record, self.key_properties, self._mapping.hashed_paths)
+            event = self._fast_path(record, key if self.key_properties else record, now)
+            if event is not None:
+                self._queue(context, seq, event, key)
+                return
         conversions = convert_record(
             record,
             self._mapping,
             key_properties=self.key_properties,
-            now=int(time.time()),
+            now=now,
             partner_name=self._settings.partner_name,
             default_country=self._settings.default_phone_country,
         )
@@ -112,12 +127,15 @@ class PinterestEventsSink(BatchSink):
                     event=conversion.partial_event,
                 )
             else:
-                events = context.get("events")
-                if events is None:
-                    # The batch holds undelivered events from this record on.
-                    run.gate.open_batch(context["batch_id"], seq)
-                    events = context["events"] = []
-                events.append(PendingEvent(event=conversion.event, key=conversion.key))
+                self._queue(context, seq, conversion.event, conversion.key)
+
+    def _queue(self, context: dict, seq: int, event: dict, key: dict) -> None:
+        events = context.get("events")
+        if events is None:
+            # The batch holds undelivered events from this record on.
+            self._run.gate.open_batch(context["batch_id"], seq)
+            events = context["events"] = []
+        events.append(PendingEvent(event=event, key=key))
 
     def _after_process_record(self, context: dict) -> None:
         # The SDK logs the whole batch context here at DEBUG, once per record.
