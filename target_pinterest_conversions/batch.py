@@ -9,7 +9,7 @@ from typing import Any
 from target_pinterest_conversions.client import MAX_EVENTS_PER_REQUEST
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PendingEvent:
     """One valid event and what is needed to report on it: the record's key."""
 

@@ -18,7 +18,9 @@ from typing import Any
 
 from target_pinterest_conversions.mapping import RawEvent
 
+_fromisoformat = dt.datetime.fromisoformat
 _EPOCH_MS_THRESHOLD = 100_000_000_000  # 1973 in ms, year 5138 in s: beyond is milliseconds
+_DECIMAL_DIGITS = 28  # the default decimal context's precision, which normalize() rounds to
 _NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 
@@ -68,8 +70,12 @@ def to_unix_seconds(value: object) -> int:
     """
     if type(value) is str:
         text = value.strip()
-        if not _NUMERIC.match(text):
-            moment = _parse_iso(text)
+        # A dash after four digits: a date, never a number (checked without the regex).
+        if text[4:5] == "-" or not _NUMERIC.match(text):
+            try:
+                moment = _fromisoformat(text)
+            except ValueError:
+                moment = _parse_iso(text)
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=dt.timezone.utc)
             return int(moment.timestamp())
@@ -125,6 +131,13 @@ def to_decimal_string(value: object, name: str) -> str:
     if type(value) is int:
         return str(value)
     if type(value) is Decimal and value.is_finite():
+        text = format(value, "f")
+        if len(text) <= _DECIMAL_DIGITS:
+            # What normalize() gives, without its cost: it would only drop trailing
+            # zeros, as the value has no more digits than the context's precision.
+            if "." in text:
+                text = text.rstrip("0").rstrip(".")
+            return "0" if text in ("-0", "") else text
         number = value.normalize()
     else:
         number = _to_decimal(value, name).normalize()

@@ -6,6 +6,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from target_pinterest_conversions.events import (
     EventError,
@@ -273,3 +275,28 @@ def test_bad_custom_field_names_the_field():
         build_event(
             raw(contents=[{"quantity": 1}, {"quantity": Decimal("1.5")}]), stream="s", key={}
         )
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+def test_decimal_string_is_the_normalized_plain_form(value):
+    expected = format(value.normalize(), "f")
+    assert to_decimal_string(value, "value") == ("0" if expected == "-0" else expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.datetimes(
+        min_value=dt.datetime(1971, 1, 1),
+        max_value=dt.datetime(2100, 1, 1),
+        timezones=st.sampled_from([dt.timezone.utc, dt.timezone(dt.timedelta(hours=-5))]),
+    ),
+    st.sampled_from(["T", " "]),
+)
+def test_event_time_text_forms_agree(moment, sep):
+    expected = int(moment.timestamp())
+    text = moment.isoformat(sep=sep)
+    assert to_unix_seconds(text) == expected
+    if moment.utcoffset() == dt.timedelta(0):
+        assert to_unix_seconds(text.replace("+00:00", "Z")) == expected
+        assert to_unix_seconds(text.replace("+00:00", "z")) == expected
