@@ -242,6 +242,12 @@ def _check_code(
     if properties:
         lines.append(f"{indent}if {var}.__class__ is dict:")
         for prop, sub in properties.items():
+            if _admits_null(sub):
+                # Absent reads as None, which the node admits: one lookup settles both.
+                lines.append(f"{indent}    {child} = {var}.get({prop!r})")
+                if not _check_code(sub, child, depth + 1, namespace, lines):
+                    return False
+                continue
             lines.append(f"{indent}    {child} = {var}.get({prop!r}, _ABSENT)")
             lines.append(f"{indent}    if {child} is not _ABSENT:")
             if not _check_code(sub, child, depth + 2, namespace, lines):
@@ -254,6 +260,14 @@ def _check_code(
             return False
         lines.append(f"{indent}        pass")
     return True
+
+
+def _admits_null(schema: object) -> bool:
+    """Tell whether a node of ``type``/``properties``/``items`` accepts a null value."""
+    if not isinstance(schema, Mapping):
+        return schema is True
+    types = schema.get("type")
+    return types is None or types == "null" or (isinstance(types, list) and "null" in types)
 
 
 def _merge(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
