@@ -16,12 +16,14 @@ every record it accepts, it returns the event ``convert_record`` would build
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from target_pinterest_conversions.events import (
     BOOLEAN_FIELDS,
     ITEM_CONVERTERS,
+    STRING_FIELDS,
     EventError,
     custom_converter,
     derive_event_id,
@@ -53,11 +55,69 @@ record itself for a stream without key properties.
 """
 
 _REGIONAL = ("ph", "st")
+_ITEM_TEXT = frozenset({"id", "item_name", "item_category", "item_brand"})
 
 
 def _indent(lines: list[str], depth: int = 1) -> list[str]:
     pad = "    " * depth
     return [pad + line for line in lines]
+
+
+def _typed(kind: str, target: str, fallback: str) -> list[str]:
+    """Lines that store ``v`` typed into ``target``: the usual type inline, else ``fallback``.
+
+    The inline forms give what the converters give for that type (the differential
+    test compares them); any other value goes through the converter itself.
+    """
+    if kind == "str":
+        test = "v.__class__ is str and (s := v.strip())"
+        fast = "s"
+    elif kind == "int":
+        test, fast = "v.__class__ is int", "v"
+    elif kind == "currency":
+        test = "v.__class__ is str and len(s := v.strip()) == 3 and s.isascii() and s.isalpha()"
+        fast = "s.upper()"
+    else:
+        return [f"    if v is not None: {target} = {fallback}"]
+    return [
+        "    if v is not None:",
+        f"        if {test}: {target} = {fast}",
+        f"        else: {target} = {fallback}",
+    ]
+
+
+def _kind(key: str, *, item: bool) -> str:
+    if key in (_ITEM_TEXT if item else STRING_FIELDS):
+        return "str"
+    if key in ("quantity", "num_items"):
+        return "int"
+    return "currency" if key == "currency" else "other"
+
+
+def _hoist(mapping: StreamMapping) -> tuple[dict[str, str], list[str]]:
+    """Read once each top-level field that several paths go through (``billingAddress``)."""
+    sources = [mapping.event_time, *mapping.extra.values(), *mapping.custom_data.values()]
+    sources += [*mapping.user_data.values()]
+    if mapping.event_id is not None:
+        sources.append(mapping.event_id)
+    if mapping.contents is not None:
+        sources.append(mapping.contents.array)
+    firsts = Counter(
+        path[0]
+        for src in sources
+        for path in src.paths
+        if len(path) > 1 and not any(segment.isdigit() for segment in path)
+    )
+    hoisted: dict[str, str] = {}
+    lines: list[str] = []
+    for first, uses in firsts.items():
+        if uses > 1:
+            hoisted[first] = var = f"h{len(hoisted)}"
+            lines.append(
+                f"    {var} = r.get({first!r}) if r.__class__ is dict "
+                f"else _resolve(r, ({first!r},))"
+            )
+    return hoisted, lines
 
 
 def _rule_code(var: str, rule: Any, ns: dict[str, Any]) -> list[str]:
@@ -71,11 +131,13 @@ def _rule_code(var: str, rule: Any, ns: dict[str, Any]) -> list[str]:
     ]
 
 
-def _custom_data_code(mapping: StreamMapping, ns: dict[str, Any]) -> list[str]:
+def _custom_data_code(
+    mapping: StreamMapping, ns: dict[str, Any], hoisted: Mapping[str, str]
+) -> list[str]:
     lines = ["    cd = {}"]
     for i, (key, src) in enumerate(mapping.custom_data.items()):
         ns[f"conv_c{i}"] = custom_converter(key)
-        lines += source_code(src, "v", "r", f"c{i}", ns)
+        lines += source_code(src, "v", "r", f"c{i}", ns, hoisted)
         if key == "content_ids":
             # An empty list of ids is left out, as build_custom_data does.
             lines += [
@@ -84,14 +146,15 @@ def _custom_data_code(mapping: StreamMapping, ns: dict[str, Any]) -> list[str]:
                 f"        if v != []: cd[{key!r}] = v",
             ]
         else:
-            lines.append(f"    if v is not None: cd[{key!r}] = conv_c{i}(v)")
+            lines += _typed(_kind(key, item=False), f"cd[{key!r}]", f"conv_c{i}(v)")
     if mapping.contents is not None:
-        lines += source_code(mapping.contents.array, "arr", "r", "a", ns)
+        lines += source_code(mapping.contents.array, "arr", "r", "a", ns, hoisted)
         item: list[str] = ["it = {}"]
         for j, (key, src) in enumerate(mapping.contents.items.items()):
             ns[f"conv_i{j}"] = ITEM_CONVERTERS[key]
             item += [line[4:] for line in source_code(src, "v", "e", f"i{j}", ns)]
-            item.append(f"if v is not None: it[{key!r}] = conv_i{j}(v, {key!r})")
+            typed = _typed(_kind(key, item=True), f"it[{key!r}]", f"conv_i{j}(v, {key!r})")
+            item += [line[4:] for line in typed]
         item.append("if it: items.append(it)")
         lines += [
             "    if arr is not None:",
@@ -109,12 +172,15 @@ def _custom_data_code(mapping: StreamMapping, ns: dict[str, Any]) -> list[str]:
 
 
 def _user_data_code(
-    mapping: StreamMapping, default_country: str | None, ns: dict[str, Any]
+    mapping: StreamMapping,
+    default_country: str | None,
+    ns: dict[str, Any],
+    hoisted: Mapping[str, str],
 ) -> list[str]:
     keys = list(mapping.user_data)
     lines: list[str] = []
     for i, src in enumerate(mapping.user_data.values()):
-        lines += source_code(src, f"u{i}", "r", f"u{i}", ns)
+        lines += source_code(src, f"u{i}", "r", f"u{i}", ns, hoisted)
     regional = [key for key in keys if key in _REGIONAL]
     if regional:
         if "country" in keys:
@@ -169,29 +235,29 @@ def compile_fast_path(
         _partner=partner_name,
         _Expected=(EventError, DroppedValue),
     )
-    body: list[str] = []
+    hoisted, body = _hoist(mapping)
     body += _rule_code("name", mapping._name_rule, ns)  # type: ignore[attr-defined]
     body.append("    if name not in _known: return None")
     body += _rule_code("source", mapping._source_rule, ns)  # type: ignore[attr-defined]
-    body += source_code(mapping.event_time, "t", "r", "t", ns)
+    body += source_code(mapping.event_time, "t", "r", "t", ns, hoisted)
     body.append("    ev = {'event_name': name, 'action_source': source, 'event_time': _unix(t)}")
     if mapping.event_id is None:
         body.append("    ev['event_id'] = _derive_id(_stream, id_key, name)")
     else:
-        body += source_code(mapping.event_id, "v", "r", "i", ns)
+        body += source_code(mapping.event_id, "v", "r", "i", ns, hoisted)
         body += [
             "    if v is None: ev['event_id'] = _derive_id(_stream, id_key, name)",
-            "    elif v.__class__ is str and v.strip(): ev['event_id'] = v.strip()",
+            "    elif v.__class__ is str and (s := v.strip()): ev['event_id'] = s",
             "    else: ev['event_id'] = _to_str(v, 'event_id')",
         ]
     for i, (key, src) in enumerate(mapping.extra.items()):
         convert = "_to_bool" if key in BOOLEAN_FIELDS else "_to_str"
-        body += source_code(src, "v", "r", f"x{i}", ns)
+        body += source_code(src, "v", "r", f"x{i}", ns, hoisted)
         body.append(f"    if v is not None: ev[{key!r}] = {convert}(v, {key!r})")
     if partner_name:
         body.append("    if 'partner_name' not in ev: ev['partner_name'] = _partner")
-    body += _custom_data_code(mapping, ns)
-    body += _user_data_code(mapping, default_country, ns)
+    body += _custom_data_code(mapping, ns, hoisted)
+    body += _user_data_code(mapping, default_country, ns, hoisted)
     body += ["    if _validate(ev, now): return None", "    return ev"]
     lines = [
         "def fast(r, id_key, now):",

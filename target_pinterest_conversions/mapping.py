@@ -214,26 +214,51 @@ def _compile_getter(paths: tuple[tuple[str, ...], ...], const: Any) -> Callable[
 
 
 def _path_code(
-    path: tuple[str, ...], name: str, root: str, indent: str, namespace: dict[str, Any]
+    path: tuple[str, ...],
+    name: str,
+    root: str,
+    indent: str,
+    namespace: dict[str, Any],
+    hoisted: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """Lines that leave the value at ``path`` of ``root`` in ``x`` (``None`` when absent)."""
+    """Lines that leave the value at ``path`` of ``root`` in ``x`` (``None`` when absent).
+
+    Each step is a plain ``dict.get`` when the value is a dict (records decoded from
+    JSON are); any other value takes :func:`resolve_path` for that one step. With
+    ``hoisted``, a first segment already read into a variable is not read again.
+    """
     namespace[name] = path
     if any(segment.isdigit() for segment in path):
         return [f"{indent}x = _resolve({root}, {name})"]
-    lines = [
-        f"{indent}x = {root}.get({path[0]!r}) if {root}.__class__ is dict "
-        f"else _resolve({root}, {name})"
-    ]
+    first = path[0]
+    if hoisted and first in hoisted:
+        lines = [f"{indent}x = {hoisted[first]}"]
+    else:
+        lines = [
+            f"{indent}x = {root}.get({first!r}) if {root}.__class__ is dict "
+            f"else _resolve({root}, ({first!r},))"
+        ]
     for segment in path[1:]:
         lines.append(
             f"{indent}x = x.get({segment!r}) if x.__class__ is dict else "
-            f"(_resolve({root}, {name}) if isinstance(x, _Mapping) else None)",
+            f"(None if x is None else _resolve(x, ({segment!r},)))",
         )
     return lines
 
 
-def source_code(src: Source, var: str, root: str, tag: str, namespace: dict[str, Any]) -> list[str]:
-    """Lines that leave ``src``'s value (first non-empty, or the constant) in ``var``."""
+def source_code(
+    src: Source,
+    var: str,
+    root: str,
+    tag: str,
+    namespace: dict[str, Any],
+    hoisted: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Lines that leave ``src``'s value (first non-empty, or the constant) in ``var``.
+
+    ``hoisted`` maps first path segments to variables that already hold ``root``'s
+    value there (see :func:`_path_code`).
+    """
     if src.is_const:
         namespace[f"c_{tag}"] = src.const
         return [f"    {var} = c_{tag}"]
@@ -243,7 +268,7 @@ def source_code(src: Source, var: str, root: str, tag: str, namespace: dict[str,
         if j:
             lines.append(f"    if {var} is None:")
             indent = "        "
-        lines += _path_code(path, f"p_{tag}_{j}", root, indent, namespace)
+        lines += _path_code(path, f"p_{tag}_{j}", root, indent, namespace, hoisted)
         lines.append(
             f"{indent}if x is not None and not (x.__class__ in _EMPTYABLE and not x): {var} = x",
         )

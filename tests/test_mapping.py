@@ -247,3 +247,30 @@ def test_every_tap_shopify_preset_path_exists_in_the_real_schema():
         bound, dropped = bind_mapping(variant, schema)
         assert dropped == []
         assert json.dumps(bound.contents.items["id"].dotted_paths())
+
+
+def test_paths_read_through_any_mapping_as_through_dicts():
+    from types import MappingProxyType
+
+    mapping = compile_stream_mapping(
+        "s",
+        {
+            "event_name": "lead",
+            "action_source": "web",
+            "event_time": "a.b.c",
+            "user_data": {"em": "a.x", "fn": "a.b.name"},
+        },
+    )
+    plain = {"a": {"b": {"c": "2026-11-20T10:00:00Z", "name": "Jane"}, "x": "j@example.com"}}
+    proxied = MappingProxyType(
+        {
+            "a": MappingProxyType(
+                {
+                    "b": MappingProxyType({"c": "2026-11-20T10:00:00Z", "name": "Jane"}),
+                    "x": "j@example.com",
+                },
+            ),
+        },
+    )
+    assert mapping.extract(proxied) == mapping.extract(plain)
+    assert mapping.extract(plain).user_data == {"em": "j@example.com", "fn": "Jane"}
