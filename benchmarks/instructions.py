@@ -1,0 +1,93 @@
+"""Instructions per order, counted by valgrind: a measure that machine noise cannot move.
+
+Wall-clock ratios on a shared virtual machine swing by tens of percent between runs;
+instruction counts do not. Each command (the SDK no-op target with default settings,
+the tuned no-op, this target against a local HTTP server) runs under callgrind on 0 and
+on N orders; the difference over N is the cost of one order, start-up excluded.
+Threads are counted too (callgrind runs them one at a time). Needs ``valgrind``.
+
+    python benchmarks/instructions.py            # 1,000 orders
+    python benchmarks/instructions.py --orders 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run import HERE, PY, TARGET, target_config
+
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+def instructions(stdin: Path, cmd: list[str]) -> int:
+    """Run ``cmd`` under callgrind with ``stdin``; return the instructions it executed."""
+    with stdin.open("rb") as handle:
+        done = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd],
+            stdin=handle,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    found = _COLLECTED.search(done.stderr)
+    if done.returncode != 0 or found is None:
+        sys.exit(f"{cmd} failed under valgrind: {done.stderr[-500:]}")
+    return int(found.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--orders", type=int, default=1000)
+    args = parser.parse_args()
+    if shutil.which("valgrind") is None:
+        sys.exit("valgrind is not installed")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        inputs = {}
+        for count in (0, args.orders):
+            inputs[count] = folder / f"orders{count}.singer"
+            with inputs[count].open("w") as handle:
+                subprocess.run(
+                    [PY, str(HERE / "generate.py"), str(count)], stdout=handle, check=True
+                )
+        server = subprocess.Popen([PY, str(HERE / "server.py")], stdout=subprocess.PIPE, text=True)
+        try:
+            port = int(server.stdout.readline())  # type: ignore[union-attr]
+            commands = {
+                "sdk_noop_default": [PY, str(HERE / "sdk_noop.py"), "default"],
+                "sdk_noop_tuned": [PY, str(HERE / "sdk_noop.py"), "tuned"],
+                "target": [*TARGET, "--config", target_config(folder, port)],
+            }
+            counts = {
+                name: {n: instructions(path, cmd) for n, path in inputs.items()}
+                for name, cmd in commands.items()
+            }
+        finally:
+            server.terminate()
+
+    per_order = {name: (c[args.orders] - c[0]) / args.orders for name, c in counts.items()}
+    print(f"instructions (valgrind callgrind), {args.orders} tap-shopify orders:")
+    print(f"{'run':<20}{'per order':>12}{'start-up':>16}")
+    for name, c in counts.items():
+        print(f"{name:<20}{per_order[name]:>12,.0f}{c[0]:>16,}")
+    for base in ("sdk_noop_tuned", "sdk_noop_default"):
+        print(
+            f"target / {base}: {per_order['target'] / per_order[base]:.2f}x per order, "
+            f"{counts['target'][0] / counts[base][0]:.2f}x at start-up (lower is better)"
+        )
+
+
+if __name__ == "__main__":
+    main()
