@@ -33,6 +33,7 @@ from target_pinterest_conversions.events import (
     to_unix_seconds,
 )
 from target_pinterest_conversions.mapping import (
+    NameRule,
     StreamMapping,
     code_namespace,
     define_function,
@@ -120,7 +121,7 @@ def _hoist(mapping: StreamMapping) -> tuple[dict[str, str], list[str]]:
     return hoisted, lines
 
 
-def _rule_code(var: str, rule: Any, ns: dict[str, Any]) -> list[str]:
+def _rule_code(var: str, rule: NameRule, ns: dict[str, Any]) -> list[str]:
     if rule.source is None:
         ns[f"const_{var}"] = rule.const
         return [f"    {var} = const_{var}"]
