@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from target_pinterest_conversions.mapping import RawEvent
+from target_pinterest_conversions.mapping import CUSTOM_DATA_KEYS, RawEvent
 
 _fromisoformat = dt.datetime.fromisoformat
 _EPOCH_MS_THRESHOLD = 100_000_000_000  # 1973 in ms, year 5138 in s: beyond is milliseconds
@@ -47,11 +47,14 @@ class EventError(ValueError):
 
 
 def _parse_iso(text: str) -> dt.datetime:
-    candidate = text.strip()
-    if candidate.endswith(("Z", "z")):
-        candidate = candidate[:-1] + "+00:00"
+    """Parse stripped ISO-8601 text (or a common export form) into a datetime."""
     try:
-        return dt.datetime.fromisoformat(candidate)
+        return _fromisoformat(text)  # Python 3.11+ also reads a trailing Z
+    except ValueError:
+        pass
+    candidate = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+    try:
+        return _fromisoformat(candidate)
     except ValueError:
         pass
     # Python 3.10's fromisoformat is strict; these are the other common export forms.
@@ -68,17 +71,15 @@ def to_unix_seconds(value: object) -> int:
 
     Naive datetimes are taken as UTC, as Singer taps emit UTC.
     """
-    if type(value) is str:
+    if isinstance(value, str):
         text = value.strip()
-        # A dash after four digits: a date, never a number (checked without the regex).
-        if text[4:5] == "-" or not _NUMERIC.match(text):
-            try:
-                moment = _fromisoformat(text)
-            except ValueError:
-                moment = _parse_iso(text)
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=dt.timezone.utc)
-            return int(moment.timestamp())
+        # A dash after four digits is a date, never a number: no regex needed then.
+        if text[4:5] != "-" and _NUMERIC.match(text):
+            return to_unix_seconds(Decimal(text))
+        moment = _parse_iso(text)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.timezone.utc)
+        return int(moment.timestamp())
     if value is None:
         raise EventError("event_time is missing")
     if isinstance(value, bool):
@@ -90,11 +91,6 @@ def to_unix_seconds(value: object) -> int:
         return int(
             dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc).timestamp()
         )
-    if isinstance(value, str):
-        text = value.strip()
-        if _NUMERIC.match(text):
-            return to_unix_seconds(Decimal(text))
-        return to_unix_seconds(_parse_iso(text))
     if isinstance(value, (int, float, Decimal)):
         number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
         if not number.is_finite() or number < 0:
@@ -228,19 +224,12 @@ def custom_converter(key: str) -> Callable[[object], Any]:
     return lambda value: to_str(value, name)
 
 
-_CUSTOM_CONVERTERS: dict[str, Callable[[object], Any]] = {}
-
-
-def _custom_value(key: str, value: object) -> Any:
-    convert = _CUSTOM_CONVERTERS.get(key)
-    if convert is None:
-        convert = _CUSTOM_CONVERTERS[key] = custom_converter(key)
-    return convert(value)
+_CUSTOM_CONVERTERS = {key: custom_converter(key) for key in CUSTOM_DATA_KEYS}
 
 
 def build_custom_data(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Type every ``custom_data`` field; empty ``content_ids`` lists are left out."""
-    out = {key: _custom_value(key, value) for key, value in raw.items()}
+    out = {key: _CUSTOM_CONVERTERS[key](value) for key, value in raw.items()}
     if out.get("content_ids") == []:
         del out["content_ids"]
     return out

@@ -59,7 +59,7 @@ _REGIONAL = ("ph", "st")
 _ITEM_TEXT = frozenset({"id", "item_name", "item_category", "item_brand"})
 
 
-def _indent(lines: list[str], depth: int = 1) -> list[str]:
+def _indent(lines: list[str], depth: int) -> list[str]:
     pad = "    " * depth
     return [pad + line for line in lines]
 

@@ -138,13 +138,13 @@ class Source:
     from_preset: bool = False
 
     def __post_init__(self) -> None:
-        # A closure per source, specialized by shape, replaces the generic lookup on
-        # the hot path: it runs for every mapped field of every record.
-        object.__setattr__(self, "get", _compile_getter(self.paths, self.const))
+        # Generated once per source (the code the extractor inlines), so reading a
+        # value costs no generic path walk: it runs for every record.
+        object.__setattr__(self, "get", _compile_getter(self))
 
     def get(self, record: Mapping[str, Any]) -> Any:  # replaced per instance
         """Return the constant, or the first non-empty value found along ``paths``."""
-        return _compile_getter(self.paths, self.const)(record)
+        return _compile_getter(self)(record)
 
     @property
     def is_const(self) -> bool:
@@ -156,61 +156,11 @@ class Source:
         return [".".join(path) for path in self.paths]
 
 
-def _path_getter(path: tuple[str, ...]) -> Callable[[Any], Any]:
-    if any(segment.isdigit() for segment in path) or len(path) > 3:
-        return lambda record: resolve_path(record, path)
-    if len(path) == 1:
-        (a,) = path
-
-        def get1(record: Any) -> Any:
-            return record.get(a) if type(record) is dict else resolve_path(record, path)
-
-        return get1
-    if len(path) == 2:
-        a, b = path
-
-        def get2(record: Any) -> Any:
-            if type(record) is not dict:
-                return resolve_path(record, path)
-            x = record.get(a)
-            return x.get(b) if type(x) is dict else resolve_path(record, path)
-
-        return get2
-    a, b, c = path
-
-    def get3(record: Any) -> Any:
-        if type(record) is not dict:
-            return resolve_path(record, path)
-        x = record.get(a)
-        y = x.get(b) if type(x) is dict else None
-        return y.get(c) if type(y) is dict else resolve_path(record, path)
-
-    return get3
-
-
-def _compile_getter(paths: tuple[tuple[str, ...], ...], const: Any) -> Callable[[Any], Any]:
-    if const is not _MISSING:
-        return lambda record: const
-    getters = tuple(_path_getter(path) for path in paths)
-    if len(getters) == 1:
-        (only,) = getters
-
-        def first(record: Any) -> Any:
-            value = only(record)
-            if value is None or value == "" or value == [] or value == {}:
-                return None
-            return value
-
-        return first
-
-    def first_non_empty(record: Any) -> Any:
-        for getter in getters:
-            value = getter(record)
-            if value is not None and value != "" and value != [] and value != {}:
-                return value
-        return None
-
-    return first_non_empty
+def _compile_getter(src: Source) -> Callable[[Any], Any]:
+    """Compile ``src`` alone into ``record -> value``, with the code the extractor uses."""
+    namespace = code_namespace()
+    lines = ["def get(r):", *source_code(src, "v", "r", "s", namespace), "    return v"]
+    return define_function(lines, namespace, "get")
 
 
 def _path_code(
