@@ -20,7 +20,7 @@ from target_pinterest_conversions.mapping import CUSTOM_DATA_KEYS, RawEvent
 
 _fromisoformat = dt.datetime.fromisoformat
 _EPOCH_MS_THRESHOLD = 100_000_000_000  # 1973 in ms, year 5138 in s: beyond is milliseconds
-_DECIMAL_DIGITS = 28  # the default decimal context's precision, which normalize() rounds to
+DECIMAL_PRECISION = 28  # the default decimal context's precision, which normalize() rounds to
 _NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 
@@ -128,7 +128,7 @@ def to_decimal_string(value: object, name: str) -> str:
         return str(value)
     if type(value) is Decimal and value.is_finite():
         text = format(value, "f")
-        if len(text) <= _DECIMAL_DIGITS:
+        if len(text) <= DECIMAL_PRECISION:
             # What normalize() gives, without its cost: it would only drop trailing
             # zeros, as the value has no more digits than the context's precision.
             if "." in text:

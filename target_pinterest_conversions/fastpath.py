@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from target_pinterest_conversions.events import (
     BOOLEAN_FIELDS,
+    DECIMAL_PRECISION,
     ITEM_CONVERTERS,
     STRING_FIELDS,
     EventError,
@@ -33,20 +35,26 @@ from target_pinterest_conversions.events import (
     to_unix_seconds,
 )
 from target_pinterest_conversions.mapping import (
+    ContentsSpec,
+    Guards,
     NameRule,
+    Source,
     StreamMapping,
     code_namespace,
     define_function,
+    guard_code,
     source_code,
 )
 from target_pinterest_conversions.privacy import (
     PLAIN_KEYS,
     DroppedValue,
     country_of,
+    digest_memo,
     normalize_plain,
     text_digester,
 )
 from target_pinterest_conversions.validation import KNOWN_EVENT_NAMES, validate_event
+from target_pinterest_conversions.validation import guards as schema_guards
 
 FastPath = Callable[[Mapping[str, Any], object, int], "dict[str, Any] | None"]
 """``(record, id_key, now) -> event``; ``None`` sends the record down the full pipeline.
@@ -64,6 +72,12 @@ def _indent(lines: list[str], depth: int) -> list[str]:
     return [pad + line for line in lines]
 
 
+_DECIMAL_TEXT = (
+    "v.__class__ is _Decimal and 'E' not in (s := str(v)) and s[-1].isdigit() "
+    f"and len(s) <= {DECIMAL_PRECISION}"
+)
+
+
 def _typed(kind: str, target: str, fallback: str) -> list[str]:
     """Lines that store ``v`` typed into ``target``: the usual type inline, else ``fallback``.
 
@@ -78,6 +92,16 @@ def _typed(kind: str, target: str, fallback: str) -> list[str]:
     elif kind == "currency":
         test = "v.__class__ is str and len(s := v.strip()) == 3 and s.isascii() and s.isalpha()"
         fast = "s.upper()"
+    elif kind == "decimal":
+        # A finite Decimal's str() without exponent is its plain form; trailing
+        # zeros go, as in to_decimal_string.
+        return [
+            "    if v is not None:",
+            f"        if {_DECIMAL_TEXT}:",
+            "            if '.' in s: s = s.rstrip('0').rstrip('.')",
+            f"            {target} = '0' if s in ('-0', '') else s",
+            f"        else: {target} = {fallback}",
+        ]
     else:
         return [f"    if v is not None: {target} = {fallback}"]
     return [
@@ -92,119 +116,195 @@ def _kind(key: str, *, item: bool) -> str:
         return "str"
     if key in ("quantity", "num_items"):
         return "int"
+    if key in ("value", "item_price"):
+        return "decimal"
     return "currency" if key == "currency" else "other"
 
 
-def _hoist(mapping: StreamMapping) -> tuple[dict[str, str], list[str]]:
-    """Read once each top-level field that several paths go through (``billingAddress``)."""
-    sources = [mapping.event_time, *mapping.extra.values(), *mapping.custom_data.values()]
-    sources += [*mapping.user_data.values()]
-    if mapping.event_id is not None:
-        sources.append(mapping.event_id)
-    if mapping.contents is not None:
-        sources.append(mapping.contents.array)
-    firsts = Counter(
-        path[0]
-        for src in sources
-        for path in src.paths
-        if len(path) > 1 and not any(segment.isdigit() for segment in path)
-    )
-    hoisted: dict[str, str] = {}
-    lines: list[str] = []
-    for first, uses in firsts.items():
-        if uses > 1:
-            hoisted[first] = var = f"h{len(hoisted)}"
-            lines.append(
-                f"    {var} = r.get({first!r}) if r.__class__ is dict "
-                f"else _resolve(r, ({first!r},))"
-            )
-    return hoisted, lines
+class _Builder:
+    """Generates the fast path's lines for one mapping; holds the names they use."""
 
+    def __init__(self, mapping: StreamMapping, guards: Guards | None) -> None:
+        self.mapping = mapping
+        self.guards = guards
+        self.ns = code_namespace()
+        self.hoisted: dict[str, str] = {}
 
-def _rule_code(var: str, rule: NameRule, ns: dict[str, Any]) -> list[str]:
-    if rule.source is None:
-        ns[f"const_{var}"] = rule.const
-        return [f"    {var} = const_{var}"]
-    ns[f"rule_{var}"] = rule.resolve
-    return [
-        f"    {var}, reason, skipped = rule_{var}(r)",
-        "    if reason is not None: return None",
-    ]
+    def read(self, src: Source, var: str, tag: str) -> list[str]:
+        """Lines that leave ``src``'s value in ``var``, guarded when there are guards."""
+        return source_code(
+            src, var, "r", tag, self.ns, self.hoisted, self.guards, dict_root=self.checked
+        )
 
+    @property
+    def checked(self) -> bool:
+        return self.guards is not None
 
-def _custom_data_code(
-    mapping: StreamMapping, ns: dict[str, Any], hoisted: Mapping[str, str]
-) -> list[str]:
-    lines = ["    cd = {}"]
-    for i, (key, src) in enumerate(mapping.custom_data.items()):
-        ns[f"conv_c{i}"] = custom_converter(key)
-        lines += source_code(src, "v", "r", f"c{i}", ns, hoisted)
-        if key == "content_ids":
-            # An empty list of ids is left out, as build_custom_data does.
-            lines += [
-                "    if v is not None:",
-                f"        v = conv_c{i}(v)",
-                f"        if v != []: cd[{key!r}] = v",
-            ]
-        else:
-            lines += _typed(_kind(key, item=False), f"cd[{key!r}]", f"conv_c{i}(v)")
-    if mapping.contents is not None:
-        lines += source_code(mapping.contents.array, "arr", "r", "a", ns, hoisted)
+    def only(self, src: Source, classes: frozenset[type], *, root: tuple[str, ...] = ()) -> bool:
+        """Tell whether guards let through nothing but ``classes`` on all of ``src``'s paths."""
+        if self.guards is None or src.is_const:
+            return False
+        for path in src.paths:
+            allowed = self.guards((*root, *path))
+            if allowed is None or not set(allowed) <= classes:
+                return False
+        return True
+
+    def root(self) -> list[str]:
+        """Lines that step aside for a record that is not a dict (checked mode only)."""
+        return ["    if r.__class__ is not dict: return None"] if self.checked else []
+
+    def hoist(self) -> list[str]:
+        """Read once each top-level field that several paths go through (``billingAddress``)."""
+        mapping = self.mapping
+        sources = [mapping.event_time, *mapping.extra.values(), *mapping.custom_data.values()]
+        sources += [*mapping.user_data.values()]
+        if mapping.event_id is not None:
+            sources.append(mapping.event_id)
+        if mapping.contents is not None:
+            sources.append(mapping.contents.array)
+        firsts = Counter(
+            path[0]
+            for src in sources
+            for path in src.paths
+            if len(path) > 1 and not any(segment.isdigit() for segment in path)
+        )
+        lines: list[str] = []
+        for first, uses in firsts.items():
+            if uses < 2:
+                continue
+            self.hoisted[first] = var = f"h{len(self.hoisted)}"
+            allowed = self.guards((first,)) if self.guards is not None else None
+            default = ", _ABSENT" if allowed is not None and type(None) not in allowed else ""
+            if self.checked:
+                lines.append(f"    {var} = r.get({first!r}{default})")
+            else:
+                lines.append(
+                    f"    {var} = r.get({first!r}) if r.__class__ is dict "
+                    f"else _resolve(r, ({first!r},))"
+                )
+            lines += guard_code(var, allowed, var, self.ns, "    ")
+        return lines
+
+    def rule(self, var: str, rule: NameRule) -> list[str]:
+        if rule.source is None:
+            self.ns[f"const_{var}"] = rule.const
+            return [f"    {var} = const_{var}"]
+        self.ns[f"rule_{var}"] = rule.resolve
+        # The rule reads its field itself; checked, its paths are read once more first.
+        checks = self.read(rule.source, "_", var) if self.checked else []
+        return [
+            *checks,
+            f"    {var}, reason, skipped = rule_{var}(r)",
+            "    if reason is not None: return None",
+        ]
+
+    def custom_data(self) -> list[str]:
+        ns = self.ns
+        lines = ["    cd = {}"]
+        for i, (key, src) in enumerate(self.mapping.custom_data.items()):
+            ns[f"conv_c{i}"] = custom_converter(key)
+            lines += self.read(src, "v", f"c{i}")
+            if key == "content_ids":
+                # An empty list of ids is left out, as build_custom_data does.
+                lines += [
+                    "    if v is not None:",
+                    f"        v = conv_c{i}(v)",
+                    f"        if v != []: cd[{key!r}] = v",
+                ]
+            else:
+                lines += _typed(_kind(key, item=False), f"cd[{key!r}]", f"conv_c{i}(v)")
+        if self.mapping.contents is not None:
+            lines += self.contents(self.mapping.contents)
+        lines += ["    _derive_contents(cd)", "    if cd: ev['custom_data'] = cd"]
+        return lines
+
+    def contents(self, contents: ContentsSpec) -> list[str]:
+        ns = self.ns
+        lines = self.read(contents.array, "arr", "a")
+        item_guards = element = None
+        if self.guards is not None:
+            guards = self.guards
+            (array,) = contents.array.paths
+            element = guards((*array, "[]"))
+
+            def item_guards(path: tuple[str, ...]) -> tuple[type, ...] | None:
+                return guards((*array, "[]", *path))
+
         item: list[str] = ["it = {}"]
-        for j, (key, src) in enumerate(mapping.contents.items.items()):
+        for j, (key, src) in enumerate(contents.items.items()):
             ns[f"conv_i{j}"] = ITEM_CONVERTERS[key]
-            item += [line[4:] for line in source_code(src, "v", "e", f"i{j}", ns)]
+            read = source_code(src, "v", "e", f"i{j}", ns, guards=item_guards, dict_root=True)
+            item += [line[4:] for line in read]
             typed = _typed(_kind(key, item=True), f"it[{key!r}]", f"conv_i{j}(v, {key!r})")
             item += [line[4:] for line in typed]
         item.append("if it: items.append(it)")
-        lines += [
+        return [
+            *lines,
             "    if arr is not None:",
             "        if arr.__class__ is not list: arr = [arr]",
             "        items = []",
             "        for e in arr:",
+            *guard_code("e", element, "e", ns, "            "),
             "            if e.__class__ is not dict:",
             "                if isinstance(e, _Mapping): return None",
             "                continue",
             *_indent(item, 3),
             "        if items: cd['contents'] = items",
         ]
-    lines += ["    _derive_contents(cd)", "    if cd: ev['custom_data'] = cd"]
-    return lines
+
+    def user_data(self, default_country: str | None) -> list[str]:
+        ns = self.ns
+        mapping = self.mapping
+        keys = list(mapping.user_data)
+        lines: list[str] = []
+        for i, src in enumerate(mapping.user_data.values()):
+            lines += self.read(src, f"u{i}", f"u{i}")
+        if any(key in _REGIONAL for key in keys):
+            if "country" in keys:
+                ns["_default_country"] = default_country
+                lines.append(
+                    f"    country = _country_of(u{keys.index('country')}, _default_country)"
+                )
+            else:
+                ns["country"] = default_country.lower() if default_country else None
+        lines.append("    ud = {}")
+        for i, (key, src) in enumerate(mapping.user_data.items()):
+            if key in PLAIN_KEYS:
+                put = f"ud[{key!r}] = _plain(u{i})"
+            elif key in _REGIONAL:
+                put = f"ud[{key!r}] = [_digester({key!r}, country)(u{i})]"
+            else:
+                # A memo hit costs a dict lookup, not a call.
+                ns[f"digest_{key}"] = text_digester(key)
+                ns[f"memo_{key}"] = digest_memo(key)
+                put = f"ud[{key!r}] = [memo_{key}.get(u{i}) or digest_{key}(u{i})]"
+            lines.append(f"    if u{i} is not None:")
+            if not self.only(src, _TEXT_OR_NULL):
+                lines.append(f"        if u{i}.__class__ is not str: return None")
+            lines.append(f"        if not u{i}.isspace(): {put}")
+        lines.append("    ev['user_data'] = ud")
+        return lines
 
 
-def _user_data_code(
-    mapping: StreamMapping,
-    default_country: str | None,
-    ns: dict[str, Any],
-    hoisted: Mapping[str, str],
-) -> list[str]:
-    keys = list(mapping.user_data)
-    lines: list[str] = []
-    for i, src in enumerate(mapping.user_data.values()):
-        lines += source_code(src, f"u{i}", "r", f"u{i}", ns, hoisted)
-    regional = [key for key in keys if key in _REGIONAL]
-    if regional:
-        if "country" in keys:
-            ns["_default_country"] = default_country
-            lines.append(f"    country = _country_of(u{keys.index('country')}, _default_country)")
-        else:
-            ns["country"] = default_country.lower() if default_country else None
-    lines.append("    ud = {}")
-    for i, key in enumerate(keys):
-        if key in PLAIN_KEYS:
-            put = f"ud[{key!r}] = _plain(u{i})"
-        elif key in _REGIONAL:
-            put = f"ud[{key!r}] = [_digester({key!r}, country)(u{i})]"
-        else:
-            ns[f"digest_{key}"] = text_digester(key)
-            put = f"ud[{key!r}] = [digest_{key}(u{i})]"
-        lines += [
-            f"    if u{i} is not None:",
-            f"        if u{i}.__class__ is not str: return None",
-            f"        if not u{i}.isspace(): {put}",
-        ]
-    lines.append("    ev['user_data'] = ud")
-    return lines
+_TEXT_OR_NULL: frozenset[type] = frozenset({str, type(None)})
+
+
+def _guardable(mapping: StreamMapping) -> bool:
+    """Tell whether every path the mapping reads can be checked as the fast path reads it."""
+    if mapping.contents is not None and len(mapping.contents.array.paths) != 1:
+        # The validator checks the items of every candidate array; the fast path
+        # iterates only the one it takes.
+        return False
+    sources = [src for _, src in mapping.sources()]
+    if mapping.contents is not None:
+        sources += mapping.contents.items.values()
+    return not any(
+        segment.isdigit() or segment == "[]"
+        for src in sources
+        for path in src.paths
+        for segment in path
+    )
 
 
 def compile_fast_path(
@@ -212,16 +312,29 @@ def compile_fast_path(
     *,
     partner_name: str | None = None,
     default_country: str | None = None,
+    types: Mapping[str, Any] | None = None,
 ) -> FastPath | None:
     """Compile the common case of ``convert_record`` for one stream's mapping.
 
-    Returns ``None`` for mappings with ``event_per_item``: one record then gives several
-    events, and the full pipeline handles it.
+    With ``types`` (:attr:`MappedFieldsValidator.type_schema`), the function also
+    checks the class of every value along the mapped paths as it reads them, and
+    returns an event only for a record that the validator would accept: the record
+    is then read once, not twice.
+
+    Returns ``None`` for mappings with ``event_per_item`` (one record then gives
+    several events, and the full pipeline handles it), and, with ``types``, for
+    mappings whose paths it cannot check as it reads (list indexes, several
+    ``contents.from`` arrays).
     """
     if mapping.event_per_item is not None:
         return None
-    ns = code_namespace()
-    ns.update(
+    guards: Guards | None = None
+    if types is not None:
+        if not _guardable(mapping):
+            return None
+        guards = schema_guards(types)
+    build = _Builder(mapping, guards)
+    build.ns.update(
         _unix=to_unix_seconds,
         _to_str=to_str,
         _to_bool=to_bool,
@@ -234,18 +347,21 @@ def compile_fast_path(
         _plain=normalize_plain,
         _stream=mapping.stream,
         _partner=partner_name,
+        _Decimal=Decimal,
         _Expected=(EventError, DroppedValue),
     )
-    hoisted, body = _hoist(mapping)
-    body += _rule_code("name", mapping._name_rule, ns)  # type: ignore[attr-defined]
+    read = build.read
+    body = build.root()
+    body += build.hoist()
+    body += build.rule("name", mapping._name_rule)  # type: ignore[attr-defined]
     body.append("    if name not in _known: return None")
-    body += _rule_code("source", mapping._source_rule, ns)  # type: ignore[attr-defined]
-    body += source_code(mapping.event_time, "t", "r", "t", ns, hoisted)
+    body += build.rule("source", mapping._source_rule)  # type: ignore[attr-defined]
+    body += read(mapping.event_time, "t", "t")
     body.append("    ev = {'event_name': name, 'action_source': source, 'event_time': _unix(t)}")
     if mapping.event_id is None:
         body.append("    ev['event_id'] = _derive_id(_stream, id_key, name)")
     else:
-        body += source_code(mapping.event_id, "v", "r", "i", ns, hoisted)
+        body += read(mapping.event_id, "v", "i")
         body += [
             "    if v is None: ev['event_id'] = _derive_id(_stream, id_key, name)",
             "    elif v.__class__ is str and (s := v.strip()): ev['event_id'] = s",
@@ -253,12 +369,12 @@ def compile_fast_path(
         ]
     for i, (key, src) in enumerate(mapping.extra.items()):
         convert = "_to_bool" if key in BOOLEAN_FIELDS else "_to_str"
-        body += source_code(src, "v", "r", f"x{i}", ns, hoisted)
+        body += read(src, "v", f"x{i}")
         body.append(f"    if v is not None: ev[{key!r}] = {convert}(v, {key!r})")
     if partner_name:
         body.append("    if 'partner_name' not in ev: ev['partner_name'] = _partner")
-    body += _custom_data_code(mapping, ns, hoisted)
-    body += _user_data_code(mapping, default_country, ns, hoisted)
+    body += build.custom_data()
+    body += build.user_data(default_country)
     body += ["    if _validate(ev, now): return None", "    return ev"]
     lines = [
         "def fast(r, id_key, now):",
@@ -267,4 +383,4 @@ def compile_fast_path(
         "  except _Expected:",
         "    return None",
     ]
-    return define_function(lines, ns, "fast")  # type: ignore[no-any-return]
+    return define_function(lines, build.ns, "fast")  # type: ignore[no-any-return]

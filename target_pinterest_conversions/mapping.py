@@ -102,6 +102,7 @@ class MappingConfigError(ValueError):
 
 
 _MISSING = object()
+_ABSENT = object()  # a key not in the record, where a guard must tell it from null
 
 
 def _is_empty(value: object) -> bool:
@@ -163,6 +164,59 @@ def _compile_getter(src: Source) -> Callable[[Any], Any]:
     return define_function(lines, namespace, "get")
 
 
+Guards = Callable[[tuple[str, ...]], "tuple[type, ...] | None"]
+"""Path (or path prefix) -> the exact classes a value there may have; ``None``: any.
+
+Given to :func:`source_code`, it makes the generated code return ``None`` from the
+enclosing function as soon as a value read along a path has another class. An absent
+key passes whenever its guard admits no ``None``: only a value present is checked.
+"""
+
+
+def guard_code(
+    var: str, allowed: tuple[type, ...] | None, tag: str, namespace: dict[str, Any], indent: str
+) -> list[str]:
+    """Lines that return ``None`` unless ``var``'s class is in ``allowed``.
+
+    Where ``allowed`` lacks ``NoneType``, ``var`` must have been read with ``_ABSENT``
+    as the default for a missing key: absence passes, and ``var`` then becomes None.
+    """
+    if allowed is None:
+        return []
+    namespace[f"g_{tag}"] = allowed
+    if type(None) in allowed:
+        return [f"{indent}if {var}.__class__ not in g_{tag}: return None"]
+    return [
+        f"{indent}if {var}.__class__ not in g_{tag}:",
+        f"{indent}    if {var} is not _ABSENT: return None",
+        f"{indent}    {var} = None",
+    ]
+
+
+_DICT_OR_NONE = frozenset({dict, type(None)})
+_FALSY_WHEN_EMPTY = frozenset({str, list, dict, type(None)})
+
+
+def _step(var: str, segment: str, default: str, missing: str, parent: object) -> str:
+    """The expression reading ``segment`` of ``var``, given the classes ``var`` may have.
+
+    ``parent`` is ``dict`` when ``var`` is known to be a dict, a tuple of classes when
+    a guard has checked it, or ``None`` when anything may be there.
+    """
+    get = f"{var}.get({segment!r}{default})"
+    if parent is dict:
+        return get
+    if isinstance(parent, tuple) and set(parent) <= _DICT_OR_NONE:
+        return f"{get} if {var} is not None else {missing}"
+    if missing == "None" and var == "x":
+        fallback = f"(None if x is None else _resolve(x, ({segment!r},)))"
+    elif var == "x":
+        fallback = f"({missing} if x is None else _resolve(x, ({segment!r},)))"
+    else:
+        fallback = f"_resolve({var}, ({segment!r},))"
+    return f"{get} if {var}.__class__ is dict else {fallback}"
+
+
 def _path_code(
     path: tuple[str, ...],
     name: str,
@@ -170,29 +224,37 @@ def _path_code(
     indent: str,
     namespace: dict[str, Any],
     hoisted: Mapping[str, str] | None = None,
+    guards: Guards | None = None,
+    *,
+    dict_root: bool = False,
 ) -> list[str]:
     """Lines that leave the value at ``path`` of ``root`` in ``x`` (``None`` when absent).
 
     Each step is a plain ``dict.get`` when the value is a dict (records decoded from
     JSON are); any other value takes :func:`resolve_path` for that one step. With
-    ``hoisted``, a first segment already read into a variable is not read again.
+    ``hoisted``, a first segment already read (and guarded) into a variable is not
+    read again. With ``guards``, every step's value is checked (see :data:`Guards`),
+    and a step after a value known to be a dict or null reads it without asking.
+    ``dict_root`` tells that ``root`` is known to be a dict.
     """
     namespace[name] = path
     if any(segment.isdigit() for segment in path):
+        if guards is not None:
+            raise ValueError("paths with list indexes cannot be guarded")
         return [f"{indent}x = _resolve({root}, {name})"]
-    first = path[0]
-    if hoisted and first in hoisted:
-        lines = [f"{indent}x = {hoisted[first]}"]
-    else:
-        lines = [
-            f"{indent}x = {root}.get({first!r}) if {root}.__class__ is dict "
-            f"else _resolve({root}, ({first!r},))"
-        ]
-    for segment in path[1:]:
-        lines.append(
-            f"{indent}x = x.get({segment!r}) if x.__class__ is dict else "
-            f"(None if x is None else _resolve(x, ({segment!r},)))",
-        )
+    lines: list[str] = []
+    parent: object = dict if dict_root else None
+    for k, segment in enumerate(path):
+        allowed = guards(path[: k + 1]) if guards is not None else None
+        if k == 0 and hoisted and segment in hoisted:
+            lines.append(f"{indent}x = {hoisted[segment]}")
+        else:
+            strict = allowed is not None and type(None) not in allowed
+            default, missing = (", _ABSENT", "_ABSENT") if strict else ("", "None")
+            step = _step(root if k == 0 else "x", segment, default, missing, parent)
+            lines.append(f"{indent}x = {step}")
+            lines += guard_code("x", allowed, f"{name}_{k}", namespace, indent)
+        parent = allowed
     return lines
 
 
@@ -203,11 +265,15 @@ def source_code(
     tag: str,
     namespace: dict[str, Any],
     hoisted: Mapping[str, str] | None = None,
+    guards: Guards | None = None,
+    *,
+    dict_root: bool = False,
 ) -> list[str]:
     """Lines that leave ``src``'s value (first non-empty, or the constant) in ``var``.
 
     ``hoisted`` maps first path segments to variables that already hold ``root``'s
-    value there (see :func:`_path_code`).
+    value there (see :func:`_path_code`). With ``guards``, every path is read and
+    checked, not only those up to the first with a value.
     """
     if src.is_const:
         namespace[f"c_{tag}"] = src.const
@@ -215,13 +281,24 @@ def source_code(
     lines = [f"    {var} = None"]
     for j, path in enumerate(src.paths):
         indent = "    "
-        if j:
+        unset = ""
+        if j and guards is None:
             lines.append(f"    if {var} is None:")
             indent = "        "
-        lines += _path_code(path, f"p_{tag}_{j}", root, indent, namespace, hoisted)
-        lines.append(
-            f"{indent}if x is not None and not (x.__class__ in _EMPTYABLE and not x): {var} = x",
+        elif j:
+            unset = f"{var} is None and "
+        lines += _path_code(
+            path, f"p_{tag}_{j}", root, indent, namespace, hoisted, guards, dict_root=dict_root
         )
+        allowed = guards(path) if guards is not None else None
+        if allowed is not None and set(allowed) <= _FALSY_WHEN_EMPTY:
+            # Only texts, lists, objects or null here: empty is falsy.
+            lines.append(f"{indent}if {unset}x: {var} = x")
+        else:
+            lines.append(
+                f"{indent}if {unset}x is not None and not (x.__class__ in _EMPTYABLE and not x): "
+                f"{var} = x",
+            )
     return lines
 
 
@@ -243,7 +320,12 @@ def _group_code(
 
 def code_namespace() -> dict[str, Any]:
     """Return the names that code from :func:`source_code` needs in its namespace."""
-    return {"_resolve": resolve_path, "_Mapping": Mapping, "_EMPTYABLE": (str, list, dict)}
+    return {
+        "_resolve": resolve_path,
+        "_Mapping": Mapping,
+        "_EMPTYABLE": (str, list, dict),
+        "_ABSENT": _ABSENT,
+    }
 
 
 def define_function(lines: list[str], namespace: dict[str, Any], name: str) -> Callable[..., Any]:

@@ -460,6 +460,15 @@ def _digests(country: str | None) -> dict[str, _DigestMemo]:
     return memos
 
 
+def digest_memo(key: str, country: str | None = None) -> Mapping[str, str]:
+    """Return the memo behind :func:`text_digester`: ``text -> digest`` of values seen.
+
+    A value found there needs no call; one not found goes to the digester, which adds
+    it. The mapping is the same object for the whole run (emptied, never replaced).
+    """
+    return _digests(country)[key].table
+
+
 def text_digester(key: str, country: str | None = None) -> Callable[[str], str]:
     """Return the memoized ``str -> digest`` function of hashed field ``key``.
 

@@ -6,6 +6,7 @@ outcome, state); the sinks only connect them to the SDK's record and batch hooks
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -62,12 +63,22 @@ class PinterestEventsSink(BatchSink):
         if self.config.get("validate_records", True):
             paths = [path for _, path in self._mapping.record_paths()]
             self._fields_validator = MappedFieldsValidator(self.schema, paths)
-        self._pending_reasons: tuple[int, list[str]] | None = None
-        self._fast_path = compile_fast_path(
+        self._stats = self._run.summary.stats(self.stream_name)
+        compile_for = functools.partial(
+            compile_fast_path,
             self._mapping,
             partner_name=self._settings.partner_name,
             default_country=self._settings.default_phone_country,
         )
+        # Where the schema only sets types, the fast path checks them as it reads the
+        # record, and the validator runs only for the records it passes on.
+        types = self._fields_validator.type_schema if self._fields_validator else None
+        self._fast_path = compile_for(types=types)
+        self._check_first = self._fields_validator is not None and (
+            types is None or self._fast_path is None
+        )
+        if self._fast_path is None:
+            self._fast_path = compile_for()
 
     def get_validator(self) -> None:
         """Disable the SDK's validator: its errors print field values (personal data)."""
@@ -76,33 +87,31 @@ class PinterestEventsSink(BatchSink):
     def _validate_and_parse(self, record: dict) -> dict:
         # Replaces the SDK's step, which validates every field (echoing values in its
         # errors) and parses every top-level date-time (logging unparsable values, and
-        # killing the run by default). Only mapped paths are checked here; times are
-        # parsed by the event builder, which dead-letters a record it cannot read.
-        if self._fields_validator is not None:
-            reasons = self._fields_validator.errors(record)
-            self._pending_reasons = (id(record), reasons) if reasons else None
+        # killing the run by default). process_record checks the mapped paths only;
+        # times are parsed by the event builder, which dead-letters a record it
+        # cannot read.
         return record
 
     def process_record(self, record: dict, context: dict) -> None:
         """Convert the record; queue the event or dead-letter the record with its reason."""
         run = self._run
+        # Numbered and counted by the reading thread only, hence no lock.
         seq = run.gate.next_seq()
-        run.summary.record_read(self.stream_name)
-        if self._pending_reasons is not None and self._pending_reasons[0] == id(record):
-            reasons = self._pending_reasons[1]
-            self._pending_reasons = None
-            key = record_key(record, self.key_properties, self._mapping.hashed_paths)
-            run.reject(self.stream_name, key, reasons, event=None)
+        self._stats.records_read += 1
+        key = record_key(record, self.key_properties, self._mapping.hashed_paths)
+        checked = self._check_first
+        if checked and self._rejected_by_schema(record, key):
             return
         now = int(time.time())
         if self._fast_path is not None:
             # Most records: one generated function gives the event. For the rest it
             # gives None, and convert_record says what was dropped, warned or wrong.
-            key = record_key(record, self.key_properties, self._mapping.hashed_paths)
             event = self._fast_path(record, key if self.key_properties else record, now)
             if event is not None:
                 self._queue(context, seq, event, key)
                 return
+        if not checked and self._rejected_by_schema(record, key):
+            return
         conversions = convert_record(
             record,
             self._mapping,
@@ -128,6 +137,15 @@ class PinterestEventsSink(BatchSink):
                 )
             else:
                 self._queue(context, seq, conversion.event, conversion.key)
+
+    def _rejected_by_schema(self, record: dict, key: dict) -> bool:
+        """Dead-letter the record if its mapped paths break the stream schema."""
+        if self._fields_validator is None:
+            return False
+        reasons = self._fields_validator.errors(record)
+        if reasons:
+            self._run.reject(self.stream_name, key, reasons, event=None)
+        return bool(reasons)
 
     def _queue(self, context: dict, seq: int, event: dict, key: dict) -> None:
         events = context.get("events")

@@ -14,6 +14,7 @@ class StreamStats:
     """What happened to one stream's records."""
 
     records_read: int = 0
+    """Counted by the reading thread alone, without the lock (it runs for every record)."""
     events_sent: int = 0
     processed: int = 0
     failed_at_pinterest: int = 0
@@ -62,11 +63,6 @@ class RunSummary:
             stats = self.stats(stream)
             for name, amount in increments.items():
                 setattr(stats, name, getattr(stats, name) + amount)
-
-    def record_read(self, stream: str) -> None:
-        """Count one record read (the per-record call, kept cheap)."""
-        with self._lock:
-            self.stats(stream).records_read += 1
 
     def count(self, stream: str, counter: str, key: str, amount: int = 1) -> bool:
         """Count ``key`` in a counter of ``stream``; tell whether it is the first time."""

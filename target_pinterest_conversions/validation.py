@@ -7,7 +7,7 @@ match-key rule, at most 1000 events a request) and from its documented time wind
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -87,6 +87,11 @@ class MappedFieldsValidator:
         # explains the rare record that is not. Schemas of types alone (what taps
         # emit) get our own check; others get fastjsonschema's.
         self._certainly_valid = compile_type_check(pruned)
+        # The schema along the mapped paths when it constrains types only: code that
+        # reads those paths can then check them as it goes (see `guards`).
+        self.type_schema: Mapping[str, Any] | None = (
+            pruned if self._certainly_valid is not None else None
+        )
         self._fast: Callable[[Any], Any] | None = None
         if self._certainly_valid is None:
             try:
@@ -228,7 +233,7 @@ def _check_code(
         names = [types] if isinstance(types, str) else types
         if not isinstance(names, list) or any(n not in _EXACT_TYPES for n in names):
             return False
-        allowed = tuple({t for n in names for t in _EXACT_TYPES[n]})
+        allowed = node_classes(schema)
         name = f"t{len(namespace)}"
         namespace[name] = allowed
         lines.append(f"{indent}if {var}.__class__ not in {name}: return False")
@@ -260,6 +265,54 @@ def _check_code(
             return False
         lines.append(f"{indent}        pass")
     return True
+
+
+def node_classes(schema: object) -> tuple[type, ...] | None:
+    """Return the Python classes a node's ``type`` admits; ``None`` when it sets no type."""
+    if not isinstance(schema, Mapping):
+        return None
+    types = schema.get("type")
+    if types is None:
+        return None
+    names = [types] if isinstance(types, str) else types
+    return tuple({t for n in names for t in _EXACT_TYPES[n]})
+
+
+def schema_at(schema: object, path: Sequence[str]) -> object:
+    """Return the node of ``schema`` that values at ``path`` are checked against.
+
+    ``[]`` steps into array items (or stays on an object node, which ``contents.from``
+    may name: see :func:`prune_schema`); a step the schema does not describe gives
+    ``True``, which admits anything.
+    """
+    node = schema
+    for segment in path:
+        if not isinstance(node, Mapping):
+            return node
+        if segment == "[]":
+            if "items" in node:
+                node = node["items"]
+            elif not isinstance(node.get("properties"), Mapping):
+                return True
+            continue
+        properties = node.get("properties")
+        if not isinstance(properties, Mapping) or segment not in properties:
+            return True
+        node = properties[segment]
+    return node
+
+
+def guards(type_schema: Mapping[str, Any]) -> Callable[[Sequence[str]], tuple[type, ...] | None]:
+    """Return ``path -> classes admitted there`` for a schema of types only.
+
+    A value whose class is in the answer at every step of every mapped path passes
+    :meth:`MappedFieldsValidator.errors`, as its compiled check tests the same classes.
+    """
+
+    def classes(path: Sequence[str]) -> tuple[type, ...] | None:
+        return node_classes(schema_at(type_schema, path))
+
+    return classes
 
 
 def _admits_null(schema: object) -> bool:

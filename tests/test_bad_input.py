@@ -271,3 +271,20 @@ def test_a_few_rejections_under_the_ratio_succeed_and_the_ratio_applies_at_the_e
     (tmp_path / "strict").mkdir()
     result, _, _ = run(tmp_path / "strict", lines, max_rejected_ratio=0.2)
     assert result.returncode == 6
+
+
+def test_schema_rules_beyond_types_are_checked_before_conversion(tmp_path):
+    # With only types along the mapped paths the fast path checks them as it reads;
+    # other rules (here a maximum length) are checked first, by the validator.
+    strict = json.loads(json.dumps(SCHEMA))
+    strict["properties"]["name"] = {"type": ["null", "string"], "maxLength": 5}
+    schema = json.dumps(
+        {"type": "SCHEMA", "stream": "leads", "schema": strict, "key_properties": ["id"]}
+    )
+    lines = [schema, record(1), record(2, name="Annabelle"), record(3, email=7), record(4)]
+    result, sent, dead = run(tmp_path, lines, max_rejected_ratio=1)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [e["event_id"] for e in sent] == ["1", "4"]
+    assert dead[2] == "field 'name' does not match the stream schema (maxLength: 5)"
+    assert dead[3].startswith("field 'email' does not match the stream schema (type:")
+    assert "Annabelle" not in (tmp_path / "dead-letter.jsonl").read_text()

@@ -19,11 +19,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from target_pinterest_conversions.binding import bind_mapping
 from target_pinterest_conversions.fastpath import compile_fast_path
 from target_pinterest_conversions.mapping import StreamMapping, compile_stream_mapping
 from target_pinterest_conversions.pipeline import convert_record, record_key
 from target_pinterest_conversions.presets import PRESETS
-from tests.shopify import make_order
+from target_pinterest_conversions.validation import MappedFieldsValidator
+from tests.shopify import make_order, orders_schema
 
 NOW = int(time.time())
 RECENT = dt.datetime.fromtimestamp(NOW - 3600, dt.timezone.utc).replace(microsecond=0)
@@ -275,3 +277,171 @@ def test_no_fast_path_for_one_event_per_item() -> None:
         },
     )
     assert compile_fast_path(mapping) is None
+
+
+LEAF_SCHEMAS: list[dict[str, Any]] = [
+    {"type": ["string", "null"]},
+    {"type": "string"},
+    {"type": ["number", "null"]},
+    {"type": "integer"},
+    {"type": ["integer", "string", "null"]},
+    {},
+    {"type": ["object", "null"]},
+    {"type": ["array", "null"]},
+    {"type": ["boolean", "null"]},
+    {"type": "null"},
+]
+
+
+@st.composite
+def schemas(draw: Any, mapping: StreamMapping) -> dict[str, Any]:
+    """A stream schema of types only over the mapping's paths, each node's type drawn."""
+    tree: dict[str, Any] = {}
+    for _, path in mapping.record_paths():
+        node = tree
+        for segment in path.split("."):
+            node = node.setdefault(segment, {})
+
+    def build(sub: dict[str, Any]) -> dict[str, Any]:
+        if not sub:
+            return dict(draw(st.sampled_from(LEAF_SCHEMAS)))
+        node: dict[str, Any] = {}
+        names = {k: v for k, v in sub.items() if k != "[]"}
+        if "[]" in sub:
+            node["type"] = draw(st.sampled_from([["array", "null"], "array", None]))
+            node["items"] = build(sub["[]"])
+        if names:
+            kind = draw(st.sampled_from([["object", "null"], "object", None]))
+            if "[]" in sub and kind is not None:
+                kind = ["array", "object", "null"]
+            node["type"] = kind
+            node["properties"] = {k: build(v) for k, v in names.items()}
+        if node.get("type") is None:
+            node.pop("type", None)
+        return node
+
+    return {"type": "object", "properties": {k: build(v) for k, v in tree.items()}}
+
+
+@pytest.mark.parametrize(("name", "mapping"), _mappings(), ids=[n for n, _ in _mappings()])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_checked_fast_path_gives_events_only_for_records_the_schema_admits(
+    name: str, mapping: StreamMapping, data: st.DataObject
+) -> None:
+    schema = data.draw(schemas(mapping))
+    record = data.draw(records(mapping))
+    if data.draw(st.booleans()):
+        # Nulls and wrong kinds on the way to a value, not only at the end of a path.
+        for _, path in mapping.record_paths():
+            first = path.split(".")[0]
+            if first in record and data.draw(st.integers(min_value=0, max_value=9)) == 0:
+                record[first] = data.draw(st.sampled_from([None, "text", 3, []]))
+    validator = MappedFieldsValidator(schema, [p for _, p in mapping.record_paths()])
+    assert validator.type_schema is not None
+    fast = compile_fast_path(mapping, types=validator.type_schema)
+    if mapping.contents is not None and len(mapping.contents.array.paths) > 1:
+        assert fast is None  # items of several candidate arrays: checked first instead
+        return
+    assert fast is not None
+    key = record_key(record, ["id"], mapping.hashed_paths)
+    event = fast(record, key, NOW)
+    if event is None:
+        return
+    assert validator.errors(record) == []
+    (conversion,) = convert_record(record, mapping, key_properties=["id"], now=NOW)
+    assert json.dumps(event) == json.dumps(conversion.event)
+
+
+def _order_mapping() -> StreamMapping:
+    return compile_stream_mapping("orders", {"preset": "tap-shopify/orders"})
+
+
+def _checked(mapping: StreamMapping, schema: dict[str, Any]) -> Any:
+    validator = MappedFieldsValidator(schema, [p for _, p in mapping.record_paths()])
+    assert validator.type_schema is not None
+    return compile_fast_path(mapping, types=validator.type_schema)
+
+
+def test_checked_fast_path_takes_tap_shopify_orders_with_their_real_schema() -> None:
+    schema = orders_schema()
+    if schema is None:
+        pytest.skip("tap-shopify's orders schema is not available")
+    mapping, _ = bind_mapping(_order_mapping(), schema)
+    fast = _checked(mapping, schema)
+    assert fast is not None
+    for n in range(50):
+        order = json.loads(json.dumps(make_order(n, RECENT), default=float), parse_float=Decimal)
+        key = record_key(order, ["id"], mapping.hashed_paths)
+        assert fast(order, key, NOW) is not None, f"order {n} left the fast path"
+    order = json.loads(json.dumps(make_order(1, RECENT), default=float), parse_float=Decimal)
+    for change in (
+        {"billingAddress": "12 High Street"},  # an object expected on the way
+        {"totalPriceSet": {"shopMoney": {"amount": "12.30"}}},  # a number expected
+        {"lineItems": [{"quantity": "2"}]},  # an integer expected in an item
+        {"lineItems": {"quantity": 2}},  # an array expected
+        {"id": None},  # not nullable
+    ):
+        assert fast({**order, **change}, key, NOW) is None, change
+
+
+SMALL_MAPPING = {
+    "event_name": "checkout",
+    "action_source": "web",
+    "event_time": "ts",
+    "event_id": "id",
+    "user_data": {"em": "person.email"},
+    "contents": {"from": "lines", "id": "sku"},
+}
+SMALL_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "ts": {"type": "string"},
+        "id": {"type": "string"},
+        "person": {"type": "object", "properties": {"email": {"type": "string"}}},
+        "lines": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
+GONE = object()
+
+
+@pytest.mark.parametrize(
+    ("change", "taken"),
+    [
+        ({}, True),
+        ({"id": GONE}, True),  # absent where null is not allowed: the schema allows it
+        ({"lines": GONE}, True),
+        ({"id": None}, False),  # present and null, where null is not allowed
+        ({"lines": None}, False),
+        ({"lines": [None]}, False),
+        ({"lines": [{"sku": 7}]}, True),  # `sku` itself is typed by no schema node
+        ({"person": None}, False),
+        ({"person": {"email": None}}, False),
+        ({"person": "a@example.com"}, False),
+    ],
+)
+def test_checked_fast_path_tells_absent_from_null(change: dict[str, Any], taken: bool) -> None:
+    mapping = compile_stream_mapping("s", SMALL_MAPPING)
+    fast = _checked(mapping, SMALL_SCHEMA)
+    record: dict[str, Any] = {
+        "ts": RECENT.isoformat(),
+        "id": "o-1",
+        "person": {"email": "a@example.com"},
+        "lines": [{"sku": "a"}],
+    }
+    record.update(change)
+    record = {k: v for k, v in record.items() if v is not GONE}
+    validator = MappedFieldsValidator(SMALL_SCHEMA, [p for _, p in mapping.record_paths()])
+    assert (validator.errors(record) == []) == taken, change
+    assert (fast(record, {"id": "o-1"}, NOW) is not None) == taken, change
+
+
+def test_no_checked_fast_path_where_paths_cannot_be_checked_as_read() -> None:
+    spec = {**SMALL_MAPPING, "contents": {"from": ["lines", "items"], "id": "sku"}}
+    mapping = compile_stream_mapping("s", spec)
+    assert _checked(mapping, SMALL_SCHEMA) is None
+    indexed = compile_stream_mapping("s", {**SMALL_MAPPING, "event_id": "lines.0.sku"})
+    assert _checked(indexed, SMALL_SCHEMA) is None
+    assert compile_fast_path(indexed) is not None
