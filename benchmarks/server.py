@@ -1,16 +1,30 @@
 """A fast stand-in for Pinterest's events endpoint: answers every event "processed".
 
-Run as its own process so it does not take CPU from the target being measured; prints
-its port on the first line of stdout.
+Run as its own process, and kept light: on a 2-core machine every millisecond it
+spends is taken from the target being measured, while Pinterest's work happens on
+Pinterest's machines. It counts the events of a body without building them (msgspec
+checks the JSON and skips each event's inside; decoding a 1 MB body whole costs
+about 20 ms). The tests' fake Pinterest (tests/fake_pinterest.py) is the one that
+checks bodies against Pinterest's schema. Prints its port on the first line of stdout.
 """
 
 from __future__ import annotations
 
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import msgspec
 import orjson
 
 _CACHE: dict[int, bytes] = {}
+
+
+class Body(msgspec.Struct):
+    """A request body: its events are counted, not decoded."""
+
+    data: list[msgspec.Raw]
+
+
+_decode_body = msgspec.json.Decoder(Body).decode
 
 
 def answer(count: int) -> bytes:
@@ -34,7 +48,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["content-length"]))
-        data = answer(len(orjson.loads(body)["data"]))
+        data = answer(len(_decode_body(body).data))
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))

@@ -43,6 +43,7 @@ from target_pinterest_conversions.mapping import (
     code_namespace,
     define_function,
     guard_code,
+    path_code,
     source_code,
 )
 from target_pinterest_conversions.privacy import (
@@ -128,7 +129,7 @@ class _Builder:
         self.mapping = mapping
         self.guards = guards
         self.ns = code_namespace()
-        self.hoisted: dict[str, str] = {}
+        self.hoisted: dict[tuple[str, ...], str] = {}
 
     def read(self, src: Source, var: str, tag: str) -> list[str]:
         """Lines that leave ``src``'s value in ``var``, guarded when there are guards."""
@@ -155,7 +156,11 @@ class _Builder:
         return ["    if r.__class__ is not dict: return None"] if self.checked else []
 
     def hoist(self) -> list[str]:
-        """Read once each top-level field that several paths go through (``billingAddress``)."""
+        """Read once what several paths go through (``billingAddress``).
+
+        Unchecked, only top-level fields are read ahead; checked, every path is read
+        anyway, so any shared part is (``customer.defaultAddress``).
+        """
         mapping = self.mapping
         sources = [mapping.event_time, *mapping.extra.values(), *mapping.custom_data.values()]
         sources += [*mapping.user_data.values()]
@@ -163,27 +168,31 @@ class _Builder:
             sources.append(mapping.event_id)
         if mapping.contents is not None:
             sources.append(mapping.contents.array)
-        firsts = Counter(
-            path[0]
+        deepest = None if self.checked else 1
+        shared = Counter(
+            path[:k]
             for src in sources
             for path in src.paths
-            if len(path) > 1 and not any(segment.isdigit() for segment in path)
+            if not any(segment.isdigit() for segment in path)
+            for k in range(1, len(path) if deepest is None else min(len(path), deepest + 1))
         )
         lines: list[str] = []
-        for first, uses in firsts.items():
-            if uses < 2:
+        for prefix in sorted(shared, key=len):
+            if shared[prefix] < 2:
                 continue
-            self.hoisted[first] = var = f"h{len(self.hoisted)}"
-            allowed = self.guards((first,)) if self.guards is not None else None
-            default = ", _ABSENT" if allowed is not None and type(None) not in allowed else ""
-            if self.checked:
-                lines.append(f"    {var} = r.get({first!r}{default})")
-            else:
-                lines.append(
-                    f"    {var} = r.get({first!r}) if r.__class__ is dict "
-                    f"else _resolve(r, ({first!r},))"
-                )
-            lines += guard_code(var, allowed, var, self.ns, "    ")
+            var = f"h{len(self.hoisted)}"
+            lines += path_code(
+                prefix,
+                f"p_{var}",
+                "r",
+                "    ",
+                self.ns,
+                self.hoisted,
+                self.guards,
+                dict_root=self.checked,
+            )
+            lines.append(f"    {var} = x")
+            self.hoisted[prefix] = var
         return lines
 
     def rule(self, var: str, rule: NameRule) -> list[str]:

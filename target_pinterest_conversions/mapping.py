@@ -217,13 +217,13 @@ def _step(var: str, segment: str, default: str, missing: str, parent: object) ->
     return f"{get} if {var}.__class__ is dict else {fallback}"
 
 
-def _path_code(
+def path_code(
     path: tuple[str, ...],
     name: str,
     root: str,
     indent: str,
     namespace: dict[str, Any],
-    hoisted: Mapping[str, str] | None = None,
+    hoisted: Mapping[tuple[str, ...], str] | None = None,
     guards: Guards | None = None,
     *,
     dict_root: bool = False,
@@ -232,8 +232,8 @@ def _path_code(
 
     Each step is a plain ``dict.get`` when the value is a dict (records decoded from
     JSON are); any other value takes :func:`resolve_path` for that one step. With
-    ``hoisted``, a first segment already read (and guarded) into a variable is not
-    read again. With ``guards``, every step's value is checked (see :data:`Guards`),
+    ``hoisted``, a leading part of the path already read (and guarded) into a
+    variable is not read again. With ``guards``, every step's value is checked (see :data:`Guards`),
     and a step after a value known to be a dict or null reads it without asking.
     ``dict_root`` tells that ``root`` is known to be a dict.
     """
@@ -244,16 +244,18 @@ def _path_code(
         return [f"{indent}x = _resolve({root}, {name})"]
     lines: list[str] = []
     parent: object = dict if dict_root else None
-    for k, segment in enumerate(path):
+    hoisted = hoisted or {}
+    start = next((k for k in range(len(path) - 1, 0, -1) if path[:k] in hoisted), 0)
+    if start:
+        lines.append(f"{indent}x = {hoisted[path[:start]]}")
+        parent = guards(path[:start]) if guards is not None else None
+    for k in range(start, len(path)):
         allowed = guards(path[: k + 1]) if guards is not None else None
-        if k == 0 and hoisted and segment in hoisted:
-            lines.append(f"{indent}x = {hoisted[segment]}")
-        else:
-            strict = allowed is not None and type(None) not in allowed
-            default, missing = (", _ABSENT", "_ABSENT") if strict else ("", "None")
-            step = _step(root if k == 0 else "x", segment, default, missing, parent)
-            lines.append(f"{indent}x = {step}")
-            lines += guard_code("x", allowed, f"{name}_{k}", namespace, indent)
+        strict = allowed is not None and type(None) not in allowed
+        default, missing = (", _ABSENT", "_ABSENT") if strict else ("", "None")
+        step = _step(root if k == 0 else "x", path[k], default, missing, parent)
+        lines.append(f"{indent}x = {step}")
+        lines += guard_code("x", allowed, f"{name}_{k}", namespace, indent)
         parent = allowed
     return lines
 
@@ -264,15 +266,15 @@ def source_code(
     root: str,
     tag: str,
     namespace: dict[str, Any],
-    hoisted: Mapping[str, str] | None = None,
+    hoisted: Mapping[tuple[str, ...], str] | None = None,
     guards: Guards | None = None,
     *,
     dict_root: bool = False,
 ) -> list[str]:
     """Lines that leave ``src``'s value (first non-empty, or the constant) in ``var``.
 
-    ``hoisted`` maps first path segments to variables that already hold ``root``'s
-    value there (see :func:`_path_code`). With ``guards``, every path is read and
+    ``hoisted`` maps leading parts of paths to variables that already hold ``root``'s
+    value there (see :func:`path_code`). With ``guards``, every path is read and
     checked, not only those up to the first with a value.
     """
     if src.is_const:
@@ -287,7 +289,7 @@ def source_code(
             indent = "        "
         elif j:
             unset = f"{var} is None and "
-        lines += _path_code(
+        lines += path_code(
             path, f"p_{tag}_{j}", root, indent, namespace, hoisted, guards, dict_root=dict_root
         )
         allowed = guards(path) if guards is not None else None
