@@ -408,11 +408,8 @@ def hash_value(key: str, value: object, country: str | None = None) -> str:
     return sha256_hex(normalize(key, value, country))
 
 
-def _digest_text(key: str, value: str, country: str | None) -> str:
-    stripped = value.strip()
-    if len(stripped) == 64 and _SHA256_HEX.match(stripped):
-        return stripped.lower()
-    return sha256_hex(normalize(key, value, country))
+_REGIONAL_KEYS = ("ph", "st")
+_sha256 = hashlib.sha256
 
 
 class _DigestMemo:
@@ -423,7 +420,7 @@ class _DigestMemo:
     cache, and bounds memory all the same. Failures are not remembered.
     """
 
-    __slots__ = ("country", "key", "table")
+    __slots__ = ("country", "key", "normalize", "table")
 
     LIMIT = 8192
 
@@ -431,19 +428,29 @@ class _DigestMemo:
         self.key = key
         self.country = country
         self.table: dict[str, str] = {}
+        # Bound once: a value not seen before costs no dispatch on the key.
+        self.normalize: Callable[[str], str] = functools.partial(normalize, key, country=country)
+        if key in NORMALIZERS and key not in _REGIONAL_KEYS:
+            self.normalize = NORMALIZERS[key]
 
     def digest(self, value: str) -> str:
-        """Return the digest of ``value``; raise :class:`DroppedValue` as ``normalize`` does."""
+        """Return the digest of ``value``; raise :class:`DroppedValue` as ``normalize`` does.
+
+        A value that already is a 64-hex digest is returned lowercased, never hashed twice.
+        """
         digest = self.table.get(value)
         if digest is None:
-            digest = _digest_text(self.key, value, self.country)
+            stripped = value.strip()
+            if len(stripped) == 64 and _SHA256_HEX.match(stripped):
+                digest = stripped.lower()
+            else:
+                digest = _sha256(self.normalize(value).encode("utf-8")).hexdigest()
             if len(self.table) >= self.LIMIT:
                 self.table.clear()
             self.table[value] = digest
         return digest
 
 
-_REGIONAL_KEYS = ("ph", "st")
 _SHARED_MEMOS = {key: _DigestMemo(key, None) for key in HASHED_KEYS if key not in _REGIONAL_KEYS}
 _MEMOS_BY_COUNTRY: dict[str | None, dict[str, _DigestMemo]] = {}
 

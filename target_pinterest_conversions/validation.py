@@ -47,6 +47,29 @@ def validate_event(event: Mapping[str, Any], now: int) -> list[str]:
         now: the current Unix time in seconds.
 
     """
+    # Every event is checked: one expression settles the usual valid one, and only
+    # an event it cannot settle is examined rule by rule.
+    user_data = event.get("user_data")
+    event_time = event.get("event_time")
+    if (
+        event.get("event_name")
+        and event.get("event_id")
+        and event.get("action_source") in ACTION_SOURCES
+        and type(user_data) is dict
+        and (
+            user_data.get("em")
+            or user_data.get("hashed_maids")
+            or (user_data.get("client_ip_address") and user_data.get("client_user_agent"))
+        )
+        and type(event_time) is int
+        and now - MAX_EVENT_AGE_SECONDS <= event_time <= now
+    ):
+        return []
+    return _reasons(event, now)
+
+
+def _reasons(event: Mapping[str, Any], now: int) -> list[str]:
+    """Check ``event`` rule by rule; the reasons it breaks them."""
     reasons = [f"{name} is missing" for name in REQUIRED_FIELDS if event.get(name) in (None, "")]
     if reasons:
         return reasons

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft7Validator
 
+from target_pinterest_conversions import validation
 from target_pinterest_conversions.validation import (
     MAX_EVENT_AGE_SECONDS,
     MappedFieldsValidator,
@@ -74,6 +75,48 @@ def test_action_source():
     assert validate_event(event(action_source="email"), NOW) == [
         "action_source is not one of web, app_android, app_ios, offline"
     ]
+
+
+FIELD_VALUES = st.one_of(
+    st.none(),
+    st.sampled_from(["", "x", "checkout", "web", "offline", "email", 0, False, [], {}]),
+    st.sampled_from([NOW, NOW + 1, NOW - MAX_EVENT_AGE_SECONDS, NOW - MAX_EVENT_AGE_SECONDS - 1]),
+    st.sampled_from([True, 1.5, Decimal("1")]),
+)
+USER_DATA = st.one_of(
+    st.none(),
+    st.just(""),
+    st.dictionaries(
+        st.sampled_from(["em", "hashed_maids", "client_ip_address", "client_user_agent", "ph"]),
+        st.sampled_from([["x" * 64], [], "", "1.2.3.4", None]),
+    ),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "event_name": FIELD_VALUES,
+            "action_source": FIELD_VALUES,
+            "event_time": FIELD_VALUES,
+            "event_id": FIELD_VALUES,
+            "user_data": USER_DATA,
+        },
+    )
+)
+def test_the_quick_verdict_agrees_with_the_rules(candidate):
+    # validate_event settles the usual valid event in one expression; whatever it
+    # accepts, the rules one by one accept too, and it defers everything else to them.
+    try:
+        expected = validation._reasons(candidate, NOW)
+    except (KeyError, TypeError):
+        # The rules cannot be applied to it: the quick verdict must not accept it.
+        with pytest.raises((KeyError, TypeError)):
+            validate_event(candidate, NOW)
+        return
+    assert validate_event(candidate, NOW) == expected
 
 
 SCHEMA = {
