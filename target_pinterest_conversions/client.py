@@ -253,6 +253,13 @@ class PinterestClient:
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
+            # Proxies and the CA bundle come from the environment as usual, but are
+            # read once here: requests reads them on every request otherwise, about
+            # a millisecond of a delivery thread holding the GIL per batch.
+            settings = session.merge_environment_settings(self.url, {}, None, None, None)
+            session.proxies.update(settings["proxies"])
+            session.verify = settings["verify"]
+            session.trust_env = False
             self._local.session = session
             with self._sessions_lock:
                 self._sessions.append(session)

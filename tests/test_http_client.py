@@ -245,3 +245,20 @@ def test_dry_run_writes_the_exact_body_and_uses_no_network(tmp_path, requests_mo
     lines = (tmp_path / "out.jsonl").read_text().splitlines()
     assert [json.loads(x) for x in lines] == [{"data": EVENTS}, {"data": EVENTS[:1]}]
     assert requests_mock.call_count == 0
+
+
+def test_proxies_and_ca_bundle_from_the_environment_are_read_once(monkeypatch, tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = PinterestClient(ad_account_id="1", access_token="t")
+    session = client._session()
+    assert session.proxies.get("https") == "http://proxy.example:3128"
+    assert session.verify == str(bundle)
+    assert session.trust_env is False
+    monkeypatch.setenv("NO_PROXY", "api.pinterest.com")
+    bypassed = PinterestClient(ad_account_id="1", access_token="t")._session()
+    assert "https" not in bypassed.proxies
