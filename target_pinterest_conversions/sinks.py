@@ -99,8 +99,8 @@ class PinterestEventsSink(BatchSink):
         seq = run.gate.next_seq()
         self._stats.records_read += 1
         key = record_key(record, self.key_properties, self._mapping.hashed_paths)
-        checked = self._check_first
-        if checked and self._rejected_by_schema(record, key):
+        checked_first = self._check_first
+        if checked_first and self._rejected_by_schema(record, key):
             return
         now = int(time.time())
         if self._fast_path is not None:
@@ -110,7 +110,7 @@ class PinterestEventsSink(BatchSink):
             if event is not None:
                 self._queue(context, seq, event, key)
                 return
-        if not checked and self._rejected_by_schema(record, key):
+        if not checked_first and self._rejected_by_schema(record, key):
             return
         conversions = convert_record(
             record,
