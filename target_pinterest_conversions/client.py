@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import backoff
 import orjson
 import requests
+from singer_sdk import metrics
 
 logger = logging.getLogger("target-pinterest-conversions.client")
 
@@ -31,6 +32,8 @@ MAX_EVENTS_PER_REQUEST = 1000
 DEFAULT_API_URL = "https://api.pinterest.com"
 _MAX_RETRY_AFTER_SECONDS = 3600.0
 _MAX_MESSAGE_CHARS = 500
+_ENDPOINT = metrics.Tag.ENDPOINT
+_ENDPOINT_NAME = "/v5/ad_accounts/{ad_account_id}/events"
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,9 @@ class TransientError(Exception):
 
 class Sender(Protocol):
     """Anything that delivers a batch of events and reports per-event results."""
+
+    dry_run: bool
+    """True when events only go to a file: its results are not Pinterest's verdicts."""
 
     def send(self, events: Sequence[dict[str, Any]]) -> list[EventResult]:
         """Deliver ``events`` (at most 1000) and return one result per event, in order."""
@@ -180,6 +186,8 @@ def _message(response: requests.Response) -> str:
 class PinterestClient:
     """Sends batches of events to Pinterest's Conversions API."""
 
+    dry_run = False
+
     def __init__(
         self,
         *,
@@ -199,7 +207,6 @@ class PinterestClient:
         self.params = {"test": "true"} if test_mode else {}
         self.max_tries = max_tries
         self.timeout = timeout
-        self._token = access_token
         # One keep-alive session per delivery thread (requests' Session is not
         # documented as thread-safe), or the one given, for tests.
         self._given_session = session
@@ -266,21 +273,28 @@ class PinterestClient:
         return session
 
     def _post(self, body: bytes) -> requests.Response:
+        # One SDK metric point per request: its duration, HTTP status and outcome.
+        timer = metrics.Timer(metrics.Metric.HTTP_REQUEST_DURATION, {_ENDPOINT: _ENDPOINT_NAME})
         try:
-            return self._session().post(
-                self.url,
-                params=self.params,
-                data=body,
-                headers=self._headers,
-                timeout=self.timeout,
-                allow_redirects=False,
-            )
+            with timer:
+                response = self._session().post(
+                    self.url,
+                    params=self.params,
+                    data=body,
+                    headers=self._headers,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                )
+                timer.tags[metrics.Tag.HTTP_STATUS_CODE] = response.status_code
+                if response.status_code not in (200, 422):
+                    timer.tags[metrics.Tag.STATUS] = metrics.Status.FAILED
         except requests.Timeout:
             raise TransientError("the request timed out") from None
         except requests.ConnectionError as exc:
             raise TransientError(f"connection failed ({type(exc).__name__})") from None
         except requests.exceptions.ChunkedEncodingError:
             raise TransientError("the response was cut off") from None
+        return response
 
     def _send_once(self, body: bytes, count: int) -> list[EventResult]:
         response = self._post(body)
@@ -373,6 +387,8 @@ class PinterestClient:
 
 class DryRunSender:
     """Writes each request body as one JSON line and reports every event processed."""
+
+    dry_run = True
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)

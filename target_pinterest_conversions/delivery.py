@@ -102,7 +102,14 @@ class Deliveries:
         sender = self._sender()
         for request in chunks(items, self._request_size):
             results = sender.send([item.event for item in request])
-            settle(stream, request, results, self._dead_letters, self._summary)
+            settle(
+                stream,
+                request,
+                results,
+                self._dead_letters,
+                self._summary,
+                dry_run=sender.dry_run,
+            )
         self._gate.close_batch(batch_id)
         self._after_batch(stream, len(items), time.monotonic() - started)
 

@@ -19,20 +19,29 @@ def settle(
     results: Sequence[EventResult],
     dead_letters: DeadLetterWriter,
     summary: RunSummary,
+    *,
+    dry_run: bool = False,
 ) -> int:
     """Record Pinterest's per-event results for one request; return how many processed.
 
     Results are matched to events by position, as Pinterest returns them in request
     order. A failed event goes to the dead-letter output with Pinterest's
-    ``error_message``; each distinct warning message is logged once.
+    ``error_message``; each distinct warning message is logged once. In a dry run the
+    events were only written to a file: they are counted as written, and nothing is
+    attributed to Pinterest.
     """
+    if dry_run:
+        summary.update(stream, events_written=len(items))
+        return len(items)
     processed = 0
     failed = 0
     for item, result in zip(items, results, strict=True):
         if result is PROCESSED:
             processed += 1
             continue
-        if result.warning_message and summary.count(stream, "warnings", result.warning_message):
+        if result.warning_message and summary.count(
+            stream, "pinterest_warnings", result.warning_message
+        ):
             logger.warning("Pinterest warning for stream '%s': %s", stream, result.warning_message)
         if result.processed:
             processed += 1

@@ -88,7 +88,7 @@ def _convert(
     user_data, dropped = build_user_data(raw.user_data, default_country)
     warnings = []
     if raw.event_name not in KNOWN_EVENT_NAMES:
-        warnings.append(f"event_name '{raw.event_name}' is not a standard Pinterest event name")
+        warnings.append(unlisted_event_name(raw.event_name))
     try:
         event = build_event(
             raw,
@@ -118,3 +118,8 @@ def _convert(
             partial_event=event,
         )
     return Conversion(event=event, key=key, dropped=dropped, warnings=warnings)
+
+
+def unlisted_event_name(name: str | None) -> str:
+    """The warning for an event name that Pinterest does not list."""
+    return f"event_name '{name}' is not a Pinterest event name"

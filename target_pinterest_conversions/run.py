@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -10,11 +11,13 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
+from singer_sdk import metrics
 
 from target_pinterest_conversions.client import DryRunSender, PinterestClient, Sender
 from target_pinterest_conversions.deadletter import DeadLetterWriter
 from target_pinterest_conversions.delivery import Deliveries
 from target_pinterest_conversions.errors import TooManyRejectedError
+from target_pinterest_conversions.pipeline import unlisted_event_name
 from target_pinterest_conversions.settings import Settings
 from target_pinterest_conversions.state import StateGate
 from target_pinterest_conversions.summary import RunSummary
@@ -49,6 +52,10 @@ class Run:
     ) -> None:
         self.settings = settings
         self.summary = RunSummary()
+        self.announced_warnings = frozenset(
+            unlisted_event_name(name) for name in settings.unlisted_event_names
+        )
+        """Record warnings already given at start-up: counted, not logged again."""
         self.dead_letters = DeadLetterWriter(settings.dead_letter_path)
         self.gate = StateGate(out=state_out, before_emit=self.dead_letters.sync)
         self.deliveries = Deliveries(
@@ -61,18 +68,20 @@ class Run:
             after_batch=self.log_progress,
         )
         self._sender: Sender | None = None
-        self._user_agent = user_agent
+        self.user_agent = user_agent
         self._lock = threading.RLock()  # re-entrant: a termination signal may drain mid-call
         self._warned_streams: set[str] = set()
+        self._seen_streams: set[str] = set()
         self._started = time.monotonic()
-        self._delivered = 0
+        self._last_progress = self._started
+        self._metric_counts: dict[tuple[str, str], int] = {}
 
     @property
     def sender(self) -> Sender:
         """The sender, created on first use so that a run with no events opens nothing."""
         with self._lock:
             if self._sender is None:
-                self._sender = make_sender(self.settings, self._user_agent)
+                self._sender = make_sender(self.settings, self.user_agent)
             return self._sender
 
     def reject(
@@ -102,25 +111,80 @@ class Run:
                 return
             self._warned_streams.add(stream)
         logger.warning(
-            "Stream '%s' is not listed in the `streams` setting; its records are ignored",
+            "Stream '%s' is not listed in the `streams` setting; its records are ignored "
+            "(unmapped_streams is 'ignore')",
             stream,
         )
 
-    def log_progress(self, stream: str, events: int, seconds: float) -> None:
-        """Log one line per delivered batch with running totals and throughput."""
+    def saw_stream(self, stream: str) -> None:
+        """Note that the input has a SCHEMA for ``stream``."""
         with self._lock:
-            self._delivered += events
-            total = self._delivered
-            rate = total / max(time.monotonic() - self._started, 1e-9)
-        logger.info(
-            "Delivered a batch of %d events for stream '%s' in %.2fs; "
-            "%d events so far (%.0f events/s)",
-            events,
-            stream,
-            seconds,
-            total,
-            rate,
-        )
+            self._seen_streams.add(stream)
+
+    def streams_not_in_input(self) -> list[str]:
+        """Configured streams for which the input held no SCHEMA."""
+        with self._lock:
+            return sorted(set(self.settings.streams) - self._seen_streams)
+
+    def elapsed(self) -> float:
+        """Seconds since the run started."""
+        return time.monotonic() - self._started
+
+    def log_progress(self, stream: str = "", events: int = 0, seconds: float = 0.0) -> None:
+        """Log progress at most every ``progress_interval`` seconds, after a batch.
+
+        One line per stream with its counters as structured fields (``extra``), and
+        per-outcome counts as SDK metric points; a slow or retried batch is named.
+        """
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last_progress < self.settings.progress_interval:
+                return
+            self._last_progress = now
+        elapsed = max(self.elapsed(), 1e-9)
+        for name, stats in self.summary.items():
+            counts = stats.counts()
+            delivered = stats.delivered
+            logger.info(
+                "Progress for stream '%s': %d records read, %d events %s, %d dead-lettered, "
+                "%d skipped; %.0f events/s",
+                name,
+                counts["records_read"],
+                delivered,
+                "written" if self.settings.dry_run else "processed",
+                counts["dead_lettered_locally"] + counts["failed_at_pinterest"],
+                counts["skipped"],
+                delivered / elapsed,
+                extra={"stream_name": name, "counts": counts},
+            )
+        self.emit_outcome_metrics()
+
+    def emit_outcome_metrics(self) -> None:
+        """Emit each stream's outcome counts since the last call as SDK metric points.
+
+        ``record_count`` counters tagged with the stream and a ``status`` of
+        ``processed`` (or ``written`` in a dry run), ``failed`` (at Pinterest),
+        ``dead_lettered`` (here) or ``skipped``.
+        """
+        with self._lock:
+            for name, stats in self.summary.items():
+                current = {
+                    "written" if self.settings.dry_run else "processed": stats.delivered,
+                    "failed": stats.failed_at_pinterest,
+                    "dead_lettered": stats.dead_lettered_locally,
+                    "skipped": stats.skipped,
+                }
+                for status, value in current.items():
+                    delta = value - self._metric_counts.get((name, status), 0)
+                    if delta:
+                        self._metric_counts[(name, status)] = value
+                        point = metrics.Point(
+                            "counter",
+                            metrics.Metric.RECORD_COUNT,
+                            delta,
+                            {"stream": name, "status": status, "pid": os.getpid()},
+                        )
+                        metrics.log(metrics.get_metrics_logger(), point)
 
     def check_rejections(self, stream: str | None = None, *, sample: int = 1) -> None:
         """Stop the run when a stream's share of rejected records passes the limit.
@@ -148,25 +212,61 @@ class Run:
                     f"{top}); rejected records are in {self.settings.dead_letter_path}",
                 )
 
-    def write_summary(self, exit_code: int, message: str = "") -> None:
-        """Write the run summary as JSON to ``summary_path``, when that is set."""
-        path = self.settings.summary_path
-        if not path:
-            return
-        summary = {
+    def report(self, exit_code: int, message: str = "") -> dict[str, Any]:
+        """Return the run summary: outcome, mode, timing and every stream's counters."""
+        elapsed = self.elapsed()
+        totals = self.summary.totals()
+        delivered = totals["processed"] + totals["events_written"]
+        return {
             "exit_code": exit_code,
             "status": "succeeded" if exit_code == 0 else "failed",
             "message": message,
+            "mode": self.settings.mode,
             "dry_run": self.settings.dry_run,
             "test_mode": self.settings.test_mode,
+            "elapsed_seconds": round(elapsed, 3),
+            "events_per_second": round(delivered / elapsed, 1) if elapsed > 0 else 0.0,
+            "totals": totals,
             "dead_letter_path": self.settings.dead_letter_path,
             "dead_lettered": self.dead_letters.count,
             "states_emitted": self.gate.emitted,
+            "streams_not_in_input": self.streams_not_in_input(),
             **self.summary.as_dict(),
         }
+
+    def write_summary(self, exit_code: int, message: str = "") -> None:
+        """Log the run's closing line; write the summary as JSON to ``summary_path``.
+
+        The closing line is the run's last: it says how the run ended, in which mode,
+        how long it took and at what rate, so the end of any log tells the outcome.
+        """
+        report = self.report(exit_code, message)
+        totals = report["totals"]
+        outcome = "succeeded" if exit_code == 0 else f"failed (exit code {exit_code})"
+        delivered = (
+            f"{totals['events_written']} events written"
+            if self.settings.dry_run
+            else f"{totals['events_sent']} events sent, {totals['processed']} processed"
+        )
+        line = (
+            f"Run {outcome} in {report['elapsed_seconds']:.1f}s ({self.settings.mode}): "
+            f"{totals['records_read']} records read, {delivered}, "
+            f"{totals['dead_lettered_locally'] + totals['failed_at_pinterest']} dead-lettered, "
+            f"{totals['skipped']} skipped; {report['events_per_second']:.0f} events/s"
+        )
+        if message:
+            line += f". {message}"
+        extra = {"counts": totals, "elapsed_seconds": report["elapsed_seconds"]}
+        if exit_code == 0:
+            logger.info(line, extra=extra)
+        else:
+            logger.error(line, extra=extra)
+        path = self.settings.summary_path
+        if not path:
+            return
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"\n")
+        target.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
 
     def close(self) -> None:
         """Finish the deliveries in flight, then close the sender and the dead-letter file."""

@@ -7,22 +7,28 @@ schema cannot express. Both run before any input is read; every error names its 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 
 from target_pinterest_conversions.client import DEFAULT_API_URL, MAX_EVENTS_PER_REQUEST
 from target_pinterest_conversions.errors import ConfigError
 from target_pinterest_conversions.mapping import (
+    STREAM_MAPPING_KEYS,
     MappingConfigError,
     StreamMapping,
     compile_streams,
 )
 from target_pinterest_conversions.privacy import DroppedValue, normalize_country
+from target_pinterest_conversions.suggest import did_you_mean, nearest
+from target_pinterest_conversions.vocabulary import PINTEREST_EVENT_NAMES, suggest_event_name
 
 _AD_ACCOUNT_ID = re.compile(r"^\d{1,18}$")
+
+UNMAPPED_STREAM_POLICIES: tuple[str, ...] = ("fail", "ignore")
 
 CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
@@ -139,16 +145,60 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         description="Seconds to wait for Pinterest to answer one request.",
     ),
     th.Property(
+        "progress_interval",
+        th.NumberType,
+        default=5,
+        title="Progress Interval",
+        description=(
+            "Seconds between progress log lines (records read, events sent, dead-lettered, "
+            "rate); 0 logs one after every batch."
+        ),
+    ),
+    th.Property(
         "streams",
         th.ObjectType(additional_properties=th.ObjectType()),
         required=True,
         title="Streams",
         description=(
             "Stream name to event mapping (see the README's mapping guide). "
-            "Streams not listed are ignored with one warning each."
+            "What happens to streams not listed is set by unmapped_streams."
+        ),
+    ),
+    th.Property(
+        "unmapped_streams",
+        th.StringType,
+        default="fail",
+        allowed_values=list(UNMAPPED_STREAM_POLICIES),
+        title="Unmapped Streams",
+        description=(
+            "What to do with an input stream that has no mapping in streams: 'fail' (stop "
+            "with exit code 2 before any of its records, naming the nearest configured "
+            "stream) or 'ignore' (count its records and skip them, for taps that send more "
+            "streams than you map)."
         ),
     ),
 ).to_dict()
+
+SDK_SETTINGS: frozenset[str] = frozenset(
+    {
+        "add_record_metadata",
+        "batch_config",
+        "batch_size_rows",
+        "default_target_schema",
+        "faker_config",
+        "flattening_enabled",
+        "flattening_max_depth",
+        "flattening_max_key_length",
+        "flattening_separator",
+        "hard_delete",
+        "load_method",
+        "process_activate_version_messages",
+        "stream_map_config",
+        "stream_maps",
+        "validate_records",
+    },
+)
+"""Settings the SDK defines for targets; accepted whether or not they apply here."""
 
 
 @dataclass(frozen=True)
@@ -171,11 +221,80 @@ class Settings:
     request_timeout: float
     batch_size: int
     streams: Mapping[str, StreamMapping]
+    unmapped_streams: str = "fail"
+    progress_interval: float = 5.0
+    warnings: tuple[str, ...] = ()
+    """Start-up warnings about settings that work but are probably not what was meant."""
+    unlisted_event_names: frozenset[str] = frozenset()
+    """Configured event names Pinterest does not list (warned about at start-up)."""
 
     @property
     def secrets(self) -> tuple[str, ...]:
         """Values that must never reach a log line."""
         return (self.access_token,) if self.access_token else ()
+
+    @property
+    def mode(self) -> str:
+        """One line saying where events go: ``DRY RUN: ...`` or ``LIVE: ...``."""
+        if self.dry_run:
+            return f"DRY RUN: request bodies to {self.dry_run_path}"
+        host = urlsplit(self.api_url).netloc or self.api_url
+        test = ", test mode" if self.test_mode else ""
+        return f"LIVE: {host}, ad account {self.ad_account_id}{test}"
+
+
+def unknown_settings(config: Mapping[str, Any], known: Collection[str]) -> list[str]:
+    """Describe each top-level key of ``config`` that is not a setting, with a suggestion.
+
+    A typo must not pass unnoticed: ``dryrun`` beside a real token would otherwise
+    turn a dry run into a live send. A key that belongs inside a stream's mapping
+    (``event_name`` at the top) is pointed there.
+    """
+    problems = []
+    for key in config:
+        if key in known:
+            continue
+        match = nearest(key, known)
+        if match is not None:
+            hint = f"did you mean '{match}'?"
+        elif (inner := nearest(key, STREAM_MAPPING_KEYS)) is not None:
+            hint = f"'{inner}' is a key of a stream's mapping: put it under streams.<stream>"
+        else:
+            hint = "see --about for the settings"
+        problems.append(f"{key}: unknown setting; {hint}")
+    return problems
+
+
+def unmapped_stream_message(stream: str, configured: Collection[str]) -> str:
+    """Explain that ``stream`` has no mapping, naming the configured streams."""
+    names = ", ".join(f"'{n}'" for n in sorted(configured)) or "none"
+    return (
+        f"streams: stream '{stream}' is in the input but has no mapping (configured: "
+        f"{names}){did_you_mean(stream, configured) or '.'} Map it in streams, or set "
+        "unmapped_streams to 'ignore' to skip streams you do not map"
+    )
+
+
+def _unlisted_event_names(streams: Mapping[str, StreamMapping]) -> dict[str, list[str]]:
+    """Configured event names (constants and map targets) that Pinterest does not list."""
+    found: dict[str, list[str]] = {}
+    for name, mapping in streams.items():
+        constants = [mapping.event_name]
+        if mapping.event_name_rule is not None:
+            constants += [mapping.event_name_rule.const, *mapping.event_name_rule.table.values()]
+        for event_name in dict.fromkeys(c for c in constants if c):
+            if event_name not in PINTEREST_EVENT_NAMES:
+                found.setdefault(name, []).append(event_name)
+    return found
+
+
+def _event_name_warning(stream: str, event_name: str) -> str:
+    guess = suggest_event_name(event_name)
+    hint = f"; did you mean '{guess}'?" if guess else ""
+    return (
+        f"streams.{stream}: '{event_name}' is not a Pinterest event name{hint} "
+        "(it is sent as written, and Pinterest may not report it)"
+    )
 
 
 def load_settings(config: Mapping[str, Any]) -> Settings:
@@ -233,6 +352,16 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
     ratio = float(config.get("max_rejected_ratio", 0.5))
     if not 0 <= ratio <= 1:
         raise ConfigError("max_rejected_ratio: must be from 0 to 1")
+    unmapped = config.get("unmapped_streams") or "fail"
+    if unmapped not in UNMAPPED_STREAM_POLICIES:
+        raise ConfigError(
+            f"unmapped_streams: must be one of {', '.join(UNMAPPED_STREAM_POLICIES)}"
+            f"{did_you_mean(str(unmapped), UNMAPPED_STREAM_POLICIES)}",
+        )
+    progress = float(config.get("progress_interval", 5))
+    if not 0 <= progress <= 3600:
+        raise ConfigError("progress_interval: must be from 0 to 3600 seconds")
+    unlisted = _unlisted_event_names(streams)
     return Settings(
         ad_account_id=ad_account_id,
         access_token=token,
@@ -250,4 +379,12 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         request_timeout=timeout,
         batch_size=batch_size,
         streams=streams,
+        unmapped_streams=unmapped,
+        progress_interval=progress,
+        warnings=tuple(
+            _event_name_warning(stream, name)
+            for stream, names in unlisted.items()
+            for name in names
+        ),
+        unlisted_event_names=frozenset(n for names in unlisted.values() for n in names),
     )

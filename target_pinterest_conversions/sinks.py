@@ -15,6 +15,7 @@ from singer_sdk.sinks import BatchSink
 
 from target_pinterest_conversions.batch import PendingEvent
 from target_pinterest_conversions.binding import MappingSchemaError, bind_mapping
+from target_pinterest_conversions.check import check_connection
 from target_pinterest_conversions.client import MAX_EVENTS_PER_REQUEST
 from target_pinterest_conversions.errors import ConfigError, InputError
 from target_pinterest_conversions.fastpath import compile_fast_path
@@ -124,7 +125,8 @@ class PinterestEventsSink(BatchSink):
             for field, reason in conversion.dropped:
                 run.summary.count(self.stream_name, "dropped_values", f"{field} {reason}")
             for warning in conversion.warnings:
-                if run.summary.count(self.stream_name, "warnings", warning):
+                first = run.summary.count(self.stream_name, "warnings", warning)
+                if first and warning not in run.announced_warnings:
                     self.logger.warning(warning)
             if conversion.skipped:
                 run.skip(self.stream_name, conversion.reasons)
@@ -179,7 +181,11 @@ class PinterestEventsSink(BatchSink):
 
 
 class IgnoredStreamSink(BatchSink):
-    """Counts and drops the records of streams that have no mapping in ``streams``."""
+    """Counts and drops the records of streams that have no mapping in ``streams``.
+
+    Used only when ``unmapped_streams`` is ``ignore``: by default such a stream stops
+    the run before any of its records is read.
+    """
 
     include_sdc_metadata_properties = False
 
@@ -205,3 +211,20 @@ class IgnoredStreamSink(BatchSink):
 
     def process_batch(self, context: dict) -> None:
         """Nothing to deliver."""
+
+
+class ConnectionCheckSink(IgnoredStreamSink):
+    """The stream ``meltano config test`` sends: runs the connection check instead.
+
+    Its records are synthetic, so they are counted and dropped, never sent; the check
+    sends Pinterest one test event of its own and raises when Pinterest refuses it.
+    """
+
+    def setup(self) -> None:
+        """Run the connection check; its failure stops the run with its cause."""
+        message = check_connection(
+            self._run.settings,
+            now=int(time.time()),
+            user_agent=self._run.user_agent,
+        )
+        self.logger.info(message)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import copy
 import gc
+import json
 import logging
 import sys
-from typing import Any
+import time
+from pathlib import Path
+from typing import Any, NoReturn
 
+import click
 from singer_sdk import Target
 from singer_sdk.exceptions import (
     ConfigValidationError,
@@ -19,6 +23,7 @@ from singer_sdk.plugin_base import JSONSchemaValidator
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.sinks import Sink
 
+from target_pinterest_conversions.check import MELTANO_TEST_STREAM, check_connection
 from target_pinterest_conversions.client import AuthError, DeliveryError
 from target_pinterest_conversions.errors import (
     EXIT_AUTH,
@@ -34,8 +39,20 @@ from target_pinterest_conversions.errors import (
 from target_pinterest_conversions.reader import SafeMessageReader
 from target_pinterest_conversions.redaction import install as install_redaction
 from target_pinterest_conversions.run import Run
-from target_pinterest_conversions.settings import CONFIG_SCHEMA, load_settings
-from target_pinterest_conversions.sinks import IgnoredStreamSink, PinterestEventsSink
+from target_pinterest_conversions.settings import (
+    CONFIG_SCHEMA,
+    SDK_SETTINGS,
+    Settings,
+    load_settings,
+    unknown_settings,
+    unmapped_stream_message,
+)
+from target_pinterest_conversions.sinks import (
+    ConnectionCheckSink,
+    IgnoredStreamSink,
+    PinterestEventsSink,
+)
+from target_pinterest_conversions.suggest import did_you_mean
 
 
 class TargetPinterestConversions(Target):
@@ -52,27 +69,100 @@ class TargetPinterestConversions(Target):
     default_sink_class = PinterestEventsSink
     message_reader_class = SafeMessageReader
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, settings: Settings | None = None, **kwargs: Any) -> None:
         self.run: Run
         super().__init__(*args, **kwargs)
-        settings = load_settings(self.config)
+        if settings is None:
+            settings = load_settings(self.config)
         install_redaction(settings.secrets)
         self.run = Run(settings, user_agent=f"{self.name}/{self.plugin_version}")
 
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Validate against the schema with messages that name settings, not values."""
-        schema = self.config_jsonschema
-        self.append_builtin_config(schema)
-        errors = [_describe(e) for e in JSONSchemaValidator(schema).iter_errors(self._config)]
-        if errors and raise_errors:
-            raise ConfigValidationError("Config validation failed", errors=errors, schema=schema)
+    @classmethod
+    def config_errors(cls, config: dict[str, Any]) -> list[str]:
+        """Check ``config`` against the settings: unknown keys first, then the schema.
+
+        Messages name settings and rules, never values. The schema's defaults are
+        filled into ``config`` as the SDK does.
+        """
+        schema = cls.config_jsonschema
+        cls.append_builtin_config(schema)
+        errors = unknown_settings(config, {*schema["properties"], *SDK_SETTINGS})
+        errors += [_describe(e) for e in JSONSchemaValidator(schema).iter_errors(config)]
         return errors
 
+    @classmethod
+    def checked_settings(cls, config: dict[str, Any]) -> Settings:
+        """Check ``config`` completely and return the settings to run with.
+
+        Raises:
+            ConfigValidationError: unknown keys or schema errors, one message each.
+            ConfigError: a setting is invalid in a way the schema cannot express.
+
+        """
+        errors = cls.config_errors(config)
+        if errors:
+            raise ConfigValidationError("Config validation failed", errors=errors)
+        return load_settings(config)
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Validate with messages that name settings, not values; reject unknown keys."""
+        errors = self.config_errors(self._config)
+        if errors and raise_errors:
+            raise ConfigValidationError(
+                "Config validation failed", errors=errors, schema=self.config_jsonschema
+            )
+        return errors
+
+    @classmethod
+    def cb_config(
+        cls,
+        ctx: click.Context,
+        param: click.Option,
+        value: tuple[str, ...],
+    ) -> Any:
+        """Read the ``--config`` files; a missing or broken file is one line and exit 2."""
+        for path in value:
+            if path == "ENV":
+                continue
+            problem = config_file_problem(Path(path))
+            if problem:
+                cls.logger.error("Config error: %s: %s", path, problem)
+                ctx.exit(EXIT_CONFIG)
+        return super().cb_config(ctx, param, value)
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command, plus ``--check``."""
+        command = super().get_singer_command()
+        command.params.append(
+            click.Option(
+                ["--check"],
+                is_flag=True,
+                help=(
+                    "Check the settings and the connection: send Pinterest one synthetic "
+                    "event with test=true (validated, not recorded), then exit; stdin is "
+                    "not read."
+                ),
+            ),
+        )
+        return command
+
     def get_sink_class(self, stream_name: str) -> type[Sink]:
-        """Mapped streams get the events sink; the others are counted and ignored."""
-        if stream_name in self.run.settings.streams:
+        """Mapped streams get the events sink; an unmapped one stops the run by default.
+
+        Raises:
+            ConfigError: the stream has no mapping and ``unmapped_streams`` is ``fail``.
+
+        """
+        settings = self.run.settings
+        if stream_name in settings.streams:
+            self.run.saw_stream(stream_name)
             return PinterestEventsSink
-        return IgnoredStreamSink
+        if stream_name == MELTANO_TEST_STREAM:
+            return ConnectionCheckSink
+        if settings.unmapped_streams == "ignore":
+            return IgnoredStreamSink
+        raise ConfigError(unmapped_stream_message(stream_name, settings.streams))
 
     def _process_record_message(self, message_dict: dict) -> None:
         # For streams without stream maps or flattening (the usual case), the SDK's
@@ -120,6 +210,12 @@ class TargetPinterestConversions(Target):
             super().process_endofpipe()
             self.run.deliveries.wait()
             self.run.check_rejections()
+            for stream in self.run.streams_not_in_input():
+                self.logger.warning(
+                    "Stream '%s' is configured in `streams` but was not in the input; check "
+                    "the tap's selected streams and the stream name",
+                    stream,
+                )
         finally:
             self.finish()
 
@@ -129,6 +225,7 @@ class TargetPinterestConversions(Target):
             return
         self._finished = True
         self.run.close()
+        self.run.emit_outcome_metrics()
         self.run.summary.log(self.logger)
         if self.run.dead_letters.count:
             self.logger.warning(
@@ -145,8 +242,13 @@ class TargetPinterestConversions(Target):
         about_format: str | None = None,
         config: Any = None,
         file_input: Any = None,
+        check: bool = False,
     ) -> None:
-        """Run the target; known failures end with one clear message and an exit code."""
+        """Run the target; known failures end with one clear message and an exit code.
+
+        The first log line says where events go (``DRY RUN: ...`` or ``LIVE: ...``) and
+        the last one how the run ended; settings are checked before stdin is read.
+        """
         if about:
             super().invoke(about=about, about_format=about_format, config=config)
         install_redaction()
@@ -157,11 +259,22 @@ class TargetPinterestConversions(Target):
         gc.set_threshold(50_000, 20, 20)
         target: TargetPinterestConversions | None = None
         try:
+            config_dict = dict(config.config) if config else {}
+            if config and config.parse_env:
+                config_dict.update(cls._env_var_config)
+            settings = cls.checked_settings(config_dict)
+            install_redaction(settings.secrets)
+            if check:
+                _check(settings, user_agent=f"{cls.name}/{cls.get_plugin_version()}")
+            cls.logger.info(settings.mode)
             cls.print_version(print_fn=cls.logger.info)
+            for warning in settings.warnings:
+                cls.logger.warning(warning)
             target = cls(
-                config=config.config if config else None,
+                config=config_dict,
                 validate_config=True,
-                parse_env_config=config.parse_env if config else False,
+                parse_env_config=False,
+                settings=settings,
             )
             target.listen(file_input)
             target.run.write_summary(EXIT_OK)
@@ -170,6 +283,8 @@ class TargetPinterestConversions(Target):
                 cls.logger.error("Config error: %s", error)  # noqa: TRY400
             sys.exit(EXIT_CONFIG)
         except ConfigError as exc:
+            if target is not None:
+                _stop(target, f"Config error: {exc}", EXIT_CONFIG)
             cls.logger.error("Config error: %s", exc)  # noqa: TRY400
             sys.exit(EXIT_CONFIG)
         except TooManyRejectedError as exc:
@@ -186,7 +301,47 @@ class TargetPinterestConversions(Target):
             _stop(target, f"Stopped, bad input: input line {line}: {problem}", EXIT_INPUT)
 
 
-def _stop(target: TargetPinterestConversions | None, message: str, code: int) -> None:
+def _check(settings: Settings, *, user_agent: str) -> NoReturn:
+    """Run the connection check alone (``--check``) and exit with its verdict."""
+    logger = logging.getLogger(TargetPinterestConversions.name)
+    logger.info("CHECK: %s", settings.mode)
+    try:
+        message = check_connection(settings, now=int(time.time()), user_agent=user_agent)
+    except AuthError as exc:
+        logger.error("Connection check failed: %s", exc)  # noqa: TRY400
+        sys.exit(EXIT_AUTH)
+    except DeliveryError as exc:
+        logger.error("Connection check failed: %s", exc)  # noqa: TRY400
+        sys.exit(EXIT_DELIVERY)
+    logger.info(message)
+    sys.exit(EXIT_OK)
+
+
+def config_file_problem(path: Path) -> str | None:
+    """Say what is wrong with a config file (one line, never its content), or ``None``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return "no such file"
+    except IsADirectoryError:
+        return "is a directory, not a JSON file"
+    except PermissionError:
+        return "cannot be read (permission denied)"
+    except UnicodeDecodeError:
+        return "is not UTF-8 text"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or type(exc).__name__})"
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+    if not isinstance(data, dict):
+        return f"must hold a JSON object of settings, not {type(data).__name__}"
+    return None
+
+
+def _stop(target: TargetPinterestConversions | None, message: str, code: int) -> NoReturn:
+    """Log why the run stops, finish it, and exit; the last line repeats the cause."""
     logger = logging.getLogger(TargetPinterestConversions.name)
     logger.error(message)
     logger.error("STATE was emitted only for records delivered or dead-lettered before this.")
@@ -204,6 +359,10 @@ def _describe(error: Any) -> str:
         return str(error.message)
     if rule == "additionalProperties":
         return f"{setting}: {error.message}"
-    if rule in ("type", "enum", "pattern", "minimum", "maximum"):
+    if rule == "enum":
+        values = [str(v) for v in error.validator_value]
+        hint = did_you_mean(str(error.instance), values)
+        return f"{setting}: must be one of {', '.join(values)}{hint}"
+    if rule in ("type", "pattern", "minimum", "maximum"):
         return f"{setting}: must satisfy {rule} {error.validator_value}"
     return f"{setting}: does not satisfy the '{rule}' rule"

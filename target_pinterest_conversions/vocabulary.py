@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from target_pinterest_conversions.suggest import nearest
+
 ACTION_SOURCES: tuple[str, ...] = ("web", "app_android", "app_ios", "offline")
 
 PINTEREST_EVENT_NAMES: frozenset[str] = frozenset(
@@ -88,3 +90,56 @@ _SEPARATORS = re.compile(r"[\s_-]+")
 def name_key(name: str) -> str:
     """Return the lookup key of a source event name or action source."""
     return _SEPARATORS.sub(" ", name.strip()).casefold()
+
+
+OTHER_PLATFORM_EVENTS: Mapping[str, str] = {
+    # Meta pixel / Conversions API standard events
+    "Purchase": "checkout",
+    "AddToCart": "add_to_cart",
+    "AddToWishlist": "add_to_wishlist",
+    "AddPaymentInfo": "add_payment_info",
+    "InitiateCheckout": "initiate_checkout",
+    "ViewContent": "view_content",
+    "PageView": "page_visit",
+    "CompleteRegistration": "signup",
+    "StartTrial": "start_trial",
+    "SubmitApplication": "submit_application",
+    "FindLocation": "find_location",
+    "CustomizeProduct": "customize_product",
+    # Google Analytics 4 recommended events
+    "begin_checkout": "initiate_checkout",
+    "view_item": "view_content",
+    "view_item_list": "view_category",
+    "sign_up": "signup",
+    "generate_lead": "lead",
+    "page_view": "page_visit",
+    # Plain words people reach for
+    "order": "checkout",
+    "order_placed": "checkout",
+    "sale": "checkout",
+    "conversion": "checkout",
+    "add_to_basket": "add_to_cart",
+    "registration": "signup",
+    "register": "signup",
+    "page_load": "page_visit",
+    "pageview": "page_visit",
+    "view": "page_visit",
+    "install": "app_install",
+}
+"""Other platforms' event names (Meta, GA4) and common words, for suggestions only."""
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def suggest_event_name(name: str) -> str | None:
+    """Return the Pinterest event name a user most likely meant by ``name``, if any.
+
+    Known names from Segment, Converge, Meta and GA4 give their Pinterest equivalent
+    (``Purchase`` -> ``checkout``); otherwise the closest spelling of a Pinterest name.
+    """
+    key = name_key(_CAMEL.sub(" ", name.strip()))
+    for table in (OTHER_PLATFORM_EVENTS, SEGMENT_EVENTS, CONVERGE_EVENTS):
+        for source, pinterest in table.items():
+            if name_key(_CAMEL.sub(" ", source)) == key:
+                return pinterest
+    return nearest(name, PINTEREST_EVENT_NAMES)

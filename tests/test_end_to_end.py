@@ -219,7 +219,7 @@ def test_invalid_records_are_dead_lettered_and_the_rest_delivered(tmp_path):
     assert_no_secrets_or_pii(text, [old, future, bad_value])
 
 
-def test_unmapped_streams_are_ignored_with_one_warning(tmp_path):
+def test_unmapped_streams_ignore_skips_them_with_one_warning(tmp_path):
     schema = {"type": "object", "properties": {"id": {"type": "integer"}}}
     lines = [
         json.dumps(
@@ -231,7 +231,7 @@ def test_unmapped_streams_are_ignored_with_one_warning(tmp_path):
     ]
     lines.append(json.dumps({"type": "STATE", "value": {"customers": 5}}))
     with FakePinterest(token=TOKEN) as api:
-        result = run_target(tmp_path, config(api), lines)
+        result = run_target(tmp_path, config(api, unmapped_streams="ignore"), lines)
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("'customers' is not listed in the `streams` setting") == 1
     assert api.requests == []

@@ -43,9 +43,11 @@ def project(tmp_path: Path, extractors: list[dict] | None = None) -> Path:
     return tmp_path
 
 
-def meltano(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 900) -> str:
+def meltano_result(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
     assert MELTANO, "REQUIRE_MELTANO is set but meltano is not installed"
-    result = subprocess.run(
+    return subprocess.run(
         [MELTANO, *args],
         cwd=cwd,
         env={**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", **(env or {})},
@@ -54,6 +56,10 @@ def meltano(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: f
         timeout=timeout,
         check=False,
     )
+
+
+def meltano(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 900) -> str:
+    result = meltano_result(cwd, *args, env=env, timeout=timeout)
     assert result.returncode == 0, f"meltano {' '.join(args)} failed:\n{result.stderr[-4000:]}"
     return result.stdout
 
@@ -82,7 +88,18 @@ def test_meltano_run_of_the_sample_job_delivers_the_orders(tmp_path):
     (folder / "output" / "orders.jsonl").write_text(orders)
     meltano(folder, "install")
     with FakePinterest(token=TOKEN) as api:
-        meltano(folder, "run", "sample-orders", env=loader_env(api))
+        run = meltano_result(folder, "run", "sample-orders", env=loader_env(api))
+        host = api.url.removeprefix("http://")
+    assert run.returncode == 0, run.stderr[-4000:]
+    # Under Meltano's structured logging the target's first line says the mode and its
+    # last one the outcome.
+    target_lines = [
+        line
+        for line in run.stderr.splitlines()
+        if "] target-pinterest-conversions " in line and "METRIC" not in line
+    ]
+    assert f"LIVE: {host}, ad account 549755885175" in target_lines[0]
+    assert "Run succeeded in " in target_lines[-1]
     ids = sorted(api.accepted_ids())
     assert len(ids) == 19  # 20 sample orders, one without any match key
     assert api.errors == []
@@ -187,3 +204,54 @@ def test_incremental_runs_from_postgres_send_only_new_rows(tmp_path):
     assert bookmark["replication_key_value"].startswith(
         (now - dt.timedelta(minutes=80)).strftime("%Y-%m-%dT%H")
     )
+
+
+def test_meltano_config_test_checks_the_token_for_real(tmp_path):
+    """`meltano config test` (Meltano 4.4 sends `meltano_test_stream`) and `meltano invoke
+    --check`. Meltano 4.4.1 crashes in its own clean-up after a loader test
+    (ProcessLookupError, whatever the outcome) and exits 0, so the verdict is read from
+    what it reports: "Test data was written" only on success, and the target's own lines
+    (shown at debug level)."""
+    folder = project(tmp_path)
+    meltano(folder, "install", "--plugin-type", "loader", "target-pinterest-conversions")
+    passed = "Test data was written to your target system"
+    with FakePinterest(token=TOKEN) as api:
+        good = meltano_result(
+            folder,
+            "--log-level=debug",
+            "config",
+            "test",
+            "target-pinterest-conversions",
+            env=loader_env(api),
+        )
+        bad = meltano_result(
+            folder,
+            "--log-level=debug",
+            "config",
+            "test",
+            "target-pinterest-conversions",
+            env={**loader_env(api), "TARGET_PINTEREST_CONVERSIONS_ACCESS_TOKEN": "wrong"},
+        )
+        invoke_good = meltano_result(
+            folder, "invoke", "target-pinterest-conversions", "--check", env=loader_env(api)
+        )
+        invoke_bad = meltano_result(
+            folder,
+            "invoke",
+            "target-pinterest-conversions",
+            "--check",
+            env={**loader_env(api), "TARGET_PINTEREST_CONVERSIONS_ACCESS_TOKEN": "wrong"},
+        )
+    assert passed in good.stderr, good.stderr[-4000:]
+    assert "Connection check passed" in good.stderr
+    assert passed not in bad.stderr, bad.stderr[-4000:]
+    assert "the access token was rejected (401): check access_token" in bad.stderr
+    assert invoke_good.returncode == 0, invoke_good.stderr[-4000:]
+    assert "Connection check passed" in invoke_good.stderr
+    assert invoke_bad.returncode == 3
+    assert "Connection check failed: the access token was rejected (401)" in invoke_bad.stderr
+    # Four checks, one synthetic test event each; the good ones met Pinterest's schema.
+    assert len(api.requests) == 4
+    assert all(r.query == {"test": ["true"]} for r in api.requests)
+    assert api.errors == []
+    assert TOKEN not in good.stderr + invoke_good.stderr

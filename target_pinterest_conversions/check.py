@@ -1,0 +1,99 @@
+"""The connection check: one synthetic event sent with ``?test=true``.
+
+Pinterest validates a test request exactly like a real one (token, ad account, event)
+and records nothing, so one such request proves that a run would be accepted.
+``target-pinterest-conversions --check`` runs it, and so does ``meltano config test``,
+which sends the loader a stream named :data:`MELTANO_TEST_STREAM`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlsplit
+
+from target_pinterest_conversions.client import (
+    DeliveryError,
+    PinterestClient,
+    RetriesExhausted,
+)
+from target_pinterest_conversions.privacy import hash_value
+from target_pinterest_conversions.settings import Settings
+from target_pinterest_conversions.validation import validate_event
+
+MELTANO_TEST_STREAM = "meltano_test_stream"
+"""The stream ``meltano config test`` sends to a loader (Meltano 4.4)."""
+
+CHECK_TRIES = 3
+"""Tries for the check's one request: enough to ride out a blip, short enough to answer."""
+
+
+class CheckFailed(DeliveryError):
+    """Pinterest was reached and the token accepted, but it refused the test event."""
+
+
+def synthetic_event(now: int, partner_name: str | None = None) -> dict[str, object]:
+    """Return a valid ``page_visit`` event with no real person behind it.
+
+    Its match keys are the hash of an address at example.com (a reserved domain) and an
+    IP address from TEST-NET-3; its id is unique so that no real event is deduplicated.
+    """
+    event: dict[str, object] = {
+        "event_name": "page_visit",
+        "action_source": "web",
+        "event_time": now,
+        "event_id": f"target-pinterest-conversions-check-{uuid.uuid4()}",
+        "user_data": {
+            "em": [hash_value("em", "connection-check@example.com")],
+            "client_ip_address": "203.0.113.10",
+            "client_user_agent": "target-pinterest-conversions connection check",
+        },
+    }
+    if partner_name:
+        event["partner_name"] = partner_name
+    problems = validate_event(event, now)
+    if problems:  # the event is ours: a failure here is a bug, not a user error
+        raise AssertionError("; ".join(problems))
+    return event
+
+
+def check_connection(settings: Settings, *, now: int, user_agent: str) -> str:
+    """Send one test event with the run's token and ad account; say what was proven.
+
+    Raises:
+        AuthError: the token or the ad account was refused (401, 403).
+        RequestRejected: the request was refused (400, 404 or another 4xx).
+        CheckFailed: the test event itself was refused (422).
+        DeliveryError: Pinterest could not be reached within the tries allowed.
+
+    """
+    host = urlsplit(settings.api_url).netloc or settings.api_url
+    if settings.dry_run:
+        return (
+            "Connection check: dry_run is true, so Pinterest was not contacted; the "
+            "settings are valid. Set dry_run to false to check the token and ad account"
+        )
+    client = PinterestClient(
+        ad_account_id=settings.ad_account_id,
+        access_token=settings.access_token or "",
+        api_url=settings.api_url,
+        test_mode=True,
+        max_tries=min(settings.max_tries, CHECK_TRIES),
+        timeout=settings.request_timeout,
+        user_agent=user_agent,
+    )
+    try:
+        result = client.send([synthetic_event(now, settings.partner_name)])[0]
+    except RetriesExhausted as exc:
+        raise DeliveryError(f"network: could not reach Pinterest at {host}: {exc}") from None
+    finally:
+        client.close()
+    if not result.processed:
+        raise CheckFailed(
+            f"Pinterest accepted the token but refused the test event: "
+            f"{result.error_message or 'no reason given'}",
+        )
+    return (
+        f"Connection check passed: {host} accepted a test event for ad account "
+        f"{settings.ad_account_id} with this access token (sent with test=true: "
+        "validated, not recorded)"
+    )

@@ -1,0 +1,211 @@
+"""The connection check through the CLI (`--check`) and as Meltano's loader test stream."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+
+import pytest
+
+from target_pinterest_conversions.check import synthetic_event
+from target_pinterest_conversions.validation import validate_event
+from tests.cli import command, run_target, write_config
+from tests.fake_pinterest import FakePinterest, Scripted
+
+TOKEN = "test-token-XYZ"
+ACCOUNT = "549755885175"
+STREAMS = {
+    "orders": {
+        "event_name": "checkout",
+        "action_source": "web",
+        "event_time": "ts",
+        "user_data": {"em": "email"},
+    },
+}
+
+
+def config(api_url: str, **extra: object) -> dict:
+    return {
+        "ad_account_id": ACCOUNT,
+        "access_token": TOKEN,
+        "api_url": api_url,
+        "max_tries": 2,
+        "streams": STREAMS,
+        **extra,
+    }
+
+
+def check(tmp_path, cfg: dict) -> subprocess.CompletedProcess[str]:
+    path = write_config(tmp_path, cfg)
+    # stdin stays open: --check must not read it.
+    proc = subprocess.Popen(
+        [*command(), "--config", str(path), "--check"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def last_line(stderr: str) -> str:
+    return stderr.strip().splitlines()[-1].split(" | ", 3)[-1]
+
+
+def test_the_synthetic_event_is_valid_and_never_a_real_person():
+    event = synthetic_event(1_800_000_000, "ss-acme")
+    assert validate_event(event, 1_800_000_000) == []
+    assert event["event_id"] != synthetic_event(1_800_000_000)["event_id"]
+    assert event["partner_name"] == "ss-acme"
+    assert event["user_data"]["client_ip_address"].startswith("203.0.113.")  # TEST-NET-3
+
+
+def test_check_passes_for_a_good_token_with_one_test_request(tmp_path):
+    with FakePinterest(token=TOKEN) as api:
+        result = check(tmp_path, config(api.url, partner_name="ss-acme"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert api.errors == []  # the request met Pinterest's published schema
+    assert len(api.requests) == 1
+    request = api.requests[0]
+    assert request.query == {"test": ["true"]}
+    assert len(request.events) == 1
+    assert request.events[0]["partner_name"] == "ss-acme"
+    assert last_line(result.stderr).startswith(
+        f"Connection check passed: {api.url.removeprefix('http://')} accepted a test event "
+        f"for ad account {ACCOUNT}"
+    )
+    assert result.stdout == ""
+    assert TOKEN not in result.stderr
+
+
+def test_check_fails_with_exit_3_for_a_rejected_token(tmp_path):
+    with FakePinterest(token="the-real-token") as api:
+        result = check(tmp_path, config(api.url))
+    assert result.returncode == 3
+    assert last_line(result.stderr) == (
+        "Connection check failed: the access token was rejected (401): check access_token; "
+        "it must be a conversion access token from Ads Manager or an OAuth token with ads:write"
+    )
+    assert TOKEN not in result.stderr
+
+
+def test_check_fails_with_exit_3_for_an_ad_account_without_access(tmp_path):
+    forbidden = {"code": 29, "message": "You are not permitted to access that resource."}
+    with FakePinterest(token=TOKEN) as api:
+        api.script.append(Scripted(status=403, body=forbidden))
+        result = check(tmp_path, config(api.url))
+    assert result.returncode == 3
+    assert f"access to ad account {ACCOUNT} was denied (403): check ad_account_id" in (
+        last_line(result.stderr)
+    )
+
+
+def test_check_fails_with_exit_4_for_an_unknown_ad_account(tmp_path):
+    with FakePinterest(token=TOKEN) as api:
+        api.script.append(Scripted(status=404, body={"code": 4, "message": "Not found"}))
+        result = check(tmp_path, config(api.url))
+    assert result.returncode == 4
+    assert "was not found (404): check ad_account_id and api_url" in last_line(result.stderr)
+
+
+def test_check_fails_with_exit_4_when_the_test_event_is_refused(tmp_path):
+    refused = {
+        "code": 953,
+        "message": "Not all events were processed",
+        "details": {
+            "num_events_received": 1,
+            "num_events_processed": 0,
+            "events": [{"status": "failed", "error_message": "Conversion tag not set up"}],
+        },
+    }
+    with FakePinterest(token=TOKEN) as api:
+        api.script.append(Scripted(status=422, body=refused))
+        result = check(tmp_path, config(api.url))
+    assert result.returncode == 4
+    assert last_line(result.stderr) == (
+        "Connection check failed: Pinterest accepted the token but refused the test event: "
+        "Conversion tag not set up"
+    )
+
+
+def test_check_fails_with_exit_4_when_pinterest_cannot_be_reached(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed once the block ends: nothing listens there
+    result = check(tmp_path, config(f"http://127.0.0.1:{port}", max_tries=1))
+    assert result.returncode == 4
+    assert last_line(result.stderr).startswith(
+        f"Connection check failed: network: could not reach Pinterest at 127.0.0.1:{port}: "
+    )
+
+
+def test_check_in_a_dry_run_contacts_nobody_and_says_so(tmp_path):
+    cfg = {"ad_account_id": ACCOUNT, "dry_run": True, "streams": STREAMS}
+    result = check(tmp_path, cfg)
+    assert result.returncode == 0, result.stderr
+    assert "dry_run is true, so Pinterest was not contacted" in last_line(result.stderr)
+
+
+def test_check_of_a_bad_config_is_a_config_error(tmp_path):
+    cfg = {"ad_account_id": ACCOUNT, "streams": STREAMS}  # no token, not a dry run
+    result = check(tmp_path, cfg)
+    assert result.returncode == 2
+    assert "access_token: required unless dry_run is true" in result.stderr
+
+
+def _meltano_test_messages() -> list[str]:
+    """What Meltano 4.4's `meltano config test` writes to a loader's stdin."""
+    stream = "meltano_test_stream"
+    return [
+        json.dumps(
+            {
+                "type": "SCHEMA",
+                "stream": stream,
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "name": {"type": "string"},
+                        "created_at": {"type": "string", "format": "date-time"},
+                    },
+                },
+                "key_properties": ["id"],
+            },
+        ),
+        json.dumps(
+            {
+                "type": "RECORD",
+                "stream": stream,
+                "record": {
+                    "id": 1,
+                    "name": "Meltano Test Record",
+                    "created_at": "2025-09-29T00:00:00Z",
+                },
+            },
+        ),
+        json.dumps({"type": "STATE", "value": {"bookmarks": {stream: {"last_record": 1}}}}),
+    ]
+
+
+@pytest.mark.parametrize(("token", "code"), [(TOKEN, 0), ("wrong-token", 3)])
+def test_meltano_test_stream_runs_the_check_and_sends_none_of_its_records(tmp_path, token, code):
+    with FakePinterest(token=TOKEN) as api:
+        result = run_target(
+            tmp_path, {**config(api.url), "access_token": token}, _meltano_test_messages()
+        )
+    assert result.returncode == code, result.stderr[-3000:]
+    assert len(api.requests) == 1
+    assert api.requests[0].query == {"test": ["true"]}
+    if code == 0:
+        assert [e["event_name"] for e in api.requests[0].events] == ["page_visit"]
+        assert "Connection check passed" in result.stderr
+        # Meltano judges a loader test by its output: no line may mention an error.
+        assert "error" not in result.stderr.lower()
+        assert "exception" not in result.stderr.lower()
+    else:
+        assert "the access token was rejected (401)" in last_line(result.stderr)
