@@ -1,9 +1,9 @@
 """Print a Singer file with its orders' times moved into the last hour.
 
 Pinterest only takes events from the last 7 days, so the bundled sample orders are
-shifted, keeping their spacing, to end five minutes ago. Usage:
+shifted, keeping their spacing, to end five minutes ago. Usage (the second for tap-jsonl):
     python sample/recent.py sample/orders.singer | target-pinterest-conversions ...
-    python sample/recent.py sample/orders.singer --jsonl > output/orders.jsonl  # for tap-jsonl
+    mkdir -p output && python sample/recent.py sample/orders.singer --jsonl > output/orders.jsonl
 """
 
 from __future__ import annotations
