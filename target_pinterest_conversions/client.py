@@ -2,36 +2,49 @@
 
 :class:`PinterestClient` sends one request of up to 1000 events on a keep-alive
 session, retries transient failures (429, 5xx, connection errors, timeouts) with
-exponential backoff and full jitter, honours ``Retry-After``, and returns one
-:class:`EventResult` per event read from the 200 body (``events``) or the 422 body
-(``details.events``). Errors that a retry cannot fix raise a :class:`DeliveryError`
-whose message says what to change. :class:`DryRunSender` has the same interface and
-writes the exact request bodies to a file instead of the network.
+exponential backoff and full jitter, honours ``Retry-After`` up to ``max_retry_after``,
+and returns one :class:`EventResult` per event read from the 200 body (``events``) or
+the 422 body (``details.events``). Errors that a retry cannot fix raise a
+:class:`DeliveryError` whose message says what to change. :class:`DryRunSender` has the
+same interface and writes the exact request bodies to a file instead of the network.
+
+Every wait is bounded: one request (connect, headers and whole body) is cut at
+``request_timeout`` by a watchdog that shuts its socket, a body is read up to
+:data:`MAX_RESPONSE_BYTES`, and the waits between tries end at once when the run stops.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email.utils
 import logging
+import math
 import random
+import socket
 import threading
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import backoff
 import orjson
 import requests
+import urllib3
+from requests.adapters import HTTPAdapter
 from singer_sdk import metrics
+
+from target_pinterest_conversions.files import output_file_error
 
 logger = logging.getLogger("target-pinterest-conversions.client")
 
 MAX_EVENTS_PER_REQUEST = 1000
 DEFAULT_API_URL = "https://api.pinterest.com"
-_MAX_RETRY_AFTER_SECONDS = 3600.0
 _MAX_MESSAGE_CHARS = 500
+MAX_RESPONSE_BYTES = 4 << 20
+"""Pinterest's answers are a few hundred KB at most; anything larger is not its answer."""
+UNREADABLE_ANSWERS_LIMIT = 3
+"""2xx answers in a row that are not Pinterest's JSON before the run stops (wrong api_url)."""
 _ENDPOINT = metrics.Tag.ENDPOINT
 _ENDPOINT_NAME = "/v5/ad_accounts/{ad_account_id}/events"
 
@@ -51,9 +64,11 @@ class EventResult:
 
 
 PROCESSED = EventResult(status="processed")
+UNKNOWN_STATUS = "unknown"
+"""An event whose fate is unknown: the answer was not Pinterest's (dead-lettered)."""
 
 
-def _json(response: requests.Response) -> Any:
+def _json(response: Answer) -> Any:
     """Decode a response body; raise ``ValueError`` when it is not JSON."""
     return orjson.loads(response.content)
 
@@ -72,6 +87,14 @@ class RequestRejected(DeliveryError):
 
 class RetriesExhausted(DeliveryError):
     """A transient failure persisted through every allowed try."""
+
+
+class NotPinterest(DeliveryError):
+    """Several 2xx answers in a row were not Pinterest's JSON: api_url is probably wrong."""
+
+
+class DeliveryStopped(Exception):
+    """The run is stopping: the request was abandoned or not retried; nothing is lost."""
 
 
 class TransientError(Exception):
@@ -104,7 +127,10 @@ def encode_body(events: Sequence[dict[str, Any]]) -> bytes:
 
 
 def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
-    """Read ``Retry-After`` as delta-seconds or an HTTP date; ``None`` when absent or bad."""
+    """Read ``Retry-After`` as delta-seconds or an HTTP date; ``None`` when absent or bad.
+
+    ``nan``, infinities and anything else that is not a time are treated as absent.
+    """
     if not value:
         return None
     text = value.strip()
@@ -113,12 +139,14 @@ def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> floa
     except ValueError:
         try:
             when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=dt.timezone.utc)
         seconds = (when - (now or dt.datetime.now(dt.timezone.utc))).total_seconds()
-    return min(max(seconds, 0.0), _MAX_RETRY_AFTER_SECONDS)
+    if not math.isfinite(seconds):
+        return None
+    return max(seconds, 0.0)
 
 
 def _wait_times(
@@ -142,6 +170,16 @@ def _wait_times(
 
 
 _PROCESSED_ITEM = {"status": "processed", "error_message": "", "warning_message": ""}
+
+
+def _network_problem(exc: BaseException) -> str:
+    """Describe a network failure by kind, never by its text (which may echo the URL)."""
+    if isinstance(exc, (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)):
+        return "the request timed out"
+    cut_off = (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.ProtocolError)
+    if isinstance(exc, cut_off):
+        return "the answer was cut off"
+    return f"connection failed ({type(exc).__name__})"
 
 
 def _results(payload: Any, count: int) -> list[EventResult] | None:
@@ -173,7 +211,7 @@ def _results(payload: Any, count: int) -> list[EventResult] | None:
     return out
 
 
-def _message(response: requests.Response) -> str:
+def _message(response: Answer) -> str:
     try:
         payload = _json(response)
     except ValueError:
@@ -181,6 +219,77 @@ def _message(response: requests.Response) -> str:
     if isinstance(payload, dict) and payload.get("message"):
         return str(payload["message"])[:_MAX_MESSAGE_CHARS]
     return response.reason or ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A response read whole (within bounds): status, headers, body and reason phrase."""
+
+    status_code: int
+    headers: Any
+    content: bytes
+    reason: str
+
+
+_ACTIVE = threading.local()
+"""The delivery thread's request in flight, for the watchdog: a :class:`_Flight`."""
+
+
+class _Flight:
+    """One request in flight: the connection it uses, and why it was cut, if it was."""
+
+    __slots__ = ("conn", "cut")
+
+    def __init__(self) -> None:
+        self.conn: Any = None
+        self.cut: str | None = None
+
+    def abort(self, why: str) -> None:
+        """Shut the connection's socket: a blocked read returns at once."""
+        self.cut = self.cut or why
+        sock = getattr(self.conn, "sock", None)
+        if sock is not None:
+            # Already closed means the request is over anyway.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class _TrackedHTTPConnection(urllib3.connection.HTTPConnection):
+    """Tells the thread's :class:`_Flight` which connection the request uses."""
+
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        flight = getattr(_ACTIVE, "flight", None)
+        if flight is not None:
+            flight.conn = self
+        super().request(*args, **kwargs)
+
+
+class _TrackedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    """Tells the thread's :class:`_Flight` which connection the request uses."""
+
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        flight = getattr(_ACTIVE, "flight", None)
+        if flight is not None:
+            flight.conn = self
+        super().request(*args, **kwargs)
+
+
+class _TrackedHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _TrackedHTTPConnection
+
+
+class _TrackedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _TrackedHTTPSConnection
+
+
+def _tracked_adapter() -> HTTPAdapter:
+    """An adapter whose connections the watchdog can cut (no retries of its own)."""
+    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0)
+    adapter.poolmanager.pool_classes_by_scheme = {
+        "http": _TrackedHTTPPool,
+        "https": _TrackedHTTPSPool,
+    }
+    return adapter
 
 
 class PinterestClient:
@@ -197,39 +306,36 @@ class PinterestClient:
         test_mode: bool = False,
         max_tries: int = 8,
         timeout: float = 60.0,
+        max_retry_after: float = 300.0,
         backoff_base: float = 1.0,
         backoff_max: float = 60.0,
         session: requests.Session | None = None,
         user_agent: str = "target-pinterest-conversions",
+        stop: threading.Event | None = None,
     ) -> None:
         self.ad_account_id = ad_account_id
+        self.api_url = api_url
         self.url = f"{api_url.rstrip('/')}/v5/ad_accounts/{ad_account_id}/events"
         self.params = {"test": "true"} if test_mode else {}
         self.max_tries = max_tries
         self.timeout = timeout
+        self.max_retry_after = max_retry_after
+        self._backoff = (backoff_base, backoff_max)
+        self._stop = stop or threading.Event()
         # One keep-alive session per delivery thread (requests' Session is not
         # documented as thread-safe), or the one given, for tests.
         self._given_session = session
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
-        self._sessions_lock = threading.Lock()
+        self._flights: set[_Flight] = set()
+        self._lock = threading.Lock()
+        self._unreadable_in_a_row = 0
         self._headers = {
             "Authorization": f"Bearer {access_token}",
             "Content-Type": "application/json",
             "Accept": "application/json",
             "User-Agent": user_agent,
         }
-        self._send_with_retries = backoff.on_exception(
-            _wait_times,
-            TransientError,
-            max_tries=max_tries,
-            jitter=None,
-            on_backoff=self._log_backoff,
-            on_giveup=self._raise_exhausted,
-            logger=None,
-            base=backoff_base,
-            cap=backoff_max,
-        )(self._send_once)
 
     def send(self, events: Sequence[dict[str, Any]]) -> list[EventResult]:
         """Send up to 1000 events and return Pinterest's result for each, in order.
@@ -237,22 +343,68 @@ class PinterestClient:
         Raises:
             AuthError: the token or the ad account was refused (401, 403).
             RequestRejected: the request was refused as a whole (400, 404, other 4xx).
-            RetriesExhausted: 429, 5xx or network failures outlasted ``max_tries``.
+            RetriesExhausted: 429, 5xx or network failures outlasted ``max_tries``, or
+                Pinterest asked to wait longer than ``max_retry_after``.
+            NotPinterest: several 2xx answers in a row were not Pinterest's JSON.
+            DeliveryStopped: the run is stopping; the events were not delivered.
 
         """
         if not 0 < len(events) <= MAX_EVENTS_PER_REQUEST:
             raise ValueError(f"a request holds 1 to {MAX_EVENTS_PER_REQUEST} events")
         body = encode_body(events)
-        return self._send_with_retries(body, len(events))  # type: ignore[no-any-return]
+        waits = _wait_times(*self._backoff)
+        next(waits)
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                return self._send_once(body, len(events))
+            except TransientError as exc:
+                if self._stop.is_set():
+                    raise DeliveryStopped(exc.description) from None
+                if tries >= self.max_tries:
+                    raise RetriesExhausted(
+                        f"gave up after {tries} tries: {exc.description}; raise max_tries "
+                        "or retry the run later (state was not advanced)",
+                    ) from None
+                if exc.retry_after is not None and exc.retry_after > self.max_retry_after:
+                    raise RetriesExhausted(
+                        f"Pinterest asked to wait {exc.retry_after:.0f}s before retrying "
+                        f"({exc.description}; Retry-After), more than max_retry_after "
+                        f"({self.max_retry_after:g}s); retry the run later (state was not "
+                        "advanced)",
+                    ) from None
+                wait = waits.send(exc)
+                logger.warning(
+                    "Pinterest request failed (%s) on try %d of %d; retrying in %.1fs",
+                    exc.description,
+                    tries,
+                    self.max_tries,
+                    wait,
+                )
+                if self._wait(wait):
+                    raise DeliveryStopped(exc.description) from None
+
+    def abort(self) -> None:
+        """Cut every request in flight (the run is stopping after its grace period)."""
+        self._stop.set()
+        with self._lock:
+            flights = list(self._flights)
+        for flight in flights:
+            flight.abort("the run is stopping")
 
     def close(self) -> None:
         """Close the HTTP sessions."""
-        with self._sessions_lock:
+        with self._lock:
             sessions, self._sessions = self._sessions, []
         for session in sessions:
             session.close()
         if self._given_session is not None:
             self._given_session.close()
+
+    def _wait(self, seconds: float) -> bool:
+        """Wait between tries; return True at once if the run is stopping."""
+        return self._stop.wait(seconds)
 
     def _session(self) -> requests.Session:
         if self._given_session is not None:
@@ -260,6 +412,9 @@ class PinterestClient:
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
+            adapter = _tracked_adapter()
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
             # Proxies and the CA bundle come from the environment as usual, but are
             # read once here: requests reads them on every request otherwise, about
             # a millisecond of a delivery thread holding the GIL per batch.
@@ -268,55 +423,118 @@ class PinterestClient:
             session.verify = settings["verify"]
             session.trust_env = False
             self._local.session = session
-            with self._sessions_lock:
+            with self._lock:
                 self._sessions.append(session)
         return session
 
-    def _post(self, body: bytes) -> requests.Response:
+    def _post(self, body: bytes) -> Answer:
+        """Send one request and read the whole answer within ``timeout`` seconds.
+
+        A watchdog timer shuts the socket when the time is up, so a server that drips
+        its headers or body byte by byte cannot hold a delivery thread longer.
+        """
+        flight = _Flight()
+        watchdog = threading.Timer(self.timeout, flight.abort, (f"{self.timeout:g}s",))
+        watchdog.daemon = True
+        with self._lock:
+            self._flights.add(flight)
+        _ACTIVE.flight = flight
         # One SDK metric point per request: its duration, HTTP status and outcome.
         timer = metrics.Timer(metrics.Metric.HTTP_REQUEST_DURATION, {_ENDPOINT: _ENDPOINT_NAME})
         try:
+            if self._stop.is_set():
+                raise DeliveryStopped("the run is stopping")
+            watchdog.start()
             with timer:
-                response = self._session().post(
-                    self.url,
-                    params=self.params,
-                    data=body,
-                    headers=self._headers,
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                )
-                timer.tags[metrics.Tag.HTTP_STATUS_CODE] = response.status_code
-                if response.status_code not in (200, 422):
+                answer = self._exchange(body)
+                timer.tags[metrics.Tag.HTTP_STATUS_CODE] = answer.status_code
+                if answer.status_code not in (200, 422):
                     timer.tags[metrics.Tag.STATUS] = metrics.Status.FAILED
-        except requests.Timeout:
-            raise TransientError("the request timed out") from None
-        except requests.ConnectionError as exc:
-            raise TransientError(f"connection failed ({type(exc).__name__})") from None
-        except requests.exceptions.ChunkedEncodingError:
-            raise TransientError("the response was cut off") from None
-        return response
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            if flight.cut == "the run is stopping":
+                raise DeliveryStopped(flight.cut) from None
+            if flight.cut is not None:
+                raise TransientError(
+                    f"no complete answer within request_timeout ({flight.cut})",
+                ) from None
+            raise TransientError(_network_problem(exc)) from None
+        finally:
+            watchdog.cancel()
+            _ACTIVE.flight = None
+            with self._lock:
+                self._flights.discard(flight)
+        if flight.cut == "the run is stopping":
+            raise DeliveryStopped(flight.cut)
+        return answer
+
+    def _exchange(self, body: bytes) -> Answer:
+        response = self._session().post(
+            self.url,
+            params=self.params,
+            data=body,
+            headers=self._headers,
+            timeout=self.timeout,
+            allow_redirects=False,
+            stream=True,
+        )
+        try:
+            content = response.raw.read(MAX_RESPONSE_BYTES + 1, decode_content=True) or b""
+        finally:
+            response.close()
+        if len(content) > MAX_RESPONSE_BYTES:
+            raise TransientError(
+                f"the answer was larger than {MAX_RESPONSE_BYTES >> 20} MiB "
+                f"(HTTP {response.status_code}); not Pinterest's answer",
+            )
+        return Answer(response.status_code, response.headers, content, response.reason or "")
 
     def _send_once(self, body: bytes, count: int) -> list[EventResult]:
-        response = self._post(body)
-        status = response.status_code
+        answer = self._post(body)
+        status = answer.status_code
         if status == 200:
-            return self._accepted(response, count)
+            return self._accepted(answer, count)
         if status == 422:
-            return self._partially_failed(response, count)
+            return self._partially_failed(answer, count)
+        if 200 <= status < 300:
+            return self._unreadable(answer, count, f"HTTP {status} without Pinterest's answer")
         if status == 429 or status >= 500:
             raise TransientError(
-                f"HTTP {status} {_message(response)}".strip(),
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                f"HTTP {status} {_message(answer)}".strip(),
+                retry_after=parse_retry_after(answer.headers.get("Retry-After")),
             )
-        raise self._fatal(response)
+        raise self._fatal(answer)
 
-    def _accepted(self, response: requests.Response, count: int) -> list[EventResult]:
+    def _unreadable(self, answer: Answer, count: int, what: str) -> list[EventResult]:
+        """A 2xx that is not Pinterest's JSON: each event's fate is unknown.
+
+        Such answers come from a wrong ``api_url`` or a proxy's page, not from
+        Pinterest: the events are reported as unknown (dead-lettered, for a later
+        replay), and a few in a row stop the run.
+        """
+        with self._lock:
+            self._unreadable_in_a_row += 1
+            in_a_row = self._unreadable_in_a_row
+        if in_a_row >= UNREADABLE_ANSWERS_LIMIT:
+            raise NotPinterest(
+                f"{in_a_row} answers in a row from {self.api_url} were not Pinterest's "
+                f"({what}): check api_url (and any proxy between here and Pinterest)",
+            )
+        kind = answer.headers.get("Content-Type", "no content type")
+        message = f"delivery unknown: {what} ({kind}); check api_url"
+        return [EventResult(status=UNKNOWN_STATUS, error_message=message)] * count
+
+    def _accepted(self, response: Answer, count: int) -> list[EventResult]:
         # A 200 means Pinterest took the request; events it lists no result for are
         # counted as processed (and re-sending them would be deduplicated anyway).
         try:
-            results = _results(_json(response), count) or []
+            payload = _json(response)
         except ValueError:
-            results = []
+            payload = None
+        if not isinstance(payload, dict):
+            return self._unreadable(response, count, "HTTP 200 whose body is not Pinterest's JSON")
+        with self._lock:
+            self._unreadable_in_a_row = 0
+        results = _results(payload, count) or []
         if len(results) < count:
             logger.warning(
                 "Pinterest answered 200 with %d per-event results for %d events; "
@@ -327,7 +545,7 @@ class PinterestClient:
             results += [PROCESSED] * (count - len(results))
         return results
 
-    def _partially_failed(self, response: requests.Response, count: int) -> list[EventResult]:
+    def _partially_failed(self, response: Answer, count: int) -> list[EventResult]:
         try:
             payload = _json(response)
         except ValueError:
@@ -341,7 +559,7 @@ class PinterestClient:
             return known + [missing] * (count - len(known))
         return results
 
-    def _fatal(self, response: requests.Response) -> DeliveryError:
+    def _fatal(self, response: Answer) -> DeliveryError:
         status = response.status_code
         message = _message(response)
         if status == 401:
@@ -366,24 +584,6 @@ class PinterestClient:
             )
         return RequestRejected(f"Pinterest rejected the request ({status}): {message}")
 
-    def _log_backoff(self, details: Any) -> None:
-        exc = details.get("exception")
-        logger.warning(
-            "Pinterest request failed (%s) on try %d of %d; retrying in %.1fs",
-            getattr(exc, "description", type(exc).__name__),
-            details["tries"],
-            self.max_tries,
-            details["wait"],
-        )
-
-    def _raise_exhausted(self, details: Any) -> None:
-        exc = details.get("exception")
-        raise RetriesExhausted(
-            f"gave up after {details['tries']} tries: "
-            f"{getattr(exc, 'description', type(exc).__name__)}; "
-            "raise max_tries or retry the run later (state was not advanced)",
-        ) from None
-
 
 class DryRunSender:
     """Writes each request body as one JSON line and reports every event processed."""
@@ -392,8 +592,11 @@ class DryRunSender:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self.path.open("wb")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("wb")
+        except OSError as exc:
+            raise output_file_error("dry_run_path", self.path, exc) from None
         self._lock = threading.RLock()  # re-entrant: a termination signal may drain mid-call
 
     def send(self, events: Sequence[dict[str, Any]]) -> list[EventResult]:
@@ -401,8 +604,11 @@ class DryRunSender:
         if not 0 < len(events) <= MAX_EVENTS_PER_REQUEST:
             raise ValueError(f"a request holds 1 to {MAX_EVENTS_PER_REQUEST} events")
         with self._lock:
-            self._file.write(encode_body(events) + b"\n")
-            self._file.flush()
+            try:
+                self._file.write(encode_body(events) + b"\n")
+                self._file.flush()
+            except OSError as exc:
+                raise output_file_error("dry_run_path", self.path, exc) from None
         return [EventResult(status="processed")] * len(events)
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ message is emitted only after the dead-letter lines of the records before it are
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import threading
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from target_pinterest_conversions.files import is_regular, output_file_error
 
 
 def _default(value: object) -> Any:
@@ -55,22 +58,33 @@ class DeadLetterWriter:
             option=orjson.OPT_NON_STR_KEYS,
         )
         with self._lock:
-            if self._file is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._file = self.path.open("ab")
-            self._file.write(line + b"\n")
-            self._file.flush()
+            try:
+                if self._file is None:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                    self._file = self.path.open("ab")
+                self._file.write(line + b"\n")
+                self._file.flush()
+            except OSError as exc:
+                raise output_file_error("dead_letter_path", self.path, exc) from None
             self.count += 1
 
     def sync(self) -> None:
-        """Force written lines to disk before a STATE message acknowledges them."""
+        """Force written lines to disk before a STATE message acknowledges them.
+
+        A pipe or a terminal has no disk to reach: its lines are flushed as written.
+        """
         with self._lock:
-            if self._file is not None:
+            if self._file is not None and is_regular(self._file.fileno()):
                 os.fsync(self._file.fileno())
 
     def close(self) -> None:
-        """Close the file, if it was opened."""
+        """Close the file, if it was opened.
+
+        A failure here was already reported by the write that met it (the run is
+        stopping on it), so it is not raised a second time.
+        """
         with self._lock:
             if self._file is not None:
-                self._file.close()
-                self._file = None
+                file, self._file = self._file, None
+                with contextlib.suppress(OSError):
+                    file.close()

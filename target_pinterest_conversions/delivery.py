@@ -3,8 +3,13 @@
 A submitted batch is sent in requests of at most ``batch_size`` events, each request's
 per-event results are settled (delivered or dead-lettered), and only then is the batch
 closed in the state gate, so STATE never passes an undelivered record however the
-deliveries interleave. Submitting blocks while all slots are busy: memory holds at most
-``max_parallel_requests`` batches, and the target stops reading input meanwhile.
+deliveries interleave.
+
+Submitting blocks (and the target stops reading input) while all slots are busy, and
+also while the oldest unsettled batch is ``max_parallel_requests`` batches behind: a
+batch that keeps retrying holds the others back, so after a crash a resumed run re-sends
+at most ``max_parallel_requests`` + 1 batches. Every wait of the reading thread calls a
+``checkpoint`` often, so a termination signal is acted on at once.
 
 The first failure of any delivery is kept and raised in the reading thread at the next
 submit or at :meth:`Deliveries.wait`; the failed batch stays open in the gate.
@@ -27,6 +32,9 @@ from target_pinterest_conversions.summary import RunSummary
 
 logger = logging.getLogger("target-pinterest-conversions.delivery")
 
+_POLL_SECONDS = 0.2
+"""How often a waiting reading thread looks for a termination signal."""
+
 
 class Deliveries:
     """Sends batches on a bounded pool of threads and reports failures to the caller."""
@@ -41,6 +49,7 @@ class Deliveries:
         request_size: int,
         parallel: int,
         after_batch: Callable[[str, int, float], None],
+        checkpoint: Callable[[], None] = lambda: None,
     ) -> None:
         self._sender = sender
         self._gate = gate
@@ -48,48 +57,72 @@ class Deliveries:
         self._summary = summary
         self._request_size = request_size
         self._after_batch = after_batch
-        self._slots = threading.BoundedSemaphore(parallel)
+        self._checkpoint = checkpoint
+        self._window = parallel
         self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="deliver")
         self._futures: set[Future[None]] = set()
-        self._lock = threading.RLock()  # re-entrant: a termination signal may drain mid-call
+        self._changed = threading.Condition(threading.Lock())
+        self._unsettled: set[int] = set()  # ordinals of batches submitted, not yet settled
+        self._next_ordinal = 0
         self._failure: BaseException | None = None
 
     def submit(self, stream: str, batch_id: str, items: Sequence[PendingEvent]) -> None:
-        """Start delivering a batch; wait for a free slot first.
+        """Start delivering a batch once a slot is free and the window allows it.
 
         Raises:
-            BaseException: the first failure of an earlier delivery.
+            BaseException: the first failure of an earlier delivery, or what the
+                checkpoint raises (a termination signal) while waiting.
 
         """
-        self.raise_failure()
-        self._slots.acquire()
-        try:
-            self.raise_failure()
+        ordinal = self._next_ordinal
+        self._next_ordinal += 1
+        with self._changed:
+            while True:
+                self._raise_failure()
+                oldest = min(self._unsettled, default=ordinal)
+                if len(self._unsettled) < self._window and ordinal - oldest <= self._window:
+                    break
+                self._changed.wait(_POLL_SECONDS)
+                self._changed.release()
+                try:
+                    self._checkpoint()
+                finally:
+                    self._changed.acquire()
+            self._unsettled.add(ordinal)
             future = self._pool.submit(self._deliver, stream, batch_id, items)
-        except BaseException:
-            self._slots.release()
-            raise
-        with self._lock:
             self._futures.add(future)
-        future.add_done_callback(self._done)
+        future.add_done_callback(lambda done: self._done(done, ordinal))
 
     def wait(self) -> None:
         """Wait for every delivery in flight, then raise the first failure, if any."""
-        while True:
-            with self._lock:
-                pending = list(self._futures)
-            if not pending:
-                break
-            for future in pending:
-                future.exception()
+        while not self.wait_for(_POLL_SECONDS):
+            self._checkpoint()
         self.raise_failure()
+
+    def wait_for(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for every delivery in flight; tell whether all are done."""
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._futures, seconds)
+
+    @property
+    def in_flight(self) -> int:
+        """Batches submitted and not yet finished."""
+        with self._changed:
+            return len(self._futures)
 
     def raise_failure(self) -> None:
         """Raise the first delivery failure, if there was one."""
-        with self._lock:
-            failure = self._failure
-        if failure is not None:
-            raise failure
+        with self._changed:
+            self._raise_failure()
+
+    def failure(self) -> BaseException | None:
+        """The first delivery failure, if any."""
+        with self._changed:
+            return self._failure
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
 
     def close(self) -> None:
         """Stop the threads once the deliveries in flight are done."""
@@ -113,10 +146,12 @@ class Deliveries:
         self._gate.close_batch(batch_id)
         self._after_batch(stream, len(items), time.monotonic() - started)
 
-    def _done(self, future: Future[None]) -> None:
-        with self._lock:
+    def _done(self, future: Future[None], ordinal: int) -> None:
+        with self._changed:
             self._futures.discard(future)
             failure = future.exception() if not future.cancelled() else None
-            if failure is not None and self._failure is None:
+            if failure is None:
+                self._unsettled.discard(ordinal)  # a failed batch stays unsettled
+            elif self._failure is None:
                 self._failure = failure
-        self._slots.release()
+            self._changed.notify_all()

@@ -8,22 +8,41 @@ default) and raises :class:`InputError` with the line number and the problem onl
 from __future__ import annotations
 
 import sys
+from collections import Counter
+from collections.abc import Callable
 from typing import IO, Any
 
 import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecReader, decoder
 
 from target_pinterest_conversions.errors import InputError
+from target_pinterest_conversions.interrupt import Interrupt
 
 INPUT_BUFFER_BYTES = 1 << 20
 
 
 class SafeMessageReader(MsgSpecReader):
-    """Reads Singer messages; a malformed line raises :class:`InputError`."""
+    """Reads Singer messages; a malformed line raises :class:`InputError`.
+
+    With an :class:`Interrupt` attached, a termination signal stops the reading at the
+    next line, or at once while waiting for input.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.line_number = 0
+        self.interrupt: Interrupt | None = None
+
+    def process_lines(
+        self,
+        file_input: IO[Any] | None,
+        callbacks: dict[str, Callable[[dict], None]],
+    ) -> Counter[str]:
+        """Process every line, stopping early if a termination signal arrives."""
+        source = file_input or self.default_input
+        if self.interrupt is not None:
+            source = self.interrupt.lines(source)  # type: ignore[assignment]
+        return super().process_lines(source, callbacks)
 
     @property
     def default_input(self) -> IO[Any]:  # type: ignore[override]

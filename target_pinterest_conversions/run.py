@@ -8,15 +8,22 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 from singer_sdk import metrics
 
-from target_pinterest_conversions.client import DryRunSender, PinterestClient, Sender
+from target_pinterest_conversions.client import (
+    DeliveryStopped,
+    DryRunSender,
+    PinterestClient,
+    Sender,
+)
 from target_pinterest_conversions.deadletter import DeadLetterWriter
 from target_pinterest_conversions.delivery import Deliveries
 from target_pinterest_conversions.errors import TooManyRejectedError
+from target_pinterest_conversions.files import describe
+from target_pinterest_conversions.interrupt import Interrupt
 from target_pinterest_conversions.pipeline import unlisted_event_name
 from target_pinterest_conversions.settings import Settings
 from target_pinterest_conversions.state import StateGate
@@ -25,7 +32,15 @@ from target_pinterest_conversions.summary import RunSummary
 logger = logging.getLogger("target-pinterest-conversions")
 
 
-def make_sender(settings: Settings, user_agent: str) -> Sender:
+STATUSES = {0: "succeeded", 130: "interrupted", 143: "interrupted"}
+"""Summary status by exit code; any other code is ``failed``."""
+
+
+def make_sender(
+    settings: Settings,
+    user_agent: str,
+    stop: threading.Event | None = None,
+) -> Sender:
     """Return the dry-run writer or the HTTP client the settings ask for."""
     if settings.dry_run:
         return DryRunSender(settings.dry_run_path)
@@ -36,7 +51,9 @@ def make_sender(settings: Settings, user_agent: str) -> Sender:
         test_mode=settings.test_mode,
         max_tries=settings.max_tries,
         timeout=settings.request_timeout,
+        max_retry_after=settings.max_retry_after,
         user_agent=user_agent,
+        stop=stop,
     )
 
 
@@ -48,16 +65,19 @@ class Run:
         settings: Settings,
         *,
         user_agent: str = "target-pinterest-conversions",
-        state_out: IO[str] | None = None,
+        interrupt: Interrupt | None = None,
     ) -> None:
         self.settings = settings
+        self.interrupt = interrupt or Interrupt()
+        self.stopping = threading.Event()
+        """Set when the run stops early: retries end and no new request starts."""
         self.summary = RunSummary()
         self.announced_warnings = frozenset(
             unlisted_event_name(name) for name in settings.unlisted_event_names
         )
         """Record warnings already given at start-up: counted, not logged again."""
         self.dead_letters = DeadLetterWriter(settings.dead_letter_path)
-        self.gate = StateGate(out=state_out, before_emit=self.dead_letters.sync)
+        self.gate = StateGate(before_emit=self.dead_letters.sync)
         self.deliveries = Deliveries(
             sender=lambda: self.sender,
             gate=self.gate,
@@ -66,6 +86,7 @@ class Run:
             request_size=settings.batch_size,
             parallel=settings.max_parallel_requests,
             after_batch=self.log_progress,
+            checkpoint=self.interrupt.check,
         )
         self._sender: Sender | None = None
         self.user_agent = user_agent
@@ -81,7 +102,7 @@ class Run:
         """The sender, created on first use so that a run with no events opens nothing."""
         with self._lock:
             if self._sender is None:
-                self._sender = make_sender(self.settings, self.user_agent)
+                self._sender = make_sender(self.settings, self.user_agent, self.stopping)
             return self._sender
 
     def reject(
@@ -212,15 +233,26 @@ class Run:
                     f"{top}); rejected records are in {self.settings.dead_letter_path}",
                 )
 
-    def report(self, exit_code: int, message: str = "") -> dict[str, Any]:
-        """Return the run summary: outcome, mode, timing and every stream's counters."""
+    def report(
+        self,
+        exit_code: int | None,
+        message: str = "",
+        *,
+        error_type: str | None = None,
+    ) -> dict[str, Any]:
+        """Return the run summary: outcome, mode, timing and every stream's counters.
+
+        ``exit_code`` is ``None`` while the run is going (status ``running``).
+        """
         elapsed = self.elapsed()
         totals = self.summary.totals()
         delivered = totals["processed"] + totals["events_written"]
+        status = "running" if exit_code is None else STATUSES.get(exit_code, "failed")
         return {
             "exit_code": exit_code,
-            "status": "succeeded" if exit_code == 0 else "failed",
+            "status": status,
             "message": message,
+            "error_type": error_type,
             "mode": self.settings.mode,
             "dry_run": self.settings.dry_run,
             "test_mode": self.settings.test_mode,
@@ -230,19 +262,46 @@ class Run:
             "dead_letter_path": self.settings.dead_letter_path,
             "dead_lettered": self.dead_letters.count,
             "states_emitted": self.gate.emitted,
+            "states_held": self.gate.held,
             "streams_not_in_input": self.streams_not_in_input(),
             **self.summary.as_dict(),
         }
 
-    def write_summary(self, exit_code: int, message: str = "") -> None:
+    def write_summary(
+        self,
+        exit_code: int | None,
+        message: str = "",
+        *,
+        error_type: str | None = None,
+    ) -> None:
         """Log the run's closing line; write the summary as JSON to ``summary_path``.
 
         The closing line is the run's last: it says how the run ended, in which mode,
         how long it took and at what rate, so the end of any log tells the outcome.
+        With ``exit_code`` ``None`` (the start of a run) only the file is written, with
+        status ``running``: an earlier run's summary never outlives a crash of this one.
+        A summary that cannot be written is reported and never changes the exit code.
         """
-        report = self.report(exit_code, message)
+        report = self.report(exit_code, message, error_type=error_type)
+        if exit_code is not None:
+            self._log_closing_line(report)
+        path = self.settings.summary_path
+        if not path:
+            return
+        target = Path(path)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+        except OSError as exc:
+            logger.warning("summary_path: %s: not written: %s", path, describe(exc))
+
+    def _log_closing_line(self, report: dict[str, Any]) -> None:
         totals = report["totals"]
-        outcome = "succeeded" if exit_code == 0 else f"failed (exit code {exit_code})"
+        exit_code = report["exit_code"]
+        outcome = {
+            "succeeded": "succeeded",
+            "interrupted": f"interrupted (exit code {exit_code})",
+        }.get(report["status"], f"failed (exit code {exit_code})")
         delivered = (
             f"{totals['events_written']} events written"
             if self.settings.dry_run
@@ -254,19 +313,44 @@ class Run:
             f"{totals['dead_lettered_locally'] + totals['failed_at_pinterest']} dead-lettered, "
             f"{totals['skipped']} skipped; {report['events_per_second']:.0f} events/s"
         )
-        if message:
-            line += f". {message}"
+        if report["message"]:
+            line += f". {report['message']}"
         extra = {"counts": totals, "elapsed_seconds": report["elapsed_seconds"]}
         if exit_code == 0:
             logger.info(line, extra=extra)
         else:
             logger.error(line, extra=extra)
-        path = self.settings.summary_path
-        if not path:
-            return
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+
+    def stop_deliveries(self) -> BaseException | None:
+        """After a termination signal: end retries, give requests in flight a grace period.
+
+        Requests already on the wire may finish for up to ``shutdown_grace`` seconds (a
+        second signal ends the grace at once); then they are cut. Returns the first
+        delivery failure that is not the stop itself (e.g. a 400 that arrived after the
+        signal), for the caller to report.
+        """
+        self.stopping.set()
+        grace_ends = time.monotonic() + self.settings.shutdown_grace
+        signals = len(self.interrupt.signals)
+        in_flight = self.deliveries.in_flight
+        if in_flight:
+            logger.info(
+                "Waiting up to %gs for %d batch(es) in flight; no more input is read",
+                self.settings.shutdown_grace,
+                in_flight,
+            )
+        while not self.deliveries.wait_for(0.1):
+            if time.monotonic() >= grace_ends or len(self.interrupt.signals) > signals:
+                break
+        with self._lock:
+            sender = self._sender
+        abort = getattr(sender, "abort", None)
+        if abort is not None and self.deliveries.in_flight:
+            logger.warning("Cutting the requests still in flight; their events will be re-sent")
+            abort()
+            self.deliveries.wait_for(5.0)
+        failure = self.deliveries.failure()
+        return None if isinstance(failure, DeliveryStopped) else failure
 
     def close(self) -> None:
         """Finish the deliveries in flight, then close the sender and the dead-letter file."""

@@ -6,6 +6,9 @@ schema cannot express. Both run before any input is read; every error names its 
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import math
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -145,6 +148,26 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         description="Seconds to wait for Pinterest to answer one request.",
     ),
     th.Property(
+        "max_retry_after",
+        th.NumberType,
+        default=300,
+        title="Max Retry After",
+        description=(
+            "Longest wait in seconds that a Retry-After header may ask for (1 to 3600); a "
+            "longer one ends the retries with a clear message instead of stalling the run."
+        ),
+    ),
+    th.Property(
+        "shutdown_grace",
+        th.NumberType,
+        default=20,
+        title="Shutdown Grace",
+        description=(
+            "Seconds that requests in flight may take to finish after SIGTERM or SIGINT "
+            "(0 to 600); then they are cut, and STATE covers only what was delivered."
+        ),
+    ),
+    th.Property(
         "progress_interval",
         th.NumberType,
         default=5,
@@ -223,6 +246,8 @@ class Settings:
     streams: Mapping[str, StreamMapping]
     unmapped_streams: str = "fail"
     progress_interval: float = 5.0
+    max_retry_after: float = 300.0
+    shutdown_grace: float = 20.0
     warnings: tuple[str, ...] = ()
     """Start-up warnings about settings that work but are probably not what was meant."""
     unlisted_event_names: frozenset[str] = frozenset()
@@ -241,6 +266,97 @@ class Settings:
         host = urlsplit(self.api_url).netloc or self.api_url
         test = ", test mode" if self.test_mode else ""
         return f"LIVE: {host}, ad account {self.ad_account_id}{test}"
+
+
+def env_settings(
+    schema: Mapping[str, Any],
+    prefix: str,
+    environ: Mapping[str, str],
+) -> dict[str, Any]:
+    """Read settings from ``<PREFIX><SETTING>`` environment variables (``--config ENV``).
+
+    Each value is parsed by the setting's type: integers, numbers, booleans
+    (``true``/``1``/``yes``/``on``), and JSON for objects and arrays.
+
+    Raises:
+        ConfigError: a value does not parse; the message names the variable and the
+            expected type, never the value (it may be a secret).
+
+    """
+    config: dict[str, Any] = {}
+    for name, prop in schema.get("properties", {}).items():
+        var = prefix + name.upper().replace("-", "_")
+        if var not in environ:
+            continue
+        text = environ[var]
+        kinds = prop.get("type", "string")
+        kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+        try:
+            config[name] = _env_value(text, kinds)
+        except ValueError:
+            expected = " or ".join(k for k in kinds if k != "null")
+            raise ConfigError(f"{var}: expected {_ARTICLES.get(expected, expected)}") from None
+    return config
+
+
+_ARTICLES = {
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "object": "a JSON object",
+    "array": "a JSON array",
+}
+
+
+def _env_value(text: str, kinds: list[str]) -> Any:
+    if "integer" in kinds:
+        return int(text.strip())
+    if "number" in kinds:
+        number = float(text.strip())
+        if not math.isfinite(number):
+            raise ValueError(text)
+        return number
+    if "boolean" in kinds:
+        word = text.strip().lower()
+        if word in ("true", "1", "yes", "on", "t", "y"):
+            return True
+        if word in ("false", "0", "no", "off", "f", "n", ""):
+            return False
+        raise ValueError(text)
+    if "object" in kinds or "array" in kinds:
+        value = json.loads(text)
+        want = dict if "object" in kinds else list
+        if not isinstance(value, want):
+            raise ValueError(text)
+        return value
+    return text
+
+
+def _check_api_url(api_url: str) -> None:
+    """Refuse URLs that would send the token in clear text, or nowhere sensible.
+
+    Plain http is accepted only for loopback hosts (local tests and proxies on this
+    machine): anywhere else it would carry the bearer token unencrypted.
+    """
+    parts = urlsplit(api_url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigError("api_url: must be an https:// URL such as https://api.pinterest.com")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ConfigError("api_url: must not hold credentials, a query or a fragment")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigError(
+            f"api_url: http:// would send the access token unencrypted to {parts.hostname}; "
+            "use https:// (plain http is accepted only for loopback hosts, for local tests)",
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def unknown_settings(config: Mapping[str, Any], known: Collection[str]) -> list[str]:
@@ -317,8 +433,7 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
     if token is not None and (not isinstance(token, str) or any(c.isspace() for c in token)):
         raise ConfigError("access_token: must be the token text, without spaces or 'Bearer'")
     api_url = str(config.get("api_url") or DEFAULT_API_URL).strip()
-    if not api_url.startswith(("https://", "http://")):
-        raise ConfigError("api_url: must start with https:// (or http:// for local tests)")
+    _check_api_url(api_url)
     max_tries = int(config.get("max_tries", 8))
     if not 1 <= max_tries <= 20:
         raise ConfigError("max_tries: must be from 1 to 20")
@@ -328,7 +443,8 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
     timeout = float(config.get("request_timeout", 60))
     if not 0 < timeout <= 600:
         raise ConfigError("request_timeout: must be more than 0 and at most 600 seconds")
-    batch_size = int(config.get("batch_size_rows") or MAX_EVENTS_PER_REQUEST)
+    rows = config.get("batch_size_rows")
+    batch_size = MAX_EVENTS_PER_REQUEST if rows is None else int(rows)
     if not 1 <= batch_size <= MAX_EVENTS_PER_REQUEST:
         raise ConfigError(
             f"batch_size_rows: Pinterest takes at most {MAX_EVENTS_PER_REQUEST} events "
@@ -361,6 +477,12 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
     progress = float(config.get("progress_interval", 5))
     if not 0 <= progress <= 3600:
         raise ConfigError("progress_interval: must be from 0 to 3600 seconds")
+    max_retry_after = float(config.get("max_retry_after", 300))
+    if not 1 <= max_retry_after <= 3600:
+        raise ConfigError("max_retry_after: must be from 1 to 3600 seconds")
+    grace = float(config.get("shutdown_grace", 20))
+    if not 0 <= grace <= 600:
+        raise ConfigError("shutdown_grace: must be from 0 to 600 seconds")
     unlisted = _unlisted_event_names(streams)
     return Settings(
         ad_account_id=ad_account_id,
@@ -381,6 +503,8 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         streams=streams,
         unmapped_streams=unmapped,
         progress_interval=progress,
+        max_retry_after=max_retry_after,
+        shutdown_grace=grace,
         warnings=tuple(
             _event_name_warning(stream, name)
             for stream, names in unlisted.items()

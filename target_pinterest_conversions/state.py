@@ -8,6 +8,11 @@ from its first record until its send has finished. A remembered STATE can be emi
 when no open batch started before its watermark; the newest such STATE is written and
 the older ones are dropped. :meth:`StateGate.release` is called after each delivered
 batch, so STATE follows delivery closely instead of waiting for the end of input.
+
+While a batch is held back (e.g. retrying), the STATE messages that arrive behind it are
+collapsed as they come: of two held STATEs with no open batch starting between them, the
+older one can never be the newest emittable one, so only the later one is kept. Held
+STATE is thus bounded by the open batches, not by the length of the input.
 """
 
 from __future__ import annotations
@@ -66,8 +71,21 @@ class StateGate:
     def offer(self, state: Any) -> None:
         """Remember a STATE received after every record numbered so far; emit if safe."""
         with self._lock:
-            self._pending.append((self._seq, state))
+            watermark = self._seq
+            while self._pending and not self._opened_between(self._pending[-1][0], watermark):
+                self._pending.pop()  # superseded: emittable exactly when the new one is
+            self._pending.append((watermark, state))
             self.release()
+
+    @property
+    def held(self) -> int:
+        """STATE messages held back, waiting for their records' delivery."""
+        with self._lock:
+            return len(self._pending)
+
+    def _opened_between(self, after: int, upto: int) -> bool:
+        """Tell whether an open batch starts at a record in ``(after, upto]``."""
+        return any(after < first <= upto for first in self._open.values())
 
     def release(self) -> None:
         """Emit the newest STATE whose records are all resolved, if any."""
@@ -78,11 +96,6 @@ class StateGate:
                 ready = self._pending.popleft()[1]
             if ready is not None:
                 self._write(ready)
-
-    def has_open_batches(self) -> bool:
-        """Tell whether any batch is still waiting for delivery."""
-        with self._lock:
-            return bool(self._open)
 
     def _write(self, state: Any) -> None:
         line = encode_state(state)

@@ -6,12 +6,15 @@ import copy
 import gc
 import json
 import logging
+import os
+import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+import dotenv
 from singer_sdk import Target
 from singer_sdk.exceptions import (
     ConfigValidationError,
@@ -32,10 +35,13 @@ from target_pinterest_conversions.errors import (
     EXIT_INPUT,
     EXIT_OK,
     EXIT_REJECTED,
+    EXIT_UNEXPECTED,
     ConfigError,
     InputError,
     TooManyRejectedError,
 )
+from target_pinterest_conversions.files import OutputFileError, check_writable
+from target_pinterest_conversions.interrupt import Interrupt, Interrupted
 from target_pinterest_conversions.reader import SafeMessageReader
 from target_pinterest_conversions.redaction import install as install_redaction
 from target_pinterest_conversions.run import Run
@@ -43,6 +49,7 @@ from target_pinterest_conversions.settings import (
     CONFIG_SCHEMA,
     SDK_SETTINGS,
     Settings,
+    env_settings,
     load_settings,
     unknown_settings,
     unmapped_stream_message,
@@ -71,11 +78,41 @@ class TargetPinterestConversions(Target):
 
     def __init__(self, *args: Any, settings: Settings | None = None, **kwargs: Any) -> None:
         self.run: Run
+        self.interrupt = Interrupt()
         super().__init__(*args, **kwargs)
         if settings is None:
             settings = load_settings(self.config)
         install_redaction(settings.secrets)
-        self.run = Run(settings, user_agent=f"{self.name}/{self.plugin_version}")
+        self.run = Run(
+            settings,
+            user_agent=f"{self.name}/{self.plugin_version}",
+            interrupt=self.interrupt,
+        )
+        if isinstance(self.message_reader, SafeMessageReader):
+            self.message_reader.interrupt = self.interrupt
+
+    def _setup_signal_handlers(self) -> None:
+        # Replaces the SDK's handler, which drains batches inside the signal handler
+        # and can deadlock on the logging lock: see interrupt.py.
+        self.interrupt.install()
+
+    def _process_schema_message(self, message_dict: dict) -> None:
+        line = getattr(self.message_reader, "line_number", "?")
+        schema = message_dict.get("schema")
+        if not isinstance(schema, dict):
+            raise InputError(
+                f"input line {line}: the SCHEMA message for "
+                f"stream '{str(message_dict.get('stream'))[:100]}' has no schema object",
+            )
+        keys = message_dict.get("key_properties")
+        if keys is not None and not (
+            isinstance(keys, list) and all(isinstance(k, str) for k in keys)
+        ):
+            raise InputError(
+                f"input line {line}: key_properties of stream "
+                f"'{str(message_dict.get('stream'))[:100]}' must be a list of field names",
+            )
+        super()._process_schema_message(message_dict)
 
     @classmethod
     def config_errors(cls, config: dict[str, Any]) -> list[str]:
@@ -205,7 +242,11 @@ class TargetPinterestConversions(Target):
         self.run.gate.offer(state)
 
     def process_endofpipe(self) -> None:
-        """Drain every sink, close resources and log the run summary."""
+        """Drain every sink, close resources and log the run summary.
+
+        On a termination signal the closing is left to :func:`_interrupted`, which first
+        gives the requests in flight their grace period.
+        """
         try:
             super().process_endofpipe()
             self.run.deliveries.wait()
@@ -216,8 +257,13 @@ class TargetPinterestConversions(Target):
                     "the tap's selected streams and the stream name",
                     stream,
                 )
-        finally:
+        except Interrupted:
+            raise
+        except BaseException:
+            self.run.stopping.set()  # other batches' retries are pointless now
             self.finish()
+            raise
+        self.finish()
 
     def finish(self) -> None:
         """Close the sender and dead-letter file, then log the summary (idempotent)."""
@@ -261,11 +307,12 @@ class TargetPinterestConversions(Target):
         try:
             config_dict = dict(config.config) if config else {}
             if config and config.parse_env:
-                config_dict.update(cls._env_var_config)
+                config_dict.update(cls.env_config())
             settings = cls.checked_settings(config_dict)
             install_redaction(settings.secrets)
             if check:
                 _check(settings, user_agent=f"{cls.name}/{cls.get_plugin_version()}")
+            _check_output_files(settings)
             cls.logger.info(settings.mode)
             cls.print_version(print_fn=cls.logger.info)
             for warning in settings.warnings:
@@ -276,8 +323,11 @@ class TargetPinterestConversions(Target):
                 parse_env_config=False,
                 settings=settings,
             )
+            target.run.write_summary(None)
             target.listen(file_input)
             target.run.write_summary(EXIT_OK)
+        except Interrupted as exc:
+            _interrupted(target, exc)
         except ConfigValidationError as exc:
             for error in exc.errors:
                 cls.logger.error("Config error: %s", error)  # noqa: TRY400
@@ -299,6 +349,29 @@ class TargetPinterestConversions(Target):
             line = getattr(getattr(target, "message_reader", None), "line_number", "?")
             problem = " ".join(str(exc).split())
             _stop(target, f"Stopped, bad input: input line {line}: {problem}", EXIT_INPUT)
+        except OutputFileError as exc:
+            _stop(target, f"Stopped: {exc.strerror}", EXIT_UNEXPECTED)
+        except Exception as exc:
+            cls.logger.error("Unexpected error (%s)", type(exc).__name__, exc_info=exc)  # noqa: TRY400
+            _stop(
+                target,
+                f"Stopped by an unexpected error ({type(exc).__name__})",
+                EXIT_UNEXPECTED,
+                error_type=type(exc).__name__,
+            )
+
+    @classmethod
+    def env_config(cls) -> dict[str, Any]:
+        """Settings from ``TARGET_PINTEREST_CONVERSIONS_*`` variables (and ``./.env``).
+
+        Raises:
+            ConfigError: a variable does not parse as its setting's type.
+
+        """
+        dotenv.load_dotenv(dotenv.find_dotenv(usecwd=True), override=False)
+        schema = cls.config_jsonschema
+        cls.append_builtin_config(schema)
+        return env_settings(schema, cls._env_var_prefix, os.environ)
 
 
 def _check(settings: Settings, *, user_agent: str) -> NoReturn:
@@ -340,15 +413,55 @@ def config_file_problem(path: Path) -> str | None:
     return None
 
 
-def _stop(target: TargetPinterestConversions | None, message: str, code: int) -> NoReturn:
+def _stop(
+    target: TargetPinterestConversions | None,
+    message: str,
+    code: int,
+    *,
+    error_type: str | None = None,
+) -> NoReturn:
     """Log why the run stops, finish it, and exit; the last line repeats the cause."""
     logger = logging.getLogger(TargetPinterestConversions.name)
     logger.error(message)
     logger.error("STATE was emitted only for records delivered or dead-lettered before this.")
     if target is not None:
+        target.run.stopping.set()  # other batches' retries are pointless now
         target.finish()
-        target.run.write_summary(code, message)
+        target.run.write_summary(code, message, error_type=error_type)
     sys.exit(code)
+
+
+def _interrupted(target: TargetPinterestConversions | None, exc: Interrupted) -> NoReturn:
+    """Stop after SIGTERM or SIGINT: no more input, a grace period, an honest summary.
+
+    Runs in the main thread's ordinary flow, never in the signal handler.
+    """
+    logger = logging.getLogger(TargetPinterestConversions.name)
+    name = signal.Signals(exc.signum).name
+    logger.warning("Received %s: stopping", name)
+    message = f"Interrupted by {name}"
+    if target is not None:
+        failure = target.run.stop_deliveries()
+        if failure is not None:
+            logger.error("A delivery failed while stopping: %s", failure)
+            message += f"; a delivery failed while stopping: {failure}"
+        target.finish()
+        message += "; STATE covers only the records delivered or dead-lettered"
+        target.run.write_summary(exc.exit_code, message)
+    sys.exit(exc.exit_code)
+
+
+def _check_output_files(settings: Settings) -> None:
+    """Refuse, before any input is read, output paths that cannot be written."""
+    paths = [("dead_letter_path", settings.dead_letter_path)]
+    if settings.dry_run:
+        paths.append(("dry_run_path", settings.dry_run_path))
+    if settings.summary_path:
+        paths.append(("summary_path", settings.summary_path))
+    for setting, path in paths:
+        problem = check_writable(setting, path)
+        if problem:
+            raise ConfigError(problem)
 
 
 def _describe(error: Any) -> str:

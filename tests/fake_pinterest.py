@@ -76,6 +76,9 @@ class FakePinterest:
         self.delay = delay
         self.script: deque[Scripted] = deque()
         self.fail_ids: dict[str, str] = {}
+        # Requests holding one of these event ids answer 503 (Retry-After: 1): a stuck batch.
+        self.stuck_ids: set[str] = set()
+        self.arrived = 0  # requests received, counted before any scripted delay
         self.requests: list[Received] = []
         self.errors: list[str] = []
         self.accepted: list[tuple[float, str]] = []
@@ -165,6 +168,8 @@ class FakePinterest:
                 return
 
             def do_POST(self) -> None:
+                with fake._lock:
+                    fake.arrived += 1
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
                 parsed = urlparse(self.path)
@@ -181,6 +186,9 @@ class FakePinterest:
                     with fake._lock:
                         fake.errors.append(problem)
                     status, answer = 400, {"code": 1, "message": problem}
+                elif fake.stuck_ids and any(e.get("event_id") in fake.stuck_ids for e in events):
+                    status, answer = 503, {"code": 3, "message": "stuck on purpose"}
+                    scripted = Scripted(status=503, body=answer, headers={"Retry-After": "1"})
                 elif scripted.status is None:
                     status, answer = fake._answer(events)
                 else:

@@ -123,13 +123,12 @@ def test_transient_faults_are_retried_and_every_event_delivered(tmp_path, faults
 @pytest.mark.parametrize(
     "answer",
     [
-        Scripted(status=200, raw=b"OK"),
         Scripted(
             status=200, body={"num_events_received": 10, "num_events_processed": 10, "events": []}
         ),
         Scripted(status=200, body={"events": [{"status": "processed"}] * 3}),
     ],
-    ids=["not-json", "no-results", "fewer-results"],
+    ids=["no-results", "fewer-results"],
 )
 def test_a_200_without_full_results_counts_the_events_as_processed(tmp_path, answer):
     with FakePinterest(token=TOKEN) as api:
@@ -137,6 +136,37 @@ def test_a_200_without_full_results_counts_the_events_as_processed(tmp_path, ans
         result = run_target(tmp_path, config(api, batch_size_rows=10), lines_for(0, 20))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "per-event results for 10 events" in result.stderr
+    assert result.states[-1] == {"orders": 20}
+
+
+def test_a_200_that_is_not_pinterests_json_dead_letters_its_events_as_unknown(tmp_path):
+    """A proxy's page is not Pinterest's verdict: the events are not counted as delivered;
+    they go to the dead-letter file (for a replay) and the run goes on."""
+    with FakePinterest(token=TOKEN) as api:
+        api.script.append(Scripted(status=200, raw=b"<html>OK</html>"))
+        result = run_target(tmp_path, config(api, batch_size_rows=10), lines_for(0, 20))
+    assert result.returncode == 0, result.stderr[-3000:]
+    dead = [json.loads(line) for line in (tmp_path / "dead-letter.jsonl").read_text().splitlines()]
+    assert len(dead) == 10
+    assert all(
+        "delivery unknown: HTTP 200 whose body is not Pinterest's JSON" in d["reason"] for d in dead
+    )
+    assert all("check api_url" in d["reason"] for d in dead)
+    assert result.states[-1] == {"orders": 20}
+
+
+def test_answers_that_are_never_pinterests_stop_the_run_naming_api_url(tmp_path):
+    with FakePinterest(token=TOKEN) as api:
+        api.script.extend([Scripted(status=200, raw=b"<html>portal</html>")] * 3)
+        result = run_target(
+            tmp_path,
+            config(api, batch_size_rows=10, max_parallel_requests=1),
+            lines_for(0, 40),
+        )
+    assert result.returncode == 4, result.stderr[-3000:]
+    assert "3 answers in a row from" in result.stderr
+    assert "check api_url" in result.stderr
+    # The first two batches were dead-lettered (resolved); nothing past the third.
     assert result.states[-1] == {"orders": 20}
 
 
@@ -253,7 +283,7 @@ def test_a_slow_api_does_not_make_the_target_buffer_its_input(tmp_path):
     assert written < 5_000, f"the target read {written} lines while the API was slow"
 
 
-def test_sigterm_drains_what_was_read_and_states_only_delivered_records(tmp_path):
+def test_sigterm_stops_with_143_and_states_only_delivered_records(tmp_path):
     total, batch = 600, 20
     with FakePinterest(token=TOKEN, delay=0.05) as api:
         proc = _start(tmp_path, api, batch_size_rows=batch, max_parallel_requests=2)
@@ -277,7 +307,7 @@ def test_sigterm_drains_what_was_read_and_states_only_delivered_records(tmp_path
         reader.join(timeout=10)
         writer.join(timeout=10)
         accepted = set(api.accepted_ids())
-    assert code == 0
+    assert code == 143  # interrupted: the records read after the last batch are not sent
     assert seen
     for state, accepted_then in seen:
         assert ids(0, state["orders"]) <= accepted_then

@@ -26,9 +26,14 @@ EVENTS = [{"event_id": "a"}, {"event_id": "b"}]
 
 @pytest.fixture
 def waits(monkeypatch):
-    """Record backoff's sleeps instead of sleeping."""
+    """Record the waits between tries instead of waiting."""
     recorded: list[float] = []
-    monkeypatch.setattr("backoff._sync.time.sleep", recorded.append)
+
+    def wait(self, seconds: float) -> bool:
+        recorded.append(seconds)
+        return False
+
+    monkeypatch.setattr(PinterestClient, "_wait", wait)
     return recorded
 
 
@@ -225,7 +230,14 @@ def test_tls_verification_is_on():
         ("soon", None),
         (None, None),
         ("", None),
-        ("99999", 3600.0),
+        ("99999", 99999.0),
+        ("nan", None),
+        ("NaN", None),
+        ("inf", None),
+        ("-inf", None),
+        ("1e999", None),
+        ("-5", 0.0),
+        ("Mon, 99 Foo 2026 99:99:99 GMT", None),
     ],
 )
 def test_parse_retry_after(value, expected):
@@ -262,3 +274,76 @@ def test_proxies_and_ca_bundle_from_the_environment_are_read_once(monkeypatch, t
     monkeypatch.setenv("NO_PROXY", "api.pinterest.com")
     bypassed = PinterestClient(ad_account_id="1", access_token="t")._session()
     assert "https" not in bypassed.proxies
+
+
+def test_a_retry_after_longer_than_max_retry_after_ends_the_retries(requests_mock, waits):
+    requests_mock.post(URL, status_code=503, headers={"Retry-After": "301"}, json={"message": "x"})
+    with pytest.raises(RetriesExhausted) as caught:
+        client(max_retry_after=300).send(EVENTS)
+    assert requests_mock.call_count == 1
+    assert waits == []
+    assert "asked to wait 301s" in str(caught.value)
+    assert "max_retry_after (300s)" in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "soon", "-1"])
+def test_an_unusable_retry_after_falls_back_to_backoff(requests_mock, waits, value):
+    requests_mock.post(URL, [{"status_code": 429, "headers": {"Retry-After": value}}, ok()])
+    assert len(client().send(EVENTS)) == 2
+    assert len(waits) == 1
+    assert 0 <= waits[0] <= 0.05 or (value == "-1" and waits[0] == 0.0)
+
+
+def test_an_answer_larger_than_the_bound_is_a_transient_error(requests_mock, waits):
+    from target_pinterest_conversions.client import MAX_RESPONSE_BYTES
+
+    huge = b"x" * (MAX_RESPONSE_BYTES + 10)
+    requests_mock.post(URL, [{"status_code": 200, "content": huge}, ok()])
+    assert len(client().send(EVENTS)) == 2
+    assert len(waits) == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"status_code": 200, "text": "<html>Welcome to the hotel wifi</html>"},
+        {"status_code": 200, "json": ["not", "an", "object"]},
+        {"status_code": 204},
+    ],
+)
+def test_a_2xx_that_is_not_pinterests_answer_is_unknown_then_stops(requests_mock, answer):
+    from target_pinterest_conversions.client import UNKNOWN_STATUS, NotPinterest
+
+    requests_mock.post(URL, **answer)
+    api = client()
+    for _ in range(2):
+        results = api.send(EVENTS)
+        assert [r.status for r in results] == [UNKNOWN_STATUS] * 2
+        assert not results[0].processed
+        assert "check api_url" in results[0].error_message
+    with pytest.raises(NotPinterest, match=r"3 answers in a row .* check api_url"):
+        api.send(EVENTS)
+
+
+def test_a_good_answer_resets_the_count_of_unreadable_ones(requests_mock):
+    html = {"status_code": 200, "text": "<html></html>"}
+    requests_mock.post(URL, [html, html, ok(), html, html, ok()])
+    api = client()
+    statuses = [api.send(EVENTS)[0].status for _ in range(6)]
+    assert statuses == ["unknown", "unknown", "processed", "unknown", "unknown", "processed"]
+
+
+def test_stopping_ends_the_wait_between_tries_at_once(requests_mock):
+    import threading
+    import time
+
+    from target_pinterest_conversions.client import DeliveryStopped
+
+    stop = threading.Event()
+    requests_mock.post(URL, status_code=503, headers={"Retry-After": "200"}, json={})
+    api = client(stop=stop)
+    threading.Timer(0.3, stop.set).start()
+    started = time.monotonic()
+    with pytest.raises(DeliveryStopped):
+        api.send(EVENTS)
+    assert time.monotonic() - started < 5

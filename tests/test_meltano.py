@@ -209,7 +209,7 @@ def test_incremental_runs_from_postgres_send_only_new_rows(tmp_path):
 def test_meltano_config_test_checks_the_token_for_real(tmp_path):
     """`meltano config test` (Meltano 4.4 sends `meltano_test_stream`) and `meltano invoke
     --check`. Meltano 4.4.1 crashes in its own clean-up after a loader test
-    (ProcessLookupError, whatever the outcome) and exits 0, so the verdict is read from
+    (ProcessLookupError, whatever the outcome, exit code 1), so the verdict is read from
     what it reports: "Test data was written" only on success, and the target's own lines
     (shown at debug level)."""
     folder = project(tmp_path)

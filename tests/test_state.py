@@ -60,3 +60,37 @@ def test_dead_letters_are_synced_before_each_state():
 
 def test_decimals_in_state_stay_exact():
     assert encode_state({"v": Decimal("1.10"), "n": Decimal("3")}) == '{"v":1.10,"n":3}\n'
+
+
+def test_states_held_behind_a_stuck_batch_are_collapsed():
+    out = io.StringIO()
+    gate = StateGate(out=out)
+    gate.next_seq()
+    gate.open_batch("stuck", 1)
+    for n in range(2, 10_002):
+        gate.next_seq()
+        if n % 100 == 0:
+            gate.open_batch(f"b{n}", n)  # later batches open and settle behind the stuck one
+            gate.close_batch(f"b{n}")
+        gate.offer({"at": n})
+    assert gate.held == 1  # only the newest: every other one is superseded by it
+    assert lines(out) == []
+    gate.close_batch("stuck")
+    assert lines(out) == ['{"at":10001}']
+
+
+def test_a_state_before_an_open_batch_is_kept_apart_from_the_ones_after_it():
+    out = io.StringIO()
+    gate = StateGate(out=out)
+    gate.next_seq()
+    gate.open_batch("a", 1)
+    gate.offer({"at": 1})  # waits for batch a
+    gate.next_seq()
+    gate.open_batch("b", 2)
+    gate.offer({"at": 2})  # waits for a and b: must not replace {"at": 1}
+    gate.offer({"at": 3})  # no batch opened since: replaces {"at": 2}
+    assert gate.held == 2
+    gate.close_batch("a")
+    assert lines(out) == ['{"at":1}']
+    gate.close_batch("b")
+    assert lines(out) == ['{"at":1}', '{"at":3}']
