@@ -204,7 +204,10 @@ class TargetPinterestConversions(Target):
     def _process_record_message(self, message_dict: dict) -> None:
         # For streams without stream maps or flattening (the usual case), the SDK's
         # per-record steps minus its defensive record copy and `_sdc` column handling,
-        # which cost a third of a record's time and matter only to SQL targets.
+        # which cost a third of a record's time and matter only to SQL targets. The
+        # steps and their order follow the SDK's loop, public hooks included
+        # (preprocess_record); tests/test_sdk_contract.py pins that loop, so an SDK
+        # upgrade that changes it fails loudly instead of drifting.
         stream = message_dict.get("stream")
         maps = self.mapper.stream_maps.get(stream)  # type: ignore[arg-type]
         record = message_dict.get("record")
@@ -223,10 +226,12 @@ class TargetPinterestConversions(Target):
             return
         context = sink._get_context(record)
         sink._validate_and_parse(record)
+        record = sink.preprocess_record(record, context)
         sink._singer_validate_message(record)
         sink.tally_record_read()
         sink.process_record(record, context)
         sink.record_counter_metric.increment()
+        sink._after_process_record(context)
         if sink.is_full:
             self.drain_one(sink)
         self._handle_max_record_age()
