@@ -1,12 +1,23 @@
-"""Pinterest's published request schema, read from ../shared when it is there.
+"""Pinterest's published request schema, for the tests that check every request body.
 
-The schema is OpenAPI 3.0 (``nullable: true``); it is turned into JSON Schema draft 7
-here. It is reference data and is not copied into this repository.
+Where it comes from, in order:
+
+- ``PINTEREST_OPENAPI``: a path to Pinterest's own ``v5/openapi.json`` (the GitHub
+  workflow downloads it from pinterest/api-description at :data:`PINNED_COMMIT`); the
+  ``ConversionEvents`` schema is taken from it with its ``$ref`` s resolved;
+- ``../shared/reference/pinterest-events-request.schema.json`` beside the checkout, the
+  same schema already resolved.
+
+With ``REQUIRE_PINTEREST_SCHEMA`` set (``.ci/run`` and the workflow set it), a missing
+schema is an error, never a silent skip. The schema is OpenAPI 3.0 (``nullable: true``);
+it is turned into JSON Schema draft 7 here. It is reference data and is not copied into
+this repository.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +25,15 @@ from jsonschema import Draft7Validator
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 REQUEST_SCHEMA = SHARED / "reference" / "pinterest-events-request.schema.json"
+PINNED_COMMIT = "c05b18971472342ebdf4bafc15fea8a91c78bf79"
+"""pinterest/api-description at release 5.23.0, the version the schema above was taken from."""
+OPENAPI_URL = (
+    f"https://raw.githubusercontent.com/pinterest/api-description/{PINNED_COMMIT}/v5/openapi.json"
+)
+
+
+class SchemaMissing(RuntimeError):
+    """Pinterest's schema is required (REQUIRE_PINTEREST_SCHEMA) but was not found."""
 
 
 def openapi_to_jsonschema(node: Any) -> Any:
@@ -28,9 +48,51 @@ def openapi_to_jsonschema(node: Any) -> Any:
     return out
 
 
+def resolve_refs(node: Any, schemas: dict[str, Any], seen: tuple[str, ...] = ()) -> Any:
+    """Inline ``#/components/schemas/X`` references; keywords beside a ``$ref`` are kept.
+
+    Pinterest's spec puts ``required`` beside ``$ref`` in the user_data alternatives
+    (one match key each), so they are merged into the referenced schema.
+    """
+    if isinstance(node, list):
+        return [resolve_refs(n, schemas, seen) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        name = node["$ref"].rsplit("/", 1)[-1]
+        if name in seen:
+            raise ValueError(f"recursive schema {name}")
+        target = resolve_refs(schemas[name], schemas, (*seen, name))
+        siblings = {k: resolve_refs(v, schemas, seen) for k, v in node.items() if k != "$ref"}
+        return {**target, **siblings}
+    return {k: resolve_refs(v, schemas, seen) for k, v in node.items()}
+
+
+def request_schema() -> dict[str, Any] | None:
+    """Pinterest's ``ConversionEvents`` schema, resolved; None when none is available.
+
+    Raises:
+        SchemaMissing: ``REQUIRE_PINTEREST_SCHEMA`` is set and no schema was found.
+
+    """
+    openapi = os.environ.get("PINTEREST_OPENAPI")
+    if openapi:
+        spec = json.loads(Path(openapi).read_text(encoding="utf-8"))
+        schemas = spec["components"]["schemas"]
+        return resolve_refs(schemas["ConversionEvents"], schemas)  # type: ignore[no-any-return]
+    if REQUEST_SCHEMA.exists():
+        return json.loads(REQUEST_SCHEMA.read_text(encoding="utf-8"))["ConversionEvents"]  # type: ignore[no-any-return]
+    if os.environ.get("REQUIRE_PINTEREST_SCHEMA"):
+        raise SchemaMissing(
+            f"Pinterest's request schema is required but neither PINTEREST_OPENAPI nor "
+            f"{REQUEST_SCHEMA} is there; download {OPENAPI_URL} and set PINTEREST_OPENAPI",
+        )
+    return None
+
+
 def load_request_validator() -> Draft7Validator | None:
-    """Return a validator for request bodies, or None when ../shared is absent."""
-    if not REQUEST_SCHEMA.exists():
+    """Return a validator for request bodies, or None when no schema is available."""
+    schema = request_schema()
+    if schema is None:
         return None
-    schema = json.loads(REQUEST_SCHEMA.read_text(encoding="utf-8"))["ConversionEvents"]
     return Draft7Validator(openapi_to_jsonschema(schema))

@@ -4,8 +4,9 @@ dead-letter lines out (dry run, so the bodies are byte-for-byte what would be se
 Times in the fixtures are relative, because Pinterest takes only the last 7 days:
 ``"@now-N"`` is an ISO time N seconds ago, ``"@epoch-N"`` and ``"@epoch-ms-N"`` are epoch
 seconds or milliseconds; in expected files ``"@t-N"`` is the event_time N seconds ago.
-Run with ``UPDATE_GOLDEN=1`` to rewrite the expected files after a deliberate change,
-then review the diff.
+Run with ``UPDATE_GOLDEN=1`` to rewrite the expected files after a deliberate change
+(the run then fails on purpose, so a regeneration can never pass as a test run), then
+review the diff.
 """
 
 from __future__ import annotations
@@ -87,6 +88,10 @@ def test_golden(case: str, tmp_path: Path):
             )
         (folder / "expected_state.json").write_text(
             json.dumps(states[-1] if states else None) + "\n"
+        )
+        pytest.fail(
+            f"{folder.name}: expected files rewritten (UPDATE_GOLDEN); review the diff, "
+            "then run again without UPDATE_GOLDEN"
         )
     assert requests == read_jsonl(folder / "expected_requests.jsonl")
     assert dead == read_jsonl(folder / "expected_dead_letter.jsonl")

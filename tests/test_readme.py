@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.cli import command
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -27,7 +29,7 @@ def test_settings_table_matches_about_markdown():
     if os.environ.get("UPDATE_README"):
         fresh = "\n".join(generated) + "\n"
         README.write_text(text[: block.start(1)] + fresh + text[block.end(1) :])
-        return
+        pytest.fail("README settings table rewritten (UPDATE_README); review, then run again")
     assert block.group(1).splitlines() == generated
 
 
