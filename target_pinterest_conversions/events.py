@@ -3,7 +3,8 @@
 Pinterest wants ``value``, ``predicted_ltv`` and ``item_price`` as decimal strings,
 ``quantity`` and ``num_items`` as integers, ids as strings and ``event_time`` as integer
 Unix seconds. The converters here do exactly that and raise :class:`EventError`, whose
-reason names the field but never echoes its value.
+reason names the field but never echoes its value. Numbers beyond what Pinterest's types
+hold (``int64``, a double) are refused before their text is built: see ``limits``.
 """
 
 from __future__ import annotations
@@ -16,10 +17,21 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from target_pinterest_conversions.limits import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_NUMBER_DIGITS,
+    InvalidText,
+    in_double_range,
+    in_int64,
+    number_text,
+)
 from target_pinterest_conversions.mapping import CUSTOM_DATA_KEYS, RawEvent
 
 _fromisoformat = dt.datetime.fromisoformat
 _EPOCH_MS_THRESHOLD = 100_000_000_000  # 1973 in ms, year 5138 in s: beyond is milliseconds
+# The largest milliseconds whose seconds fit in int64; seconds below the threshold always do.
+_MAX_EPOCH_MS = Decimal(INT64_MAX * 1000 + 999)
 DECIMAL_PRECISION = 28  # the default decimal context's precision, which normalize() rounds to
 _NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
@@ -96,6 +108,9 @@ def to_unix_seconds(value: object) -> int:
         if not number.is_finite() or number < 0:
             raise EventError("event_time is not a valid Unix timestamp")
         if number >= _EPOCH_MS_THRESHOLD:
+            if number > _MAX_EPOCH_MS:
+                # Checked before dividing and int(): 1e999999 would take minutes.
+                raise EventError("event_time is out of range (Pinterest takes int64 seconds)")
             number = number / 1000
         return int(number)
     raise EventError(f"event_time is a {type(value).__name__}, not a time")
@@ -123,29 +138,43 @@ def _to_decimal(value: object, name: str) -> Decimal:
 
 
 def to_decimal_string(value: object, name: str) -> str:
-    """Format a number as a plain decimal string without float noise (``12.3``)."""
+    """Format a number as a plain decimal string without float noise (``12.3``).
+
+    Pinterest reads it as a double, so a number beyond a double's range is refused.
+    """
     if type(value) is int:
-        return str(value)
+        text = str(value)
+        if len(text) < 309 or in_double_range(Decimal(value)):  # below 1e308: no question
+            return text
+        raise EventError(f"{name} is out of range (Pinterest reads it as a double)")
     if type(value) is Decimal and value.is_finite():
-        text = format(value, "f")
-        if len(text) <= DECIMAL_PRECISION:
+        # str() gives the plain form unless the exponent is large; it never expands one.
+        text = str(value)
+        if "E" not in text and len(text) <= DECIMAL_PRECISION:
             # What normalize() gives, without its cost: it would only drop trailing
             # zeros, as the value has no more digits than the context's precision.
             if "." in text:
                 text = text.rstrip("0").rstrip(".")
             return "0" if text in ("-0", "") else text
-        number = value.normalize()
+        number = value
     else:
-        number = _to_decimal(value, name).normalize()
-    text = format(number, "f")
+        number = _to_decimal(value, name)
+    if not -323 <= number.adjusted() <= 307 and not in_double_range(number):
+        raise EventError(f"{name} is out of range (Pinterest reads it as a double)")
+    text = format(number.normalize(), "f")
     return "0" if text in ("-0", "") else text
 
 
 def to_int(value: object, name: str) -> int:
-    """Convert an integral number (or numeric text) to ``int``."""
+    """Convert an integral number (or numeric text) within Pinterest's int64 to ``int``."""
     if type(value) is int:
-        return value
+        if INT64_MIN <= value <= INT64_MAX:
+            return value
+        raise EventError(f"{name} is out of range (Pinterest takes a 64-bit integer)")
     number = _to_decimal(value, name)
+    if not in_int64(number):
+        # Checked before int(): a Decimal of a million digits would take minutes.
+        raise EventError(f"{name} is out of range (Pinterest takes a 64-bit integer)")
     if number != number.to_integral_value():
         raise EventError(f"{name} is not a whole number")
     return int(number)
@@ -158,13 +187,19 @@ def to_str(value: object, name: str) -> str:
         if text:
             return text
         raise EventError(f"{name} is empty")
+    if type(value) is int:
+        return str(value)
+    if isinstance(value, InvalidText):
+        raise EventError(f"{name} is not valid Unicode (it holds a lone surrogate)")
     if isinstance(value, str):
         text = value.strip()
     elif isinstance(value, bool):
         raise EventError(f"{name} is a boolean, not text")
     elif isinstance(value, (int, float, Decimal)):
-        number = _to_decimal(value, name)
-        text = str(int(number)) if number == number.to_integral_value() else format(number, "f")
+        written = number_text(_to_decimal(value, name))
+        if written is None:
+            raise EventError(f"{name} is a number of more than {MAX_NUMBER_DIGITS} digits")
+        text = "0" if written == "-0" else written
     else:
         raise EventError(f"{name} is a {type(value).__name__}, not text")
     if not text:
@@ -188,7 +223,11 @@ def _canonical(value: object) -> Any:
     if isinstance(value, (str, int, bool)) or value is None:
         return value
     if isinstance(value, (Decimal, float)):
-        return to_decimal_string(value, "key")
+        try:
+            return to_decimal_string(value, "key")
+        except EventError:
+            # Not a finite double (NaN, 1e999999): still part of the record, in short form.
+            return str(value)
     if isinstance(value, (dt.datetime, dt.date)):
         return value.isoformat()
     return str(value)
@@ -290,7 +329,13 @@ def derive_from_contents(custom_data: dict[str, Any]) -> None:
         if ids:
             custom_data["content_ids"] = ids
     if "num_items" not in custom_data:
-        custom_data["num_items"] = sum(item.get("quantity", 1) for item in contents)
+        total = sum(item.get("quantity", 1) for item in contents)
+        if not INT64_MIN <= total <= INT64_MAX:
+            raise EventError(
+                "custom_data.num_items, the sum of the contents' quantities, is out of range "
+                "(Pinterest takes a 64-bit integer)"
+            )
+        custom_data["num_items"] = total
     if "value" not in custom_data and all("item_price" in item for item in contents):
         total = sum(Decimal(item["item_price"]) * item.get("quantity", 1) for item in contents)
         custom_data["value"] = to_decimal_string(total, "custom_data.value")

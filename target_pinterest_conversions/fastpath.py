@@ -38,6 +38,7 @@ from target_pinterest_conversions.events import (
     to_str,
     to_unix_seconds,
 )
+from target_pinterest_conversions.limits import INT64_MAX, INT64_MIN
 from target_pinterest_conversions.mapping import (
     ContentsSpec,
     Guards,
@@ -93,7 +94,8 @@ def _typed(kind: str, target: str, fallback: str) -> list[str]:
         test = "v.__class__ is str and (s := v.strip())"
         fast = "s"
     elif kind == "int":
-        test, fast = "v.__class__ is int", "v"
+        # Pinterest's int64: a value beyond it goes to the converter, which refuses it.
+        test, fast = f"v.__class__ is int and {INT64_MIN} <= v <= {INT64_MAX}", "v"
     elif kind == "currency":
         test = "v.__class__ is str and len(s := v.strip()) == 3 and s.isascii() and s.isalpha()"
         fast = "s.upper()"

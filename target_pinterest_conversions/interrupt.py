@@ -113,3 +113,7 @@ class Interrupt:
             if not line:
                 return
             yield line
+
+
+PROCESS = Interrupt()
+"""The process's interrupt: installed by the command before anything else is imported."""

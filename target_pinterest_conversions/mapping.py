@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from target_pinterest_conversions.limits import InvalidText
 from target_pinterest_conversions.presets import PRESETS, expand_preset
 from target_pinterest_conversions.privacy import HASHED_KEYS, USER_DATA_KEYS
 from target_pinterest_conversions.vocabulary import (
@@ -400,6 +401,12 @@ class NameRule:
         mapped = self.table.get(name_key(text))
         if mapped is not None:
             return mapped, None, False
+        if isinstance(raw, InvalidText):
+            # Read as an empty field: no request, reason or file can hold its text.
+            if self.const is not None:
+                return self.const, None, False
+            reason = f"{self.label} field is not valid Unicode (it holds a lone surrogate)"
+            return None, reason, False
         if self.fallback == "as_is":
             return text, None, False
         if self.fallback == "custom":

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from target_pinterest_conversions.events import EventError, build_event
+from target_pinterest_conversions.limits import INT64_MIN, json_safe
 from target_pinterest_conversions.mapping import RawEvent, StreamMapping
-from target_pinterest_conversions.privacy import build_user_data, sha256_hex
+from target_pinterest_conversions.privacy import build_user_data
 from target_pinterest_conversions.validation import KNOWN_EVENT_NAMES, validate_event
+
+_sha256 = hashlib.sha256
+_UINT64_END = 2**64  # the dead-letter writer (orjson) writes integers up to, not including, this
 
 
 @dataclass(slots=True)
@@ -39,13 +44,21 @@ def record_key(
 ) -> dict[str, Any]:
     """Return the record's key values, hashing any that the mapping treats as personal data.
 
-    The key goes to the dead-letter output, which must never hold raw personal data.
+    The key goes to the dead-letter output, which must never hold raw personal data,
+    and which must be able to write it: an integer beyond 64 bits becomes its digits
+    as text, and text holding a lone surrogate is escaped (JSON allows both).
     """
     key: dict[str, Any] = {}
     for name in key_properties:
         value = record.get(name)
         if name in hashed_paths and value is not None:
-            value = sha256_hex(str(value))
+            # surrogatepass: the same bytes for valid text, and a digest for the rest.
+            value = _sha256(str(value).encode("utf-8", "surrogatepass")).hexdigest()
+        elif value.__class__ is int:
+            if not INT64_MIN <= value < _UINT64_END:
+                value = json_safe(value)
+        elif value.__class__ is not str and value is not None:
+            value = json_safe(value)
         key[name] = value
     return key
 

@@ -25,6 +25,8 @@ from typing import Any
 
 import pycountry
 
+from target_pinterest_conversions.limits import MAX_NUMBER_DIGITS, InvalidText, number_text
+
 HASHED_KEYS: tuple[str, ...] = (
     "em",
     "ph",
@@ -90,15 +92,19 @@ def _text(value: object) -> str:
     ):
         raise DroppedValue("is not a finite number")
     if isinstance(value, Decimal):
-        if value == value.to_integral_value():
-            return str(value.quantize(Decimal(1)))
-        return format(value, "f")
+        # Written out in full (1E+28 is 1 and 28 zeros), but never a million digits.
+        text = number_text(value)
+        if text is None:
+            raise DroppedValue(f"is a number of more than {MAX_NUMBER_DIGITS} digits")
+        return text
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else repr(value)
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
+    if isinstance(value, InvalidText):
+        raise DroppedValue("is not valid Unicode (it holds a lone surrogate)")
     if isinstance(value, str):
         return unicodedata.normalize("NFKC", value)
     raise DroppedValue(f"is a {type(value).__name__}, not text")

@@ -7,9 +7,11 @@ default) and raises :class:`InputError` with the line number and the problem onl
 
 from __future__ import annotations
 
+import json
 import sys
 from collections import Counter
 from collections.abc import Callable
+from decimal import Decimal
 from typing import IO, Any
 
 import msgspec
@@ -17,8 +19,17 @@ from singer_sdk.contrib.msgspec import MsgSpecReader, decoder
 
 from target_pinterest_conversions.errors import InputError
 from target_pinterest_conversions.interrupt import Interrupt
+from target_pinterest_conversions.limits import mark_invalid_text
 
 INPUT_BUFFER_BYTES = 1 << 20
+
+
+def _parse_int(text: str) -> int | Decimal:
+    """An integer, or a ``Decimal`` past the digits Python reads as ``int`` (4300)."""
+    try:
+        return int(text)
+    except ValueError:
+        return Decimal(text)
 
 
 class SafeMessageReader(MsgSpecReader):
@@ -61,12 +72,18 @@ class SafeMessageReader(MsgSpecReader):
         return open(fd, "rb", buffering=INPUT_BUFFER_BYTES, closefd=False)
 
     def deserialize_json(self, line: str | bytes) -> dict:  # type: ignore[override]
-        """Decode one line; numbers with a fraction become ``Decimal``."""
+        """Decode one line; numbers with a fraction become ``Decimal``.
+
+        A line msgspec refuses is read again by Python's ``json``, as the SDK's default
+        reader would: it takes what taps written in Python emit (``NaN``, ``Infinity``,
+        lone surrogate escapes, integers of more than 4300 digits), and the record's
+        converters then refuse such values one by one instead of the run stopping.
+        """
         self.line_number += 1
         try:
             message = decoder.decode(line)
         except msgspec.DecodeError as exc:
-            raise InputError(f"input line {self.line_number}: not valid JSON ({exc})") from None
+            message = self._decode_leniently(line, exc)
         except UnicodeDecodeError:
             raise InputError(f"input line {self.line_number}: not valid UTF-8") from None
         except RecursionError:
@@ -74,6 +91,20 @@ class SafeMessageReader(MsgSpecReader):
         if not isinstance(message, dict):
             raise InputError(f"input line {self.line_number}: a Singer message must be an object")
         return message
+
+    def _decode_leniently(self, line: str | bytes, error: msgspec.DecodeError) -> Any:
+        """Decode a line msgspec refused with Python's ``json``; else raise msgspec's ``error``."""
+        try:
+            text = line.decode("utf-8") if isinstance(line, (bytes, bytearray)) else line
+            message = json.loads(text, parse_float=Decimal, parse_int=_parse_int)
+            # Only lines read here can hold lone surrogates: msgspec refuses them.
+            return mark_invalid_text(message)
+        except UnicodeDecodeError:
+            raise InputError(f"input line {self.line_number}: not valid UTF-8") from None
+        except RecursionError:
+            raise InputError(f"input line {self.line_number}: nested too deeply") from None
+        except ValueError:
+            raise InputError(f"input line {self.line_number}: not valid JSON ({error})") from None
 
     def assert_line_requires(self, line_dict: dict[str, Any], requires: set[str]) -> None:  # type: ignore[override]
         """Check that a message has the keys its type requires."""

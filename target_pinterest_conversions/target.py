@@ -41,7 +41,7 @@ from target_pinterest_conversions.errors import (
     TooManyRejectedError,
 )
 from target_pinterest_conversions.files import OutputFileError, check_writable
-from target_pinterest_conversions.interrupt import Interrupt, Interrupted
+from target_pinterest_conversions.interrupt import PROCESS, Interrupted
 from target_pinterest_conversions.reader import SafeMessageReader
 from target_pinterest_conversions.redaction import install as install_redaction
 from target_pinterest_conversions.run import Run
@@ -78,7 +78,7 @@ class TargetPinterestConversions(Target):
 
     def __init__(self, *args: Any, settings: Settings | None = None, **kwargs: Any) -> None:
         self.run: Run
-        self.interrupt = Interrupt()
+        self.interrupt = PROCESS
         super().__init__(*args, **kwargs)
         if settings is None:
             settings = load_settings(self.config)
@@ -310,6 +310,7 @@ class TargetPinterestConversions(Target):
         gc.set_threshold(50_000, 20, 20)
         target: TargetPinterestConversions | None = None
         try:
+            PROCESS.check()
             config_dict = dict(config.config) if config else {}
             if config and config.parse_env:
                 config_dict.update(cls.env_config())

@@ -92,9 +92,9 @@ class MappedFieldsValidator:
     """Checks a record against its stream's schema, but only along the paths the mapping reads.
 
     Fields the mapping never reads cannot spoil an event, so a tap's looseness there
-    does not cost a conversion. ``format`` keywords are not checked here: the event
-    builder parses times itself and names the field when it cannot. Errors name the
-    field and the rule, never the value.
+    does not cost a conversion. ``format`` and ``multipleOf`` keywords are not checked
+    here: the event builder parses times and writes numbers itself, and names the field
+    when it cannot. Errors name the field and the rule, never the value.
     """
 
     def __init__(self, schema: Mapping[str, Any], paths: Iterable[str]) -> None:
@@ -132,19 +132,33 @@ class MappedFieldsValidator:
                 self._fast(record)
             except fastjsonschema.JsonSchemaValueException:
                 pass
+            except _CHECK_FAILURES:
+                pass  # jsonschema gives the verdict
             else:
                 return []
         reasons = []
-        for error in self._validator.iter_errors(record):
-            where = ".".join(str(p) for p in error.absolute_path) or "record"
+        try:
+            for error in self._validator.iter_errors(record):
+                where = ".".join(str(p) for p in error.absolute_path) or "record"
+                reasons.append(
+                    f"field '{where}' does not match the stream schema "
+                    f"({error.validator}: {_rule(error.validator, error.validator_value)})",
+                )
+                if len(reasons) >= limit:
+                    break
+        except _CHECK_FAILURES as exc:
+            # A value a rule cannot be computed on (a NaN, 1e999999 against a bound):
+            # the record is refused with a reason rather than stopping the run.
             reasons.append(
-                f"field '{where}' does not match the stream schema "
-                f"({error.validator}: {_rule(error.validator, error.validator_value)})",
+                f"a mapped field could not be checked against the stream schema "
+                f"({type(exc).__name__})"
             )
-            if len(reasons) >= limit:
-                break
         return reasons
 
+
+# What a keyword's check raises on a value it cannot compute with (Decimal arithmetic,
+# NaN and infinity to int, text that cannot be encoded).
+_CHECK_FAILURES = (ArithmeticError, TypeError, ValueError)
 
 _KEEP_OUT = frozenset(
     {
@@ -157,6 +171,9 @@ _KEEP_OUT = frozenset(
         "additionalProperties",
         "patternProperties",
         "format",
+        # A tap's precision (1e-38 for a numeric column), which no value's event depends
+        # on; both validators also fail on it with Decimal values (an error, not a verdict).
+        "multipleOf",
         "$schema",
         "definitions",
         "$defs",

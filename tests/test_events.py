@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import time
 from decimal import Decimal
 
 import pytest
@@ -20,6 +23,14 @@ from target_pinterest_conversions.events import (
     to_int,
     to_str,
     to_unix_seconds,
+)
+from target_pinterest_conversions.limits import (
+    DOUBLE_MAX,
+    DOUBLE_MIN,
+    INT64_MAX,
+    INT64_MIN,
+    InvalidText,
+    in_double_range,
 )
 from target_pinterest_conversions.mapping import RawEvent
 
@@ -280,6 +291,10 @@ def test_bad_custom_field_names_the_field():
 @settings(max_examples=500, deadline=None)
 @given(st.decimals(allow_nan=False, allow_infinity=False))
 def test_decimal_string_is_the_normalized_plain_form(value):
+    if not in_double_range(value):
+        with pytest.raises(EventError, match="is out of range"):
+            to_decimal_string(value, "value")
+        return
     expected = format(value.normalize(), "f")
     assert to_decimal_string(value, "value") == ("0" if expected == "-0" else expected)
 
@@ -300,3 +315,203 @@ def test_event_time_text_forms_agree(moment, sep):
     if moment.utcoffset() == dt.timedelta(0):
         assert to_unix_seconds(text.replace("+00:00", "Z")) == expected
         assert to_unix_seconds(text.replace("+00:00", "z")) == expected
+
+
+# Pinterest's limits: int64 for event_time, num_items and quantity; a double for values.
+
+
+@pytest.mark.parametrize("form", [int, Decimal, str], ids=["int", "Decimal", "text"])
+@pytest.mark.parametrize("limit", [INT64_MAX, INT64_MIN], ids=["max", "min"])
+def test_integers_up_to_int64_and_not_one_past(form, limit):
+    assert to_int(form(limit), "custom_data.num_items") == limit
+    past = limit + 1 if limit > 0 else limit - 1
+    with pytest.raises(EventError) as caught:
+        to_int(form(past), "custom_data.num_items")
+    assert caught.value.reason == (
+        "custom_data.num_items is out of range (Pinterest takes a 64-bit integer)"
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=-(2**70), max_value=2**70))
+def test_to_int_takes_exactly_the_int64_range(number):
+    if INT64_MIN <= number <= INT64_MAX:
+        assert to_int(number, "n") == number
+        assert to_int(Decimal(number), "n") == number
+    else:
+        with pytest.raises(EventError, match="out of range"):
+            to_int(number, "n")
+        with pytest.raises(EventError, match="out of range"):
+            to_int(str(number), "n")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [Decimal("1E+999999"), Decimal("-1E+999999999999"), "9" * 1_000_000, "1e999999999"],
+    ids=["1e999999", "-1e999999999999", "million digits", "text exponent"],
+)
+def test_huge_integers_are_refused_at_once(value):
+    started = time.monotonic()
+    with pytest.raises(EventError, match="out of range"):
+        to_int(value, "quantity")
+    assert time.monotonic() - started < 1
+
+
+def test_event_time_in_milliseconds_up_to_int64_seconds():
+    last = INT64_MAX * 1000 + 999  # milliseconds whose seconds are INT64_MAX
+    assert to_unix_seconds(last) == INT64_MAX
+    assert to_unix_seconds(str(last)) == INT64_MAX
+    with pytest.raises(EventError) as caught:
+        to_unix_seconds(last + 1)
+    assert caught.value.reason == "event_time is out of range (Pinterest takes int64 seconds)"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        Decimal("1E+22"),
+        Decimal("1E+999999"),
+        Decimal("1E+999999999999999"),
+        10**4000,
+        "1" * 1_000_000,
+    ],
+    ids=["1e22", "1e999999", "1e999999999999999", "4001 digits", "million-digit text"],
+)
+def test_huge_event_times_are_refused_at_once(value):
+    started = time.monotonic()
+    with pytest.raises(EventError, match="event_time is out of range"):
+        to_unix_seconds(value)
+    assert time.monotonic() - started < 1
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (float("nan"), "event_time is not a valid Unix timestamp"),
+        (float("-inf"), "event_time is not a valid Unix timestamp"),
+        (-1_000_000_000_000_000, "event_time is not a valid Unix timestamp"),
+        (True, "event_time is a boolean, not a time"),
+        (InvalidText("2026-11-20\ud800"), "event_time is not an ISO-8601"),
+    ],
+)
+def test_event_times_that_are_no_time(value, reason):
+    with pytest.raises(EventError) as caught:
+        to_unix_seconds(value)
+    assert caught.value.reason.startswith(reason)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (DOUBLE_MAX, format(DOUBLE_MAX.normalize(), "f")),
+        (-DOUBLE_MAX, format((-DOUBLE_MAX).normalize(), "f")),
+        (10**308, "1" + "0" * 308),
+        (DOUBLE_MIN, format(DOUBLE_MIN.normalize(), "f")),
+        (Decimal("0E-999999"), "0"),
+        (Decimal("-0E+999999"), "0"),
+    ],
+    ids=["max", "-max", "10**308", "min", "zero, tiny exponent", "zero, huge exponent"],
+)
+def test_decimal_strings_up_to_a_doubles_range(value, expected):
+    assert to_decimal_string(value, "value") == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        DOUBLE_MAX.next_plus(),
+        -DOUBLE_MAX.next_plus(),
+        2 * 10**308,
+        DOUBLE_MIN.next_minus(),
+        Decimal("1E+999999"),
+        Decimal("1E-999999"),
+        Decimal("1E+999999999999999999"),
+        "1e999999999",
+        "1" * 1_000_000,
+        "0." + "0" * 1_000_000 + "1",
+    ],
+    ids=[
+        "max+",
+        "-max-",
+        "2e308",
+        "min-",
+        "1e999999",
+        "1e-999999",
+        "1e999999999999999999",
+        "text exponent",
+        "million digits",
+        "million decimals",
+    ],
+)
+def test_decimal_strings_beyond_a_double_are_refused_at_once(value):
+    started = time.monotonic()
+    with pytest.raises(EventError) as caught:
+        to_decimal_string(value, "contents[0].item_price")
+    assert caught.value.reason == (
+        "contents[0].item_price is out of range (Pinterest reads it as a double)"
+    )
+    assert time.monotonic() - started < 1
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (Decimal("1E+28"), "1" + "0" * 28),
+        (Decimal("-0.0"), "0"),
+        (Decimal("12.0"), "12"),
+        (2**64, str(2**64)),
+        (10**4000, str(10**4000)),
+        (Decimal("1E+4299"), "1" + "0" * 4299),
+    ],
+)
+def test_numbers_as_ids_are_written_in_full(value, expected):
+    assert to_str(value, "event_id") == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (Decimal("1E+4300"), "order_id is a number of more than 4300 digits"),
+        (Decimal("1E+999999999"), "order_id is a number of more than 4300 digits"),
+        (Decimal("1.5E-999999"), "order_id is a number of more than 4300 digits"),
+        (float("nan"), "order_id is not a finite number"),
+        (InvalidText("#1\udc00"), "order_id is not valid Unicode (it holds a lone surrogate)"),
+    ],
+)
+def test_ids_that_cannot_be_written(value, reason):
+    started = time.monotonic()
+    with pytest.raises(EventError) as caught:
+        to_str(value, "order_id")
+    assert caught.value.reason == reason
+    assert time.monotonic() - started < 1
+
+
+def test_quantities_summing_past_int64_are_refused():
+    custom = {"contents": [{"quantity": INT64_MAX}, {"quantity": 1}]}
+    with pytest.raises(EventError, match="sum of the contents' quantities, is out of range"):
+        derive_from_contents(custom)
+    custom = {"contents": [{"quantity": INT64_MAX - 1}, {}]}  # a missing quantity counts 1
+    derive_from_contents(custom)
+    assert custom["num_items"] == INT64_MAX
+
+
+def test_a_derived_value_past_a_double_is_refused():
+    custom = {"contents": [{"item_price": "1E+308", "quantity": 2}]}
+    with pytest.raises(EventError, match=r"custom_data\.value is out of range"):
+        derive_from_contents(custom)
+
+
+@pytest.mark.parametrize(
+    "odd", [float("nan"), Decimal("NaN"), Decimal("1E+999999999"), float("inf")]
+)
+def test_derived_event_ids_take_any_number_in_the_record(odd):
+    first = derive_event_id("s", {"id": 1, "odd": odd}, "checkout")
+    assert first == derive_event_id("s", {"id": 1, "odd": odd}, "checkout")
+    assert len(first) == 64
+
+
+def test_derived_event_ids_of_ordinary_numbers_are_unchanged():
+    # In-range numbers keep their canonical form, so re-sent events keep their ids.
+    payload = json.dumps(["s", {"id": "7.5", "n": 2**64}, "lead"], separators=(",", ":"))
+    expected = hashlib.sha256(payload.encode()).hexdigest()
+    assert derive_event_id("s", {"id": Decimal("7.50"), "n": 2**64}, "lead") == expected

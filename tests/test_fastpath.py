@@ -9,18 +9,27 @@ warning; when it returns ``None``, the full pipeline decides.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import time
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from target_pinterest_conversions.binding import bind_mapping
 from target_pinterest_conversions.fastpath import compile_fast_path
+from target_pinterest_conversions.limits import (
+    DOUBLE_MAX,
+    INT64_MAX,
+    INT64_MIN,
+    InvalidText,
+    in_double_range,
+)
 from target_pinterest_conversions.mapping import StreamMapping, compile_stream_mapping
 from target_pinterest_conversions.pipeline import convert_record, record_key
 from target_pinterest_conversions.presets import PRESETS
@@ -445,3 +454,124 @@ def test_no_checked_fast_path_where_paths_cannot_be_checked_as_read() -> None:
     indexed = compile_stream_mapping("s", {**SMALL_MAPPING, "event_id": "lines.0.sku"})
     assert _checked(indexed, SMALL_SCHEMA) is None
     assert compile_fast_path(indexed) is not None
+
+
+# Hostile values: the fast path steps aside or gives the full pipeline's event, and no
+# event either gives breaks Pinterest's limits or cannot be written.
+
+HOSTILE: list[Any] = [
+    INT64_MAX,
+    INT64_MAX + 1,
+    INT64_MIN,
+    INT64_MIN - 1,
+    2**64,
+    10**400,
+    Decimal("1E+22"),
+    Decimal("1E+28"),
+    Decimal("1E+999999"),
+    Decimal("1E-999999"),
+    Decimal("-1E+999999999999"),
+    DOUBLE_MAX,
+    float("nan"),
+    float("-inf"),
+    InvalidText("\ud800x@example.com"),
+    InvalidText("web\udfff"),
+    "1" * 5000,
+    "9" * 30,
+    True,
+]
+
+
+def _put(record: dict[str, Any], parts: list[str], value: Any) -> None:
+    head, rest = parts[0], parts[1:]
+    if not rest:
+        record[head] = value
+    elif rest[0] == "[]":
+        items = record.get(head)
+        if isinstance(items, list):
+            for item in items:
+                if isinstance(item, dict) and rest[1:]:
+                    _put(item, rest[1:], value)
+    else:
+        child = record.setdefault(head, {})
+        if isinstance(child, dict):
+            _put(child, rest, value)
+
+
+def _assert_writable(event: dict[str, Any]) -> None:
+    orjson.dumps(event)  # raises on integers beyond 64 bits and on lone surrogates
+    assert INT64_MIN <= event["event_time"] <= INT64_MAX
+    custom = event.get("custom_data", {})
+    assert INT64_MIN <= custom.get("num_items", 0) <= INT64_MAX
+    for item in custom.get("contents", []):
+        assert INT64_MIN <= item.get("quantity", 0) <= INT64_MAX
+    for text in [custom.get("value"), *(i.get("item_price") for i in custom.get("contents", []))]:
+        assert text is None or in_double_range(Decimal(text))
+
+
+@pytest.mark.parametrize(("name", "mapping"), _mappings(), ids=[n for n, _ in _mappings()])
+@pytest.mark.parametrize("checked", [False, True], ids=["unchecked", "checked"])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_hostile_values_leave_the_fast_path_or_agree_with_the_full_pipeline(
+    name: str, mapping: StreamMapping, checked: bool, data: st.DataObject
+) -> None:
+    record = data.draw(records(mapping))
+    paths = sorted({path for _, path in mapping.record_paths()})
+    for path in data.draw(st.lists(st.sampled_from(paths), min_size=1, max_size=2)):
+        _put(record, path.split("."), data.draw(st.sampled_from(HOSTILE)))
+    if data.draw(st.integers(min_value=0, max_value=3)) == 0:
+        record["id"] = data.draw(st.sampled_from([2**64, InvalidText("k\ud800"), float("nan")]))
+    if checked:
+        schema = data.draw(schemas(mapping))
+        validator = MappedFieldsValidator(schema, [p for _, p in mapping.record_paths()])
+        fast = compile_fast_path(mapping, types=validator.type_schema)
+    else:
+        fast = compile_fast_path(mapping)
+    if fast is None:
+        return
+    key = record_key(record, ["id"], mapping.hashed_paths)
+    orjson.dumps(key, default=str)  # the dead-letter output (default=str) can write the key
+    event = fast(record, key, NOW)
+    conversions = convert_record(record, mapping, key_properties=["id"], now=NOW)
+    for conversion in conversions:
+        if conversion.event is not None:
+            _assert_writable(conversion.event)
+        else:
+            assert conversion.reasons
+        orjson.dumps({"reasons": conversion.reasons, "event": conversion.partial_event})
+    if event is None:
+        return
+    _assert_writable(event)
+    (conversion,) = conversions
+    assert conversion.dropped == []
+    assert json.dumps(event) == json.dumps(conversion.event)
+
+
+@pytest.mark.parametrize("checked", [False, True], ids=["unchecked", "checked"])
+@pytest.mark.parametrize("hostile", HOSTILE, ids=[repr(v)[:24] for v in HOSTILE])
+def test_each_hostile_value_at_each_path_of_an_order(checked: bool, hostile: Any) -> None:
+    mapping = _order_mapping()
+    if checked:
+        schema = orders_schema()
+        if schema is None:
+            pytest.skip("tap-shopify's orders schema is not available")
+        mapping, _ = bind_mapping(mapping, schema)
+        fast = _checked(mapping, schema)
+    else:
+        fast = compile_fast_path(mapping)
+    assert fast is not None
+    order = json.loads(json.dumps(make_order(3, RECENT), default=float), parse_float=Decimal)
+    assert fast(order, record_key(order, ["id"], mapping.hashed_paths), NOW) is not None
+    for path in sorted({path for _, path in mapping.record_paths()}):
+        record = copy.deepcopy(order)
+        _put(record, path.split("."), hostile)
+        key = record_key(record, ["id"], mapping.hashed_paths)
+        event = fast(record, key, NOW)
+        (conversion,) = convert_record(record, mapping, key_properties=["id"], now=NOW)
+        if conversion.event is not None:
+            _assert_writable(conversion.event)
+        if event is not None:
+            _assert_writable(event)
+            assert conversion.dropped == []
+            assert json.dumps(event) == json.dumps(conversion.event), path

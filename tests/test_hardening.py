@@ -79,8 +79,18 @@ def start(tmp_path: Path, config: dict, env: dict[str, str] | None = None) -> su
     )
 
 
-def feed(proc: subprocess.Popen, lines: list[str], pause: float = 0.0) -> threading.Thread:
-    """Write ``lines`` to the target's stdin from a thread (as a tap would), then close."""
+def feed(
+    proc: subprocess.Popen,
+    lines: list[str],
+    pause: float = 0.0,
+    *,
+    close: bool = True,
+) -> threading.Thread:
+    """Write ``lines`` to the target's stdin from a thread (as a tap would), then close.
+
+    With ``close=False`` stdin stays open, as with a tap that is still running: the run
+    cannot end before the test signals it.
+    """
 
     pipe = proc.stdin
     proc.stdin = None  # the feeder owns stdin now: communicate() must not touch it
@@ -92,7 +102,9 @@ def feed(proc: subprocess.Popen, lines: list[str], pause: float = 0.0) -> thread
                 if pause and n % 50 == 0:
                     pipe.flush()
                     time.sleep(pause)
-            pipe.close()
+            pipe.flush()
+            if close:
+                pipe.close()
         except (BrokenPipeError, OSError, ValueError):
             pass  # the target stopped reading: expected after a signal
 
@@ -137,7 +149,7 @@ def test_sigterm_at_a_random_moment_of_a_debug_logged_run_ends_honestly(tmp_path
             max_parallel_requests=2,
         )
         proc = start(tmp_path, config, env={"TARGET_PINTEREST_CONVERSIONS_LOGLEVEL": "DEBUG"})
-        feed(proc, lines, pause=0.01)
+        feed(proc, lines, pause=0.02, close=False)
         time.sleep(rng.uniform(0.3, 2.5))
         proc.send_signal(signal.SIGTERM)
         try:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from decimal import Decimal
 
 import pytest
 
+from target_pinterest_conversions.limits import InvalidText
 from target_pinterest_conversions.privacy import (
     DroppedValue,
     build_user_data,
@@ -293,3 +295,65 @@ def test_state_and_country_lookups():
     assert normalize_country("DEU") == "de"
     with pytest.raises(DroppedValue):
         normalize_state("ENG", "gb")
+
+
+# Numbers and text that no request can carry as they are.
+
+
+@pytest.mark.parametrize(
+    ("field", "raw", "normalized"),
+    [
+        ("external_id", Decimal("1E+28"), "1" + "0" * 28),
+        ("zp", Decimal("1E+28"), "1" + "0" * 28),
+        ("external_id", Decimal("1E+4299"), "1" + "0" * 4299),
+        ("external_id", 10**4299, "1" + "0" * 4299),
+        ("external_id", Decimal("-0.0"), "-0"),  # as before: hashes stay what they were
+        ("external_id", Decimal("12.50"), "12.50"),
+    ],
+)
+def test_numbers_in_hashed_fields_are_written_out_in_full(field, raw, normalized):
+    assert hash_value(field, raw) == sha(normalized)
+
+
+@pytest.mark.parametrize(
+    ("field", "raw", "reason"),
+    [
+        ("external_id", Decimal("1E+4300"), "is a number of more than 4300 digits"),
+        ("zp", Decimal("1E+999999"), "is a number of more than 4300 digits"),
+        ("ph", Decimal("1E+999999999999"), "is a number of more than 4300 digits"),
+        ("external_id", Decimal("1E-999999"), "is a number of more than 4300 digits"),
+        ("ph", Decimal("1E+28"), "is not a phone number (7 to 15 digits expected)"),
+        ("external_id", float("nan"), "is not a finite number"),
+        ("em", True, "is a boolean, not text"),
+    ],
+)
+def test_numbers_that_cannot_be_identifiers_are_dropped_at_once(field, raw, reason):
+    started = time.monotonic()
+    with pytest.raises(DroppedValue) as caught:
+        hash_value(field, raw)
+    assert caught.value.reason == reason
+    assert time.monotonic() - started < 1
+
+
+@pytest.mark.parametrize("field", ["em", "ph", "fn", "ct", "st", "zp", "country", "external_id"])
+def test_text_with_a_lone_surrogate_is_dropped(field):
+    with pytest.raises(DroppedValue) as caught:
+        hash_value(field, InvalidText("x\ud800@example.com"))
+    assert caught.value.reason == "is not valid Unicode (it holds a lone surrogate)"
+
+
+def test_build_user_data_drops_text_with_a_lone_surrogate_and_keeps_the_rest():
+    bad = InvalidText("\ud800x@example.com")
+    raw = {
+        "em": [bad, "a@example.com"],
+        "fn": bad,
+        "country": bad,
+        "ph": "+1 415 555 0100",
+        "client_user_agent": bad,
+    }
+    data, dropped = build_user_data(raw, "US")
+    assert data == {"em": [sha("a@example.com")], "ph": [sha("14155550100")]}
+    reason = "is not valid Unicode (it holds a lone surrogate)"
+    assert sorted(dropped) == sorted(
+        [("em", reason), ("fn", reason), ("country", reason), ("client_user_agent", reason)]
+    )

@@ -246,3 +246,73 @@ def test_type_check_passes_what_taps_emit_and_fails_the_rest():
 )
 def test_type_check_declines_other_constraints(schema):
     assert compile_type_check(schema) is None
+
+
+# Hostile values against schemas that do more than set types.
+
+HOSTILE = [
+    float("nan"),
+    float("inf"),
+    float("-inf"),
+    Decimal("1E+999999"),
+    Decimal("-1E+999999999999"),
+    Decimal("1E-999999"),
+    2**64,
+    10**4000,
+    True,
+    "\ud800",
+    Decimal("12.34"),
+    7,
+]
+BOUNDED_LEAVES = [
+    {"type": ["null", "number"], "multipleOf": 0.01},
+    {"type": "number", "multipleOf": Decimal("1E-38")},
+    {"type": ["null", "integer"], "multipleOf": 1},
+    {"type": "number", "minimum": 0, "maximum": Decimal("1E+10")},
+    {"type": "number", "exclusiveMinimum": Decimal("0.5")},
+    {"enum": [1, Decimal("1.5"), "a"]},
+    {"type": "string", "maxLength": 3, "pattern": "^[a-z]+$"},
+    {"anyOf": [{"type": "integer", "maximum": 5}, {"type": "string"}]},
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(BOUNDED_LEAVES), st.sampled_from(HOSTILE))
+def test_the_mapped_field_check_gives_a_verdict_never_an_error(leaf, value):
+    schema = {"type": "object", "properties": {"amount": leaf}}
+    validator = MappedFieldsValidator(schema, ["amount"])
+    reasons = validator.errors({"amount": value})
+    assert all(r.startswith(("field 'amount'", "a mapped field")) for r in reasons)
+
+
+def test_multiple_of_is_not_checked():
+    # A tap's precision (tap-postgres writes multipleOf for numeric columns): no event
+    # depends on it, and both validators raise on it with the Decimals taps' numbers are.
+    schema = {
+        "type": "object",
+        "properties": {"amount": {"type": ["null", "number"], "multipleOf": 0.01}},
+    }
+    validator = MappedFieldsValidator(schema, ["amount"])
+    assert validator.type_schema is not None  # types only once pruned: the fast path checks
+    for value in (Decimal("12.34"), Decimal("12.345"), Decimal("1E+999999"), 7):
+        assert validator.errors({"amount": value}) == []
+    assert validator.errors({"amount": "12.34"}) != []
+
+
+def test_a_rule_that_cannot_be_computed_refuses_the_record_with_a_reason(monkeypatch):
+    validator = MappedFieldsValidator(
+        {"type": "object", "properties": {"amount": {"type": "number", "minimum": 0}}}, ["amount"]
+    )
+
+    def explode(record):
+        raise ArithmeticError
+
+    class Exploding:
+        iter_errors = staticmethod(explode)
+
+    monkeypatch.setattr(validator, "_certainly_valid", None)
+    monkeypatch.setattr(validator, "_fast", explode)
+    monkeypatch.setattr(validator, "_validator", Exploding())
+    assert validator.errors({"amount": 1}) == [
+        "a mapped field could not be checked against the stream schema (ArithmeticError)"
+    ]
