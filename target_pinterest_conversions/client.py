@@ -35,6 +35,7 @@ from requests.adapters import HTTPAdapter
 from singer_sdk import metrics
 
 from target_pinterest_conversions.files import output_file_error
+from target_pinterest_conversions.redaction import Redactor
 
 logger = logging.getLogger("target-pinterest-conversions.client")
 
@@ -182,7 +183,9 @@ def _network_problem(exc: BaseException) -> str:
     return f"connection failed ({type(exc).__name__})"
 
 
-def _results(payload: Any, count: int) -> list[EventResult] | None:
+def _results(payload: Any, count: int, redact: Redactor) -> list[EventResult] | None:
+    # Messages are redacted as they are read: a gateway may echo the Authorization
+    # header into them, and they go on to the dead-letter file, the summary and logs.
     events = payload.get("events") if isinstance(payload, dict) else None
     if not isinstance(events, list):
         return None
@@ -204,21 +207,23 @@ def _results(payload: Any, count: int) -> list[EventResult] | None:
         out.append(
             EventResult(
                 status=str(item.get("status") or "failed"),
-                error_message=str(item.get("error_message") or ""),
-                warning_message=str(item.get("warning_message") or ""),
+                error_message=redact(str(item.get("error_message") or "")),
+                warning_message=redact(str(item.get("warning_message") or "")),
             ),
         )
     return out
 
 
-def _message(response: Answer) -> str:
+def _message(response: Answer, redact: Redactor) -> str:
+    """The answer's message (or reason phrase), redacted: it may echo the token."""
     try:
         payload = _json(response)
     except ValueError:
-        return response.reason or ""
+        return redact(response.reason or "")
     if isinstance(payload, dict) and payload.get("message"):
-        return str(payload["message"])[:_MAX_MESSAGE_CHARS]
-    return response.reason or ""
+        # Redacted before it is cut: a cut could leave part of the token unrecognised.
+        return redact(str(payload["message"]))[:_MAX_MESSAGE_CHARS]
+    return redact(response.reason or "")
 
 
 @dataclass(frozen=True)
@@ -330,6 +335,8 @@ class PinterestClient:
         self._flights: set[_Flight] = set()
         self._lock = threading.Lock()
         self._unreadable_in_a_row = 0
+        self._redact = Redactor((access_token,))
+        """Masks the token in text read from the network, before it goes anywhere."""
         self._headers = {
             "Authorization": f"Bearer {access_token}",
             "Content-Type": "application/json",
@@ -499,7 +506,7 @@ class PinterestClient:
             return self._unreadable(answer, count, f"HTTP {status} without Pinterest's answer")
         if status == 429 or status >= 500:
             raise TransientError(
-                f"HTTP {status} {_message(answer)}".strip(),
+                f"HTTP {status} {_message(answer, self._redact)}".strip(),
                 retry_after=parse_retry_after(answer.headers.get("Retry-After")),
             )
         raise self._fatal(answer)
@@ -534,7 +541,7 @@ class PinterestClient:
             return self._unreadable(response, count, "HTTP 200 whose body is not Pinterest's JSON")
         with self._lock:
             self._unreadable_in_a_row = 0
-        results = _results(payload, count) or []
+        results = _results(payload, count, self._redact) or []
         if len(results) < count:
             logger.warning(
                 "Pinterest answered 200 with %d per-event results for %d events; "
@@ -551,9 +558,9 @@ class PinterestClient:
         except ValueError:
             payload = None
         details = payload.get("details") if isinstance(payload, dict) else None
-        results = _results(details, count)
+        results = _results(details, count, self._redact)
         if results is None or len(results) < count:
-            message = _message(response) or "no per-event results"
+            message = _message(response, self._redact) or "no per-event results"
             known = results or []
             missing = EventResult(status="failed", error_message=f"HTTP 422: {message}")
             return known + [missing] * (count - len(known))
@@ -561,7 +568,7 @@ class PinterestClient:
 
     def _fatal(self, response: Answer) -> DeliveryError:
         status = response.status_code
-        message = _message(response)
+        message = _message(response, self._redact)
         if status == 401:
             return AuthError(
                 "the access token was rejected (401): check access_token; it must be a "

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from target_pinterest_conversions.batch import PendingEvent
 from target_pinterest_conversions.client import PROCESSED, EventResult
 from target_pinterest_conversions.deadletter import DeadLetterWriter
-from target_pinterest_conversions.summary import RunSummary
+from target_pinterest_conversions.summary import LOGGED, RunSummary, message_template
 
 logger = logging.getLogger("target-pinterest-conversions.outcome")
 
@@ -25,10 +25,13 @@ def settle(
     """Record Pinterest's per-event results for one request; return how many processed.
 
     Results are matched to events by position, as Pinterest returns them in request
-    order. A failed event goes to the dead-letter output with Pinterest's
-    ``error_message``; each distinct warning message is logged once. In a dry run the
-    events were only written to a file: they are counted as written, and nothing is
-    attributed to Pinterest.
+    order. A failed event goes to the dead-letter output with Pinterest's exact
+    ``error_message`` (redacted by the client); the summary counts messages by
+    :func:`message_template`. The first occurrence of each of the first
+    :data:`LOGGED` kinds of warning per stream is logged, then one line says the rest
+    are only counted: messages that embed ids or values would otherwise log a line
+    per event. In a dry run the events were only written to a file: they are counted
+    as written, and nothing is attributed to Pinterest.
     """
     if dry_run:
         summary.update(stream, events_written=len(items))
@@ -39,16 +42,14 @@ def settle(
         if result is PROCESSED:
             processed += 1
             continue
-        if result.warning_message and summary.count(
-            stream, "pinterest_warnings", result.warning_message
-        ):
-            logger.warning("Pinterest warning for stream '%s': %s", stream, result.warning_message)
+        if result.warning_message:
+            _warn(stream, result.warning_message, summary)
         if result.processed:
             processed += 1
             continue
         failed += 1
         reason = f"Pinterest: {result.error_message or 'failed without a message'}"
-        summary.count(stream, "reasons", reason)
+        summary.count(stream, "reasons", message_template(reason))
         dead_letters.write(
             stream=stream,
             key=item.key,
@@ -58,3 +59,19 @@ def settle(
         )
     summary.update(stream, events_sent=len(items), processed=processed, failed_at_pinterest=failed)
     return processed
+
+
+def _warn(stream: str, message: str, summary: RunSummary) -> None:
+    """Count a Pinterest warning; log it if it is one of the first kinds seen."""
+    if not summary.count(stream, "pinterest_warnings", message_template(message)):
+        return
+    kinds = summary.distinct(stream, "pinterest_warnings")
+    if kinds <= LOGGED:
+        logger.warning("Pinterest warning for stream '%s': %s", stream, message)
+    elif kinds == LOGGED + 1:
+        logger.warning(
+            "Pinterest warnings for stream '%s': more than %d kinds; the others are "
+            "counted in the summary, not logged one by one",
+            stream,
+            LOGGED,
+        )

@@ -1,60 +1,312 @@
-"""A logging filter that keeps secrets and personal data out of every log line.
+"""Keeps the access token and personal data out of every log line and every file.
 
-Our own messages never carry raw values; this filter is the backstop for messages and
-tracebacks from libraries, which may echo input. It replaces configured secrets, email
-addresses and formatted phone numbers, in the message and in the exception text.
+Two layers:
+
+- At the boundary. Text that comes from the network (Pinterest's messages, a gateway's
+  or proxy's error page, which may echo the ``Authorization`` header) is redacted by the
+  client as it is read, with a :class:`Redactor` that knows the token; so the dead-letter
+  reasons, the summary and exception messages never hold it in the first place.
+- As a backstop. :func:`install` redacts every log record as it is created (a log record
+  factory, so it holds for every logger and every handler, including handlers of named
+  loggers that do not propagate to the root), its exception chain included, which the
+  SDK's ``StructuredFormatter`` formats itself; and the dead-letter and summary writers
+  pass their text through :func:`scrub`.
+
+A secret of :data:`SUBSTRING_MIN` characters or more is masked wherever it occurs (it
+cannot be part of an ordinary word); a shorter one only as a whole token, a run of
+token characters equal to it, so a test token ``x`` never turns ``max_tries`` or
+``x-ray`` into nonsense. Email addresses, formatted phone numbers and ``Bearer``
+credentials are masked too.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any
+
+MASK = "[redacted]"
+TOKEN_CHARS = "A-Za-z0-9._~+/=-"  # noqa: S105 - a character class, not a password
+"""The characters of an OAuth bearer token (RFC 6750 ``b64token``)."""
+SUBSTRING_MIN = 16
+"""Secrets at least this long are masked anywhere, even inside a longer run of text
+(``%20<token>`` in an echoed URL); shorter ones only as whole tokens."""
 
 _EMAIL = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(
     r"(?<![\w.])(?:\+\d[\d ().-]{6,}\d|\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4})(?![\w.])",
 )
-_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+")
+_BEARER = re.compile(rf"(?i)\b(bearer\s+)[{TOKEN_CHARS}]+")
+_MEMO_MAX_CHARS = 2000  # longer texts are rare (tracebacks) and not worth keeping
+_SKIPPED_LOGGERS = ("singer_sdk.metrics",)
+"""Metric points: numbers and tags only, and the SDK's formatter reads their arguments."""
+_RECORD_ATTRIBUTES = frozenset(
+    logging.LogRecord("", 0, "", 0, "", (), None).__dict__,
+) | {"message", "asctime", "taskName"}
 
 
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Return ``text`` with secrets, emails, phone numbers and bearer tokens masked."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    text = _BEARER.sub(r"\1[redacted]", text)
+class Redactor:
+    """Masks the given secrets, email addresses, phone numbers and bearer credentials."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        unique = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self.secrets = tuple(unique)
+        long = [re.escape(s) for s in unique if len(s) >= SUBSTRING_MIN]
+        short = [re.escape(s) for s in unique if len(s) < SUBSTRING_MIN]
+        parts = list(long)
+        if short:
+            # Whole tokens only: not preceded or followed by another token character.
+            parts.append(f"(?<![{TOKEN_CHARS}])(?:{'|'.join(short)})(?![{TOKEN_CHARS}])")
+        self._any = re.compile("|".join(parts)) if parts else None
+        self._long = re.compile("|".join(long)) if long else None
+        self._memo = functools.lru_cache(maxsize=4096)(self._redact)
+
+    def __call__(self, text: str) -> str:
+        """Return ``text`` with every secret and piece of personal data masked."""
+        if not text:
+            return text
+        if len(text) > _MEMO_MAX_CHARS:
+            return self._redact(str(text))
+        # Pinterest repeats its messages across events: each distinct one is worked once.
+        return self._memo(str(text))
+
+    def template(self, text: str) -> str:
+        """Redact a log format string: like calling, but short secrets are left alone.
+
+        A format string is code, not data (the data is in its arguments, redacted
+        whole); masking a one-letter test token in it would only mangle the wording.
+        """
+        if self._long is not None:
+            text = self._long.sub(MASK, text)
+        return _mask_patterns(text)
+
+    def _redact(self, text: str) -> str:
+        if self._any is not None:
+            text = self._any.sub(MASK, text)
+        return _mask_patterns(text)
+
+
+def _mask_patterns(text: str) -> str:
+    text = _BEARER.sub(rf"\1{MASK}", text)
     text = _EMAIL.sub("[redacted-email]", text)
     return _PHONE.sub("[redacted-phone]", text)
 
 
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """Return ``text`` with secrets, emails, phone numbers and bearer tokens masked."""
+    return Redactor(secrets)(text)
+
+
+_current = Redactor()
+_lock = threading.Lock()
+_base_factory: Callable[..., logging.LogRecord] | None = None
+
+
+def scrub(text: str) -> str:
+    """Redact ``text`` with the secrets of the running target (see :func:`install`)."""
+    return _current(text)
+
+
+def scrub_data(value: Any) -> Any:
+    """Return a JSON-like ``value`` with every string in it, keys included, scrubbed."""
+    return _scrub_value(value, _current)
+
+
+def _text(value: object) -> str:
+    try:
+        return str(value)
+    except Exception:  # a broken __str__ must not break logging
+        return f"<{type(value).__name__} that cannot be shown>"
+
+
+def _clean_args(msg: str, args: Any, redactor: Redactor) -> str | None:
+    """Format ``msg`` with redacted arguments; ``None`` when that cannot be done."""
+
+    def clean(arg: object) -> object:
+        if isinstance(arg, (int, float, bool)) or arg is None:
+            return arg
+        text = _text(arg)
+        clean_text = redactor(text)
+        if isinstance(arg, str) or clean_text != text:
+            return clean_text
+        return arg
+
+    if isinstance(args, dict):
+        cleaned: Any = {k: clean(v) for k, v in args.items()}
+    else:
+        cleaned = tuple(clean(a) for a in args)
+    try:
+        return redactor.template(msg) % cleaned
+    except (TypeError, ValueError, KeyError):
+        return None
+
+
+def _next_in_chain(exc: BaseException) -> tuple[BaseException | None, bool]:
+    """The exception printed under ``exc``, and whether it is its cause."""
+    if exc.__cause__ is not None:
+        return exc.__cause__, True
+    if exc.__context__ is not None and not exc.__suppress_context__:
+        return exc.__context__, False
+    return None, False
+
+
+def _chain_is_clean(exc: BaseException, redactor: Redactor) -> bool:
+    """Tell whether every text in the printed chain is clean and nothing hidden hangs on.
+
+    The SDK's ``StructuredFormatter`` prints ``__context__`` even after ``raise ... from
+    None``, which hides it on purpose (often because its text echoes input).
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = _text(current)
+        notes = getattr(current, "__notes__", None) or []
+        if redactor(text) != text or any(redactor(_text(n)) != _text(n) for n in notes):
+            return False
+        if current.__cause__ is None and current.__suppress_context__ and current.__context__:
+            return False
+        current, _ = _next_in_chain(current)
+    return True
+
+
+def _twin(exc: BaseException, redactor: Redactor, depth: int = 0) -> BaseException:
+    """A stand-in for ``exc`` with the same name, module and traceback, and clean text.
+
+    Its cause or (printed) context is a stand-in too; a suppressed context is dropped.
+    """
+    cls = type(exc)
+    twin_cls = type(
+        cls.__name__,
+        (Exception,),
+        {"__module__": cls.__module__, "__qualname__": cls.__qualname__},
+    )
+    twin = twin_cls(redactor(_text(exc))).with_traceback(exc.__traceback__)
+    notes = getattr(exc, "__notes__", None)
+    if notes:
+        twin.__notes__ = [redactor(_text(n)) for n in notes]
+    following, is_cause = _next_in_chain(exc)
+    if following is not None and depth < 20 and following is not exc:
+        if is_cause:
+            twin.__cause__ = _twin(following, redactor, depth + 1)
+        else:
+            twin.__context__ = _twin(following, redactor, depth + 1)
+    twin.__suppress_context__ = exc.__suppress_context__
+    return twin
+
+
+def _clean_exc_info(
+    exc_info: tuple[type[BaseException], BaseException, TracebackType | None],
+    redactor: Redactor,
+) -> tuple[type[BaseException], BaseException, TracebackType | None]:
+    exc = exc_info[1]
+    if exc is None or _chain_is_clean(exc, redactor):
+        return exc_info
+    twin = _twin(exc, redactor)
+    return type(twin), twin, exc_info[2]
+
+
+def redact_record(record: logging.LogRecord, redactor: Redactor) -> None:
+    """Redact a log record's message, exception chain and stack in place.
+
+    With arguments, they are redacted (they are the data) and the format string is
+    kept; a message without arguments is redacted whole.
+    """
+    if record.name.startswith(_SKIPPED_LOGGERS):
+        return
+    message: str | None = None
+    if record.args and isinstance(record.msg, str):
+        message = _clean_args(record.msg, record.args, redactor)
+    if message is None:
+        try:
+            message = redactor(record.getMessage())
+        except Exception:  # a bad format string is logging's to report, not ours
+            message = redactor(_text(record.msg))
+    record.msg, record.args = message, ()
+    if isinstance(record.exc_info, tuple) and record.exc_info[1] is not None:
+        record.exc_info = _clean_exc_info(record.exc_info, redactor)  # type: ignore[arg-type]
+        # Rendered now from the clean chain, for formatters that print exc_text; the
+        # SDK's StructuredFormatter renders exc_info itself, which is clean too.
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    elif record.exc_text:
+        record.exc_text = redactor(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redactor(record.stack_info)
+
+
+def _scrub_extra(record: logging.LogRecord, redactor: Redactor) -> None:
+    """Redact the fields given with ``extra=``: the SDK's StructuredFormatter writes them."""
+    for name, value in list(record.__dict__.items()):
+        if name not in _RECORD_ATTRIBUTES:
+            record.__dict__[name] = _scrub_value(value, redactor)
+
+
+def _scrub_value(value: Any, redactor: Redactor) -> Any:
+    if isinstance(value, str):
+        return redactor(value)
+    if isinstance(value, dict):
+        return {_scrub_value(k, redactor): _scrub_value(v, redactor) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub_value(v, redactor) for v in value]
+    return value
+
+
 class RedactingFilter(logging.Filter):
-    """Masks secrets and personal data in log records before any handler formats them."""
+    """Masks secrets and personal data in log records before a handler formats them."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self.secrets = tuple(s for s in secrets if s)
+        self.redactor = Redactor(secrets)
+        self.secrets = self.redactor.secrets
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the record's message and exception text; never drops a record."""
-        if record.name.startswith("singer_sdk.metrics"):
-            return True
-        message = record.getMessage()
-        clean = redact(message, self.secrets)
-        if clean != message:
-            record.msg, record.args = clean, ()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text, self.secrets)
+        """Rewrite the record's message, exception chain and extra fields; drop nothing."""
+        if not record.name.startswith(_SKIPPED_LOGGERS):
+            redact_record(record, self.redactor)
+            _scrub_extra(record, self.redactor)
         return True
 
 
-def install(secrets: Iterable[str] = ()) -> RedactingFilter:
-    """Attach one redacting filter to every root handler (replacing an earlier one)."""
-    new = RedactingFilter(secrets)
-    for handler in logging.getLogger().handlers:
-        for old in [f for f in handler.filters if isinstance(f, RedactingFilter)]:
-            handler.removeFilter(old)
-        handler.addFilter(new)
-    return new
+class _ExtraFilter(logging.Filter):
+    """Scrubs ``extra`` fields, set after the record factory ran, with the run's secrets."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(_SKIPPED_LOGGERS):
+            _scrub_extra(record, _current)
+        return True
+
+
+def _record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    record = (_base_factory or logging.LogRecord)(*args, **kwargs)
+    redact_record(record, _current)
+    return record
+
+
+def install(secrets: Iterable[str] = ()) -> Redactor:
+    """Redact every log record from now on with ``secrets`` (replacing earlier ones).
+
+    The record factory covers every logger and handler, whatever the logging config;
+    a filter on each handler configured so far also scrubs ``extra`` fields, which are
+    set after a record is created. Returns the redactor, also used by :func:`scrub`.
+    """
+    global _current, _base_factory  # one redactor per process, as logging is per process
+    with _lock:
+        _current = Redactor(secrets)
+        if _base_factory is None:
+            _base_factory = logging.getLogRecordFactory()
+            logging.setLogRecordFactory(_record_factory)
+        loggers = [logging.getLogger()]
+        loggers += [
+            logger
+            for logger in logging.Logger.manager.loggerDict.values()
+            if isinstance(logger, logging.Logger)
+        ]
+        for logger in loggers:
+            for handler in logger.handlers:
+                if not any(isinstance(f, _ExtraFilter) for f in handler.filters):
+                    handler.addFilter(_ExtraFilter())
+    return _current

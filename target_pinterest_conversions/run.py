@@ -25,6 +25,7 @@ from target_pinterest_conversions.errors import TooManyRejectedError
 from target_pinterest_conversions.files import describe
 from target_pinterest_conversions.interrupt import Interrupt
 from target_pinterest_conversions.pipeline import unlisted_event_name
+from target_pinterest_conversions.redaction import scrub_data
 from target_pinterest_conversions.settings import Settings
 from target_pinterest_conversions.state import StateGate
 from target_pinterest_conversions.summary import RunSummary
@@ -242,13 +243,15 @@ class Run:
     ) -> dict[str, Any]:
         """Return the run summary: outcome, mode, timing and every stream's counters.
 
-        ``exit_code`` is ``None`` while the run is going (status ``running``).
+        ``exit_code`` is ``None`` while the run is going (status ``running``). Every
+        text in it is scrubbed of the token and personal data: the message may quote an
+        error that came from the network.
         """
         elapsed = self.elapsed()
         totals = self.summary.totals()
         delivered = totals["processed"] + totals["events_written"]
         status = "running" if exit_code is None else STATUSES.get(exit_code, "failed")
-        return {
+        report = {
             "exit_code": exit_code,
             "status": status,
             "message": message,
@@ -266,6 +269,8 @@ class Run:
             "streams_not_in_input": self.streams_not_in_input(),
             **self.summary.as_dict(),
         }
+        result: dict[str, Any] = scrub_data(report)
+        return result
 
     def write_summary(
         self,

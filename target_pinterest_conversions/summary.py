@@ -1,12 +1,56 @@
-"""Per-stream counters for the run summary; safe to update from several threads."""
+"""Per-stream counters for the run summary; safe to update from several threads.
+
+Messages are counted by kind, not one by one: Pinterest's per-event messages embed ids,
+times and values (``Given event_timestamp: 1678203524``), so :func:`message_template`
+reduces them to a template before they are counted, each counter holds at most
+:data:`MAX_DISTINCT` distinct messages (the rest are counted under :data:`OTHER`), and
+the log shows the :data:`LOGGED` most frequent of each with a count of the rest. The
+dead-letter file keeps every event's exact reason.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+
+MAX_DISTINCT = 100
+"""Distinct messages a counter of one stream holds: memory and the summary stay bounded."""
+OTHER = "(other messages)"
+"""The key under which messages beyond :data:`MAX_DISTINCT` distinct ones are counted."""
+LOGGED = 10
+"""Distinct messages of one counter of one stream shown in the log; the rest are summed."""
+_UNCAPPED = frozenset({"warnings"})
+"""Counters whose every distinct key is kept: the sinks log each of this target's own
+warnings on its first occurrence, and bounding those lines is theirs to decide."""
+
+_QUOTED = re.compile(r"'[^'\n]{0,300}'|\"[^\"\n]{0,300}\"")
+_FIELD_NAME = re.compile(r"[a-z_]{1,40}(?:\.[a-z_]{1,40}){0,3}")
+_LONG_ID = re.compile(r"(?<![\w-])(?=[\w-]*\d)[0-9A-Fa-f]{8,}(?:-[0-9A-Fa-f]{4,})*(?![\w-])")
+_NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:[.,]\d+)*(?![\w])")
+
+
+def _quoted(match: re.Match[str]) -> str:
+    text = match.group()
+    # A quoted field name (``'category_name'``) says what is wrong and has few values;
+    # any other quoted text is a value, which makes every event's message distinct.
+    if _FIELD_NAME.fullmatch(text[1:-1]):
+        return text
+    return f"{text[0]}<value>{text[-1]}"
+
+
+def message_template(message: str) -> str:
+    """Reduce a message to its kind: quoted values, ids and numbers become placeholders.
+
+    ``Given event_timestamp: 1678203524`` gives ``Given event_timestamp: <n>``;
+    quoted field names are kept.
+    """
+    text = _QUOTED.sub(_quoted, message)
+    text = _NUMBER.sub("<n>", text)
+    return _LONG_ID.sub("<id>", text)
 
 
 @dataclass
@@ -84,13 +128,27 @@ class RunSummary:
                 setattr(stats, name, getattr(stats, name) + amount)
 
     def count(self, stream: str, counter: str, key: str, amount: int = 1) -> bool:
-        """Count ``key`` in a counter of ``stream``; tell whether it is the first time."""
+        """Count ``key`` in a counter of ``stream``; tell whether it is the first time.
+
+        Beyond :data:`MAX_DISTINCT` distinct keys, new ones are counted under
+        :data:`OTHER` and are never a first time (except in this target's ``warnings``).
+        """
         with self._lock:
             stats = self.stats(stream)
             bucket: Counter[str] = getattr(stats, counter)
-            first = key not in bucket
-            bucket[key] += amount
-            return first
+            if key in bucket:
+                bucket[key] += amount
+                return False
+            if len(bucket) >= MAX_DISTINCT and counter not in _UNCAPPED:
+                bucket[OTHER] += amount
+                return False
+            bucket[key] = amount
+            return True
+
+    def distinct(self, stream: str, counter: str) -> int:
+        """How many distinct keys a counter of ``stream`` holds."""
+        with self._lock:
+            return len(getattr(self.stats(stream), counter))
 
     def as_dict(self) -> dict[str, Any]:
         """Return every stream's counters."""
@@ -139,15 +197,30 @@ class RunSummary:
                 stats.skipped,
                 extra={"stream_name": name, "counts": counts},
             )
-            for reason, n in stats.reasons.most_common():
-                logger.info("  stream '%s' rejected %d x: %s", name, n, reason)
-            for reason, n in stats.skips.most_common():
-                logger.info("  stream '%s' skipped %d x: %s", name, n, reason)
-            for what, n in stats.dropped_values.most_common():
-                logger.info("  stream '%s' left out %d value(s): %s", name, n, what)
-            for message, n in stats.warnings.most_common():
-                logger.info("  stream '%s' target warning %d x: %s", name, n, message)
-            for message, n in stats.pinterest_warnings.most_common():
-                logger.info("  stream '%s' Pinterest warning %d x: %s", name, n, message)
+            for counter, line in _LINES:
+                _log_counter(logger, name, getattr(stats, counter), line)
         for name, n in ignored.items():
             logger.info("Stream '%s' is not in `streams`: %d records ignored", name, n)
+
+
+_LINES = (
+    ("reasons", "  stream '%s' rejected %d x: %s"),
+    ("skips", "  stream '%s' skipped %d x: %s"),
+    ("dropped_values", "  stream '%s' left out %d value(s): %s"),
+    ("warnings", "  stream '%s' target warning %d x: %s"),
+    ("pinterest_warnings", "  stream '%s' Pinterest warning %d x: %s"),
+)
+
+
+def _log_counter(logger: logging.Logger, stream: str, bucket: Counter[str], line: str) -> None:
+    """Log the :data:`LOGGED` most frequent messages, then one line for all the others."""
+    entries = [(key, n) for key, n in bucket.most_common() if key != OTHER]
+    for key, n in entries[:LOGGED]:
+        logger.info(line, stream, n, key)
+    rest = entries[LOGGED:]
+    beyond = bucket.get(OTHER, 0)
+    if rest or beyond:
+        what = f"{len(rest)} more kinds of message, listed in the summary"
+        if beyond:
+            what += f", and kinds beyond the {MAX_DISTINCT} it keeps"
+        logger.info(line, stream, sum(n for _, n in rest) + beyond, what)

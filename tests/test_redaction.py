@@ -167,3 +167,133 @@ def test_about_never_shows_the_token(tmp_path, fmt):
     assert result.returncode == 0
     assert "access_token" in result.stdout
     assert TOKEN not in result.stdout + result.stderr
+
+
+# A short secret is masked only as a whole token; a long one wherever it occurs.
+
+
+@pytest.mark.parametrize(
+    ("text", "clean"),
+    [
+        ("token x.", "token x."),  # '.' is a token character: "x." is another token
+        ("token x, then", "token [redacted], then"),
+        ("'x'", "'[redacted]'"),
+        ("max_tries x-ray xylophone box 1.02x", "max_tries x-ray xylophone box 1.02x"),
+        ("Authorization: Bearer x", "Authorization: Bearer [redacted]"),
+        ("AUTHORIZATION: bearer x", "AUTHORIZATION: bearer [redacted]"),
+    ],
+)
+def test_a_short_secret_is_masked_only_as_a_whole_token(text, clean):
+    assert redact(text, ["x"]) == clean
+
+
+def test_a_long_secret_is_masked_inside_other_text_too():
+    assert redact(f"auth=Bearer%20{TOKEN}&x=1 {TOKEN}xyz", [TOKEN]) == (
+        "auth=Bearer%20[redacted]&x=1 [redacted]xyz"
+    )
+
+
+def _structured(record: logging.LogRecord) -> dict:
+    from singer_sdk.logging import StructuredFormatter
+
+    return json.loads(StructuredFormatter().format(record))
+
+
+def _record_with(exc: BaseException, msg: str = "failed", args: tuple = ()) -> logging.LogRecord:
+    try:
+        raise exc
+    except BaseException:  # any exception, as logger.exception takes
+        import sys
+
+        info = sys.exc_info()
+    return logging.LogRecord("x", logging.ERROR, __file__, 1, msg, args, info)
+
+
+def _raise_chain(kind: str) -> BaseException:
+    try:
+        try:
+            raise ValueError(f"inner echo {TOKEN}")
+        except ValueError as inner:
+            if kind == "cause":
+                raise RuntimeError(f"outer {EMAIL}") from inner
+            if kind == "none":
+                raise RuntimeError("outer, its context hidden on purpose") from None
+            raise RuntimeError("outer while handling")  # noqa: B904 - the implicit context
+    except RuntimeError as exc:
+        return exc
+
+
+@pytest.mark.parametrize("kind", ["cause", "none", "context"])
+def test_the_structured_formatter_never_shows_a_secret_in_a_chained_exception(kind):
+    exc = _raise_chain(kind)
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), None)
+    record.exc_info = (type(exc), exc, exc.__traceback__)
+    RedactingFilter([TOKEN]).filter(record)
+    data = _structured(record)
+    text = json.dumps(data)
+    assert TOKEN not in text and EMAIL not in text
+    assert TOKEN not in record.exc_text and EMAIL not in record.exc_text
+    exception = data["exception"]
+    assert exception["type"] == "RuntimeError" and exception["module"] == "builtins"
+    assert exception["traceback"]  # the frames are the original's
+    if kind == "cause":
+        assert exception["message"] == "outer [redacted-email]"
+        assert exception["cause"]["message"] == "inner echo [redacted]"
+        assert "The above exception was the direct cause" in record.exc_text
+    elif kind == "none":
+        # raise ... from None hides the context; the SDK's formatter would print it.
+        assert "context" not in exception and "cause" not in exception
+        assert "inner echo" not in record.exc_text
+    else:
+        assert exception["context"]["message"] == "inner echo [redacted]"
+
+
+def test_an_exception_with_nothing_to_hide_is_left_as_it_is():
+    exc = KeyError("fine")
+    record = _record_with(exc)
+    RedactingFilter([TOKEN]).filter(record)
+    assert record.exc_info[1] is exc
+
+
+def test_arguments_are_redacted_and_the_format_string_kept():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "%d x: %s", (3, "token x"), None)
+    RedactingFilter(["x"]).filter(record)
+    assert record.getMessage() == "3 x: token [redacted]"
+    # Without arguments the message is data, redacted whole.
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "3 x: token x", (), None)
+    RedactingFilter(["x"]).filter(record)
+    assert record.getMessage() == "3 [redacted]: token [redacted]"
+
+
+def test_extra_fields_are_redacted_for_the_structured_formatter():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "done", (), None)
+    record.detail = {"said": f"Bearer {TOKEN}", "n": 3}
+    RedactingFilter([TOKEN]).filter(record)
+    assert _structured(record)["extra"]["detail"] == {"said": "Bearer [redacted]", "n": 3}
+
+
+def test_install_redacts_records_of_every_logger_whatever_its_handlers(tmp_path):
+    from singer_sdk.logging import StructuredFormatter
+
+    from target_pinterest_conversions import redaction
+
+    path = tmp_path / "named.log"
+    handler = logging.FileHandler(path)
+    handler.setFormatter(StructuredFormatter())
+    named = logging.getLogger("test_redaction.named")
+    named.propagate = False
+    named.setLevel(logging.DEBUG)
+    named.addHandler(handler)
+    try:
+        redaction.install([TOKEN])
+        named.debug("echo %s", f"token {TOKEN}")
+        named.error("failed", exc_info=_raise_chain("none"))
+        named.warning(f"pre-formatted {TOKEN} for {EMAIL}")  # as some libraries do
+    finally:
+        named.removeHandler(handler)
+        handler.close()
+        redaction.install()
+    text = path.read_text()
+    assert text.count("\n") == 3
+    assert TOKEN not in text and EMAIL not in text and "inner echo" not in text
+    assert redaction.scrub(TOKEN) == TOKEN  # install() without secrets forgets the token
