@@ -27,6 +27,7 @@ from target_pinterest_conversions.limits import (
     number_text,
 )
 from target_pinterest_conversions.mapping import CUSTOM_DATA_KEYS, RawEvent
+from target_pinterest_conversions.values import as_list
 
 _fromisoformat = dt.datetime.fromisoformat
 _EPOCH_MS_THRESHOLD = 100_000_000_000  # 1973 in ms, year 5138 in s: beyond is milliseconds
@@ -245,8 +246,7 @@ def derive_event_id(stream: str, key: object, event_name: str) -> str:
 
 
 def _content_ids(value: object) -> list[str]:
-    items = value if isinstance(value, list) else [value]
-    return [to_str(v, "custom_data.content_ids") for v in items if v is not None]
+    return [to_str(v, "custom_data.content_ids") for v in as_list(value) if v is not None]
 
 
 def custom_converter(key: str) -> Callable[[object], Any]:

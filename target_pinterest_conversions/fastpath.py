@@ -61,6 +61,7 @@ from target_pinterest_conversions.privacy import (
 )
 from target_pinterest_conversions.validation import KNOWN_EVENT_NAMES, validate_event
 from target_pinterest_conversions.validation import guards as schema_guards
+from target_pinterest_conversions.values import as_list_code
 
 FastPath = Callable[[Mapping[str, Any], object, int], "dict[str, Any] | None"]
 """``(record, id_key, now) -> event``; ``None`` sends the record down the full pipeline.
@@ -257,7 +258,7 @@ class _Builder:
         return [
             *lines,
             "    if arr is not None:",
-            "        if arr.__class__ is not list: arr = [arr]",
+            f"        {as_list_code('arr')}",
             "        items = []",
             "        for e in arr:",
             *guard_code("e", element, "e", ns, "            "),

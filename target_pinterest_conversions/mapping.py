@@ -26,6 +26,12 @@ from typing import Any
 from target_pinterest_conversions.limits import InvalidText
 from target_pinterest_conversions.presets import PRESETS, expand_preset
 from target_pinterest_conversions.privacy import HASHED_KEYS, USER_DATA_KEYS
+from target_pinterest_conversions.values import (
+    as_list_code,
+    code_names,
+    present_code,
+    text_present_code,
+)
 from target_pinterest_conversions.vocabulary import (
     ACTION_SOURCES,
     BUILTIN_EVENT_MAPS,
@@ -104,10 +110,6 @@ class MappingConfigError(ValueError):
 
 _MISSING = object()
 _ABSENT = object()  # a key not in the record, where a guard must tell it from null
-
-
-def _is_empty(value: object) -> bool:
-    return value is None or (type(value) in (str, list, dict) and not value)
 
 
 def resolve_path(record: Mapping[str, Any], path: tuple[str, ...]) -> Any:
@@ -195,7 +197,7 @@ def guard_code(
 
 
 _DICT_OR_NONE = frozenset({dict, type(None)})
-_FALSY_WHEN_EMPTY = frozenset({str, list, dict, type(None)})
+_TEXT_OR_NONE = frozenset({str, type(None)})
 
 
 def _step(var: str, segment: str, default: str, missing: str, parent: object) -> str:
@@ -294,14 +296,10 @@ def source_code(
             path, f"p_{tag}_{j}", root, indent, namespace, hoisted, guards, dict_root=dict_root
         )
         allowed = guards(path) if guards is not None else None
-        if allowed is not None and set(allowed) <= _FALSY_WHEN_EMPTY:
-            # Only texts, lists, objects or null here: empty is falsy.
-            lines.append(f"{indent}if {unset}x: {var} = x")
+        if allowed is not None and set(allowed) <= _TEXT_OR_NONE:
+            lines.append(f"{indent}if {unset}{text_present_code('x')}: {var} = x")
         else:
-            lines.append(
-                f"{indent}if {unset}x is not None and not (x.__class__ in _EMPTYABLE and not x): "
-                f"{var} = x",
-            )
+            lines.append(f"{indent}if {unset}{present_code('x')}: {var} = x")
     return lines
 
 
@@ -326,7 +324,7 @@ def code_namespace() -> dict[str, Any]:
     return {
         "_resolve": resolve_path,
         "_Mapping": Mapping,
-        "_EMPTYABLE": (str, list, dict),
+        **code_names(),
         "_ABSENT": _ABSENT,
     }
 
@@ -591,7 +589,7 @@ def _compile_extractor(mapping: StreamMapping) -> Callable[[Any, int | None], Ra
             "    if arr is None:",
             "        contents = None",
             "    else:",
-            "        if not isinstance(arr, list): arr = [arr]",
+            f"        {as_list_code('arr')}",
             "        contents = [_item(e) for e in arr if isinstance(e, _Mapping)]",
         ]
     lines += _group_code(mapping.extra, "ex", "r", "x", ns)

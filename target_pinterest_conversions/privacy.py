@@ -26,6 +26,7 @@ from typing import Any
 import pycountry
 
 from target_pinterest_conversions.limits import MAX_NUMBER_DIGITS, InvalidText, number_text
+from target_pinterest_conversions.values import as_list, is_blank
 
 HASHED_KEYS: tuple[str, ...] = (
     "em",
@@ -491,19 +492,11 @@ def text_digester(key: str, country: str | None = None) -> Callable[[str], str]:
     return _digests(country)[key].digest
 
 
-def _present(value: object) -> bool:
-    """Tell whether a value was given: ``None`` and blank strings count as absent."""
-    if type(value) is str:
-        return bool(value) and not value.isspace()
-    return value is not None
-
-
 def _as_list(value: object) -> Iterable[object]:
-    if type(value) is str:
+    """The values given: one or several, blanks left out (they count as absent)."""
+    if type(value) is str:  # the usual case, settled without building a list
         return (value,) if value and not value.isspace() else ()
-    if isinstance(value, (list, tuple)):
-        return [v for v in value if _present(v)]
-    return (value,) if value is not None else ()
+    return [v for v in as_list(value) if not is_blank(v)]
 
 
 def record_country(raw: Mapping[str, Any], default: str | None = None) -> str | None:
