@@ -17,6 +17,14 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from target_pinterest_conversions.fields import (
+    CONTENTS,
+    CUSTOM_DATA,
+    EVENT,
+    FIELDS,
+    field,
+    names,
+)
 from target_pinterest_conversions.limits import (
     INT64_MAX,
     INT64_MIN,
@@ -37,18 +45,9 @@ DECIMAL_PRECISION = 28  # the default decimal context's precision, which normali
 _NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 
-DECIMAL_STRING_FIELDS = frozenset({"value", "predicted_ltv"})
-BOOLEAN_FIELDS = frozenset({"opt_out", "wifi"})
-STRING_FIELDS = frozenset(
-    {
-        "order_id",
-        "content_name",
-        "content_category",
-        "content_brand",
-        "search_string",
-        "opt_out_type",
-    },
-)
+DECIMAL_STRING_FIELDS = frozenset(names(CUSTOM_DATA, "decimal"))
+BOOLEAN_FIELDS = frozenset(names(EVENT, "boolean"))
+STRING_FIELDS = frozenset(names(CUSTOM_DATA, "text"))
 
 
 class EventError(ValueError):
@@ -249,18 +248,24 @@ def _content_ids(value: object) -> list[str]:
     return [to_str(v, "custom_data.content_ids") for v in as_list(value) if v is not None]
 
 
+_CONVERTERS_BY_KIND: dict[str, Callable[[Any, str], Any]] = {
+    "text": to_str,
+    "decimal": to_decimal_string,
+    "integer": to_int,
+}
+"""The converter of each registry kind that is called as ``convert(value, field_name)``."""
+
+
 def custom_converter(key: str) -> Callable[[object], Any]:
     """Return the function that types one raw value of ``custom_data.<key>``."""
     name = f"custom_data.{key}"
-    if key in DECIMAL_STRING_FIELDS:
-        return lambda value: to_decimal_string(value, name)
-    if key == "num_items":
-        return lambda value: to_int(value, name)
-    if key == "currency":
+    kind = field(CUSTOM_DATA, key).kind
+    if kind == "currency":
         return to_currency
-    if key == "content_ids":
+    if kind == "text_list":
         return _content_ids
-    return lambda value: to_str(value, name)
+    convert = _CONVERTERS_BY_KIND[kind]
+    return lambda value: convert(value, name)
 
 
 _CUSTOM_CONVERTERS = {key: custom_converter(key) for key in CUSTOM_DATA_KEYS}
@@ -275,12 +280,7 @@ def build_custom_data(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 ITEM_CONVERTERS: dict[str, Callable[[Any, str], Any]] = {
-    "id": to_str,
-    "item_price": to_decimal_string,
-    "quantity": to_int,
-    "item_name": to_str,
-    "item_category": to_str,
-    "item_brand": to_str,
+    f.name: _CONVERTERS_BY_KIND[f.kind] for f in FIELDS if f.group == CONTENTS
 }
 """One converter per ``contents`` item key, called as ``convert(value, key)``."""
 

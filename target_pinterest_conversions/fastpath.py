@@ -29,7 +29,6 @@ from target_pinterest_conversions.events import (
     BOOLEAN_FIELDS,
     DECIMAL_PRECISION,
     ITEM_CONVERTERS,
-    STRING_FIELDS,
     EventError,
     custom_converter,
     derive_event_id,
@@ -38,6 +37,7 @@ from target_pinterest_conversions.events import (
     to_str,
     to_unix_seconds,
 )
+from target_pinterest_conversions.fields import CONTENTS, CUSTOM_DATA, field
 from target_pinterest_conversions.limits import INT64_MAX, INT64_MIN
 from target_pinterest_conversions.mapping import (
     ContentsSpec,
@@ -71,7 +71,7 @@ record itself for a stream without key properties.
 """
 
 _REGIONAL = ("ph", "st")
-_ITEM_TEXT = frozenset({"id", "item_name", "item_category", "item_brand"})
+
 
 
 def _indent(lines: list[str], depth: int) -> list[str]:
@@ -119,14 +119,12 @@ def _typed(kind: str, target: str, fallback: str) -> list[str]:
     ]
 
 
+_INLINE_KINDS = {"text": "str", "integer": "int", "decimal": "decimal", "currency": "currency"}
+"""Registry kinds whose usual type :func:`_typed` converts inline; others call the converter."""
+
+
 def _kind(key: str, *, item: bool) -> str:
-    if key in (_ITEM_TEXT if item else STRING_FIELDS):
-        return "str"
-    if key in ("quantity", "num_items"):
-        return "int"
-    if key in ("value", "item_price"):
-        return "decimal"
-    return "currency" if key == "currency" else "other"
+    return _INLINE_KINDS.get(field(CONTENTS if item else CUSTOM_DATA, key).kind, "other")
 
 
 class _Builder:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from target_pinterest_conversions.fields import CONTENTS, CUSTOM_DATA, EVENT, names
 from target_pinterest_conversions.limits import InvalidText
 from target_pinterest_conversions.presets import PRESETS, expand_preset
 from target_pinterest_conversions.privacy import HASHED_KEYS, USER_DATA_KEYS
@@ -39,45 +40,11 @@ from target_pinterest_conversions.vocabulary import (
     name_key,
 )
 
-CUSTOM_DATA_KEYS: tuple[str, ...] = (
-    "value",
-    "currency",
-    "order_id",
-    "num_items",
-    "content_ids",
-    "content_name",
-    "content_category",
-    "content_brand",
-    "search_string",
-    "opt_out_type",
-    "predicted_ltv",
-)
-
-CONTENT_ITEM_KEYS: tuple[str, ...] = (
-    "id",
-    "item_price",
-    "quantity",
-    "item_name",
-    "item_category",
-    "item_brand",
-)
-
-EXTRA_STRING_FIELDS: tuple[str, ...] = (
-    "partner_name",
-    "event_source_url",
-    "app_id",
-    "app_name",
-    "app_version",
-    "device_brand",
-    "device_carrier",
-    "device_model",
-    "device_type",
-    "os_version",
-    "language",
-)
+CUSTOM_DATA_KEYS: tuple[str, ...] = names(CUSTOM_DATA)
+CONTENT_ITEM_KEYS: tuple[str, ...] = names(CONTENTS)
+EXTRA_STRING_FIELDS: tuple[str, ...] = names(EVENT, "text")
 """Event-level string fields a mapping may set (``partner_name`` overrides the setting)."""
-
-EXTRA_BOOLEAN_FIELDS: tuple[str, ...] = ("opt_out", "wifi")
+EXTRA_BOOLEAN_FIELDS: tuple[str, ...] = names(EVENT, "boolean")
 
 EVENT_NAME_FALLBACKS: tuple[str, ...] = ("custom", "skip", "as_is")
 

@@ -25,31 +25,14 @@ from typing import Any
 
 import pycountry
 
+from target_pinterest_conversions.fields import FIELDS, USER_DATA, names
 from target_pinterest_conversions.limits import MAX_NUMBER_DIGITS, InvalidText, number_text
 from target_pinterest_conversions.values import as_list, is_blank
 
-HASHED_KEYS: tuple[str, ...] = (
-    "em",
-    "ph",
-    "fn",
-    "ln",
-    "ct",
-    "st",
-    "zp",
-    "country",
-    "ge",
-    "db",
-    "external_id",
-    "hashed_maids",
-)
+HASHED_KEYS: tuple[str, ...] = names(USER_DATA, "hashed")
 """``user_data`` keys that Pinterest wants as arrays of SHA-256 hex digests."""
 
-PLAIN_KEYS: tuple[str, ...] = (
-    "client_ip_address",
-    "client_user_agent",
-    "click_id",
-    "partner_id",
-)
+PLAIN_KEYS: tuple[str, ...] = names(USER_DATA, "plain")
 """``user_data`` keys that Pinterest wants as one plain string."""
 
 USER_DATA_KEYS: tuple[str, ...] = HASHED_KEYS + PLAIN_KEYS
@@ -370,19 +353,24 @@ def normalize_plain(value: object) -> str:
     return _nonempty(_text(value).strip())
 
 
-NORMALIZERS: Mapping[str, Callable[[object], str]] = {
-    "em": normalize_email,
-    "ph": normalize_phone,
-    "fn": normalize_name,
-    "ln": normalize_name,
-    "ct": normalize_city,
-    "st": normalize_state,
-    "zp": normalize_zip,
+_NORMALIZERS_BY_RULE: Mapping[str, Callable[[object], str]] = {
+    "email": normalize_email,
+    "phone": normalize_phone,
+    "name": normalize_name,
+    "city": normalize_city,
+    "state": normalize_state,
+    "zip": normalize_zip,
     "country": normalize_country,
-    "ge": normalize_gender,
-    "db": normalize_date_of_birth,
+    "gender": normalize_gender,
+    "date_of_birth": normalize_date_of_birth,
     "external_id": normalize_external_id,
-    "hashed_maids": normalize_maid,
+    "maid": normalize_maid,
+}
+
+NORMALIZERS: Mapping[str, Callable[[object], str]] = {
+    f.name: _NORMALIZERS_BY_RULE[f.normalizer]
+    for f in FIELDS
+    if f.group == USER_DATA and f.normalizer is not None
 }
 """One normalizer per hashed ``user_data`` key."""
 
