@@ -309,6 +309,7 @@ class TargetPinterestConversions(Target):
         gc.freeze()
         gc.set_threshold(50_000, 20, 20)
         target: TargetPinterestConversions | None = None
+        settings: Settings | None = None
         try:
             PROCESS.check()
             config_dict = dict(config.config) if config else {}
@@ -333,7 +334,7 @@ class TargetPinterestConversions(Target):
             target.listen(file_input)
             target.run.write_summary(EXIT_OK)
         except Interrupted as exc:
-            _interrupted(target, exc)
+            _interrupted(target, exc, settings)
         except ConfigValidationError as exc:
             for error in exc.errors:
                 cls.logger.error("Config error: %s", error)  # noqa: TRY400
@@ -437,10 +438,16 @@ def _stop(
     sys.exit(code)
 
 
-def _interrupted(target: TargetPinterestConversions | None, exc: Interrupted) -> NoReturn:
+def _interrupted(
+    target: TargetPinterestConversions | None,
+    exc: Interrupted,
+    settings: Settings | None = None,
+) -> NoReturn:
     """Stop after SIGTERM or SIGINT: no more input, a grace period, an honest summary.
 
-    Runs in the main thread's ordinary flow, never in the signal handler.
+    Runs in the main thread's ordinary flow, never in the signal handler. A signal that
+    arrives while the run is starting still writes the summary once the settings are
+    known.
     """
     logger = logging.getLogger(TargetPinterestConversions.name)
     name = signal.Signals(exc.signum).name
@@ -454,6 +461,8 @@ def _interrupted(target: TargetPinterestConversions | None, exc: Interrupted) ->
         target.finish()
         message += "; STATE covers only the records delivered or dead-lettered"
         target.run.write_summary(exc.exit_code, message)
+    elif settings is not None:
+        Run(settings).write_summary(exc.exit_code, message + " while starting; nothing was read")
     sys.exit(exc.exit_code)
 
 

@@ -150,7 +150,13 @@ def test_sigterm_at_a_random_moment_of_a_debug_logged_run_ends_honestly(tmp_path
         )
         proc = start(tmp_path, config, env={"TARGET_PINTEREST_CONVERSIONS_LOGLEVEL": "DEBUG"})
         feed(proc, lines, pause=0.02, close=False)
-        time.sleep(rng.uniform(0.3, 2.5))
+        # From the moment the run has started (its summary says so), at a random time.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if json.loads(summary.read_text() or "{}").get("status") == "running":
+                break
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 2.0))
         proc.send_signal(signal.SIGTERM)
         try:
             out, err = proc.communicate(timeout=60)
