@@ -262,7 +262,7 @@ class _Flight:
 class _TrackedHTTPConnection(urllib3.connection.HTTPConnection):
     """Tells the thread's :class:`_Flight` which connection the request uses."""
 
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> None:
         flight = getattr(_ACTIVE, "flight", None)
         if flight is not None:
             flight.conn = self
@@ -272,7 +272,7 @@ class _TrackedHTTPConnection(urllib3.connection.HTTPConnection):
 class _TrackedHTTPSConnection(urllib3.connection.HTTPSConnection):
     """Tells the thread's :class:`_Flight` which connection the request uses."""
 
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> None:
         flight = getattr(_ACTIVE, "flight", None)
         if flight is not None:
             flight.conn = self

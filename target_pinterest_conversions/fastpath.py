@@ -73,7 +73,6 @@ record itself for a stream without key properties.
 _REGIONAL = ("ph", "st")
 
 
-
 def _indent(lines: list[str], depth: int) -> list[str]:
     pad = "    " * depth
     return [pad + line for line in lines]
@@ -397,4 +396,4 @@ def compile_fast_path(
         "  except _Expected:",
         "    return None",
     ]
-    return define_function(lines, build.ns, "fast")  # type: ignore[no-any-return]
+    return define_function(lines, build.ns, "fast")

@@ -393,16 +393,6 @@ class ContentsSpec:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_item", compile_group(self.items))
 
-    def extract(self, record: Mapping[str, Any]) -> list[dict[str, Any]] | None:
-        """Return one raw item per element of the source array, or ``None``."""
-        elements = self.array.get(record)
-        if elements is None:
-            return None
-        if not isinstance(elements, list):
-            elements = [elements]
-        item = self._item  # type: ignore[attr-defined]
-        return [item(e) for e in elements if isinstance(e, Mapping)]
-
 
 @dataclass(slots=True)
 class RawEvent:

@@ -47,7 +47,7 @@ class SafeMessageReader(MsgSpecReader):
     def process_lines(
         self,
         file_input: IO[Any] | None,
-        callbacks: dict[str, Callable[[dict], None]],
+        callbacks: dict[str, Callable[[dict[str, Any]], None]],
     ) -> Counter[str]:
         """Process every line, stopping early if a termination signal arrives."""
         source = file_input or self.default_input
@@ -71,7 +71,7 @@ class SafeMessageReader(MsgSpecReader):
             return sys.stdin.buffer
         return open(fd, "rb", buffering=INPUT_BUFFER_BYTES, closefd=False)
 
-    def deserialize_json(self, line: str | bytes) -> dict:  # type: ignore[override]
+    def deserialize_json(self, line: str | bytes) -> dict[str, Any]:
         """Decode one line; numbers with a fraction become ``Decimal``.
 
         A line msgspec refuses is read again by Python's ``json``, as the SDK's default
@@ -117,7 +117,7 @@ class SafeMessageReader(MsgSpecReader):
                 f"input line {self.line_number}: {kind} message lacks {', '.join(missing)}",
             )
 
-    def _process_unknown_message(self, message_dict: dict) -> None:
+    def _process_unknown_message(self, message_dict: dict[str, Any]) -> None:
         raise InputError(
             f"input line {self.line_number}: unknown message type "
             f"'{str(message_dict.get('type'))[:40]}'",

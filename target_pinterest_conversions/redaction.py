@@ -140,9 +140,10 @@ def _clean_args(msg: str, args: Any, redactor: Redactor) -> str | None:
     else:
         cleaned = tuple(clean(a) for a in args)
     try:
-        return redactor.template(msg) % cleaned
+        text: str = redactor.template(msg) % cleaned
     except (TypeError, ValueError, KeyError):
         return None
+    return text
 
 
 def _next_in_chain(exc: BaseException) -> tuple[BaseException | None, bool]:
@@ -185,10 +186,11 @@ def _twin(exc: BaseException, redactor: Redactor, depth: int = 0) -> BaseExcepti
         (Exception,),
         {"__module__": cls.__module__, "__qualname__": cls.__qualname__},
     )
-    twin = twin_cls(redactor(_text(exc))).with_traceback(exc.__traceback__)
+    twin: BaseException = twin_cls(redactor(_text(exc))).with_traceback(exc.__traceback__)
     notes = getattr(exc, "__notes__", None)
     if notes:
-        twin.__notes__ = [redactor(_text(n)) for n in notes]
+        # __notes__ is typed from Python 3.11 on; 3.10 sets it like any attribute.
+        twin.__notes__ = [redactor(_text(n)) for n in notes]  # type: ignore[attr-defined]
     following, is_cause = _next_in_chain(exc)
     if following is not None and depth < 20 and following is not exc:
         if is_cause:
@@ -228,7 +230,7 @@ def redact_record(record: logging.LogRecord, redactor: Redactor) -> None:
             message = redactor(_text(record.msg))
     record.msg, record.args = message, ()
     if isinstance(record.exc_info, tuple) and record.exc_info[1] is not None:
-        record.exc_info = _clean_exc_info(record.exc_info, redactor)  # type: ignore[arg-type]
+        record.exc_info = _clean_exc_info(record.exc_info, redactor)
         # Rendered now from the clean chain, for formatters that print exc_text; the
         # SDK's StructuredFormatter renders exc_info itself, which is clean too.
         record.exc_text = logging.Formatter().formatException(record.exc_info)

@@ -85,7 +85,7 @@ class PinterestEventsSink(BatchSink):
         """Disable the SDK's validator: its errors print field values (personal data)."""
         return
 
-    def _validate_and_parse(self, record: dict) -> dict:
+    def _validate_and_parse(self, record: dict[str, Any]) -> dict[str, Any]:
         # Replaces the SDK's step, which validates every field (echoing values in its
         # errors) and parses every top-level date-time (logging unparsable values, and
         # killing the run by default). process_record checks the mapped paths only;
@@ -93,7 +93,7 @@ class PinterestEventsSink(BatchSink):
         # cannot read.
         return record
 
-    def process_record(self, record: dict, context: dict) -> None:
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         """Convert the record; queue the event or dead-letter the record with its reason."""
         run = self._run
         # Numbered and counted by the reading thread only, hence no lock.
@@ -140,7 +140,7 @@ class PinterestEventsSink(BatchSink):
             else:
                 self._queue(context, seq, conversion.event, conversion.key)
 
-    def _rejected_by_schema(self, record: dict, key: dict) -> bool:
+    def _rejected_by_schema(self, record: dict[str, Any], key: dict[str, Any]) -> bool:
         """Dead-letter the record if its mapped paths break the stream schema."""
         if self._fields_validator is None:
             return False
@@ -149,7 +149,9 @@ class PinterestEventsSink(BatchSink):
             self._run.reject(self.stream_name, key, reasons, event=None)
         return bool(reasons)
 
-    def _queue(self, context: dict, seq: int, event: dict, key: dict) -> None:
+    def _queue(
+        self, context: dict[str, Any], seq: int, event: dict[str, Any], key: dict[str, Any]
+    ) -> None:
         events = context.get("events")
         if events is None:
             # The batch holds undelivered events from this record on.
@@ -157,11 +159,11 @@ class PinterestEventsSink(BatchSink):
             events = context["events"] = []
         events.append(PendingEvent(event=event, key=key))
 
-    def _after_process_record(self, context: dict) -> None:
+    def _after_process_record(self, context: dict[str, Any]) -> None:
         # The SDK logs the whole batch context here at DEBUG, once per record.
         return
 
-    def process_batch(self, context: dict) -> None:
+    def process_batch(self, context: dict[str, Any]) -> None:
         """Hand the batch's events to the deliveries; STATE advances once they are settled."""
         items = context.get("events")
         if items:
@@ -201,15 +203,15 @@ class IgnoredStreamSink(BatchSink):
         """Ignored records need no validation."""
         return
 
-    def _validate_and_parse(self, record: dict) -> dict:
+    def _validate_and_parse(self, record: dict[str, Any]) -> dict[str, Any]:
         # Ignored records are neither validated nor parsed: nothing can fail on them.
         return record
 
-    def process_record(self, record: dict, context: dict) -> None:
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         """Count the record; nothing is sent."""
         self._run.summary.ignored_streams[self.stream_name] += 1
 
-    def process_batch(self, context: dict) -> None:
+    def process_batch(self, context: dict[str, Any]) -> None:
         """Nothing to deliver."""
 
 

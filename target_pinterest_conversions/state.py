@@ -28,7 +28,8 @@ import simplejson
 
 def encode_state(state: Any) -> str:
     """Encode a STATE value as one JSON line, keeping the reader's Decimals exact."""
-    return simplejson.dumps(state, use_decimal=True, separators=(",", ":"), default=str) + "\n"
+    text: str = simplejson.dumps(state, use_decimal=True, separators=(",", ":"), default=str)
+    return text + "\n"
 
 
 class StateGate:

@@ -96,7 +96,7 @@ class TargetPinterestConversions(Target):
         # and can deadlock on the logging lock: see interrupt.py.
         self.interrupt.install()
 
-    def _process_schema_message(self, message_dict: dict) -> None:
+    def _process_schema_message(self, message_dict: dict[str, Any]) -> None:
         line = getattr(self.message_reader, "line_number", "?")
         schema = message_dict.get("schema")
         if not isinstance(schema, dict):
@@ -201,7 +201,7 @@ class TargetPinterestConversions(Target):
             return IgnoredStreamSink
         raise ConfigError(unmapped_stream_message(stream_name, settings.streams))
 
-    def _process_record_message(self, message_dict: dict) -> None:
+    def _process_record_message(self, message_dict: dict[str, Any]) -> None:
         # For streams without stream maps or flattening (the usual case), the SDK's
         # per-record steps minus its defensive record copy and `_sdc` column handling,
         # which cost a third of a record's time and matter only to SQL targets. The
@@ -236,12 +236,12 @@ class TargetPinterestConversions(Target):
             self.drain_one(sink)
         self._handle_max_record_age()
 
-    def _process_state_message(self, message_dict: dict) -> None:
+    def _process_state_message(self, message_dict: dict[str, Any]) -> None:
         self._assert_line_requires(message_dict, requires={"value"})
         self._latest_state = message_dict["value"]
         self.run.gate.offer(copy.deepcopy(message_dict["value"]))
 
-    def _write_state_message(self, state: dict) -> None:
+    def _write_state_message(self, state: dict[str, Any]) -> None:
         # Called by the SDK after a full drain; the gate still refuses while a batch is
         # open, e.g. when a termination signal interrupts a drain in progress.
         self.run.gate.offer(state)

@@ -67,6 +67,8 @@ FIELDS = [
     "ip",
     "ua",
 ]
+
+
 def _recent(seconds: int) -> str:
     return (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=seconds)).isoformat()
 
@@ -99,6 +101,7 @@ PLAUSIBLE = {
     "ip": st.sampled_from(["203.0.113.9", "2001:db8::1"]),
     "ua": st.sampled_from(["Mozilla/5.0", " "]),
 }
+
 
 def _mostly_plausible(name: str) -> st.SearchStrategy[object]:
     plausible = PLAUSIBLE[name]
