@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -213,6 +214,37 @@ def to_currency(value: object) -> str:
     if not _CURRENCY.match(text):
         raise EventError("custom_data.currency is not a three-letter ISO-4217 code")
     return text.upper()
+
+
+@dataclass(frozen=True)
+class InlineForm:
+    """A converter's usual case written as expressions, for generated code.
+
+    Where ``test`` holds for the value ``v`` (it may bind ``s``), ``result`` is what the
+    converter returns for it; any other value goes through the converter. Each form
+    sits beside its converter here, and ``tests/test_events.py`` holds the two equal.
+    """
+
+    test: str
+    result: str
+
+
+INLINE_FORMS: Mapping[str, InlineForm] = {
+    "text": InlineForm("v.__class__ is str and (s := v.strip())", "s"),
+    "integer": InlineForm(f"v.__class__ is int and {INT64_MIN} <= v <= {INT64_MAX}", "v"),
+    "currency": InlineForm(
+        "v.__class__ is str and len(s := v.strip()) == 3 and s.isascii() and s.isalpha()",
+        "s.upper()",
+    ),
+    # A finite Decimal's str() without exponent is its plain form; trailing zeros go,
+    # as in to_decimal_string's own first branch.
+    "decimal": InlineForm(
+        "v.__class__ is _Decimal and 'E' not in (s := str(v)) and s[-1].isdigit() "
+        f"and len(s) <= {DECIMAL_PRECISION}",
+        "('0' if (s := (s.rstrip('0').rstrip('.') if '.' in s else s)) in ('-0', '') else s)",
+    ),
+}
+"""Inline forms by registry kind: text, integer, currency, decimal."""
 
 
 def _canonical(value: object) -> Any:

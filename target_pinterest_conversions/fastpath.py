@@ -27,7 +27,7 @@ from typing import Any
 
 from target_pinterest_conversions.events import (
     BOOLEAN_FIELDS,
-    DECIMAL_PRECISION,
+    INLINE_FORMS,
     ITEM_CONVERTERS,
     EventError,
     custom_converter,
@@ -38,7 +38,6 @@ from target_pinterest_conversions.events import (
     to_unix_seconds,
 )
 from target_pinterest_conversions.fields import CONTENTS, CUSTOM_DATA, field
-from target_pinterest_conversions.limits import INT64_MAX, INT64_MIN
 from target_pinterest_conversions.mapping import (
     ContentsSpec,
     Guards,
@@ -78,52 +77,24 @@ def _indent(lines: list[str], depth: int) -> list[str]:
     return [pad + line for line in lines]
 
 
-_DECIMAL_TEXT = (
-    "v.__class__ is _Decimal and 'E' not in (s := str(v)) and s[-1].isdigit() "
-    f"and len(s) <= {DECIMAL_PRECISION}"
-)
-
-
 def _typed(kind: str, target: str, fallback: str) -> list[str]:
     """Lines that store ``v`` typed into ``target``: the usual type inline, else ``fallback``.
 
-    The inline forms give what the converters give for that type (the differential
-    test compares them); any other value goes through the converter itself.
+    The inline forms are the converters' own (:data:`events.INLINE_FORMS`, held equal to
+    them by their tests); a kind without one, or any other value, calls the converter.
     """
-    if kind == "str":
-        test = "v.__class__ is str and (s := v.strip())"
-        fast = "s"
-    elif kind == "int":
-        # Pinterest's int64: a value beyond it goes to the converter, which refuses it.
-        test, fast = f"v.__class__ is int and {INT64_MIN} <= v <= {INT64_MAX}", "v"
-    elif kind == "currency":
-        test = "v.__class__ is str and len(s := v.strip()) == 3 and s.isascii() and s.isalpha()"
-        fast = "s.upper()"
-    elif kind == "decimal":
-        # A finite Decimal's str() without exponent is its plain form; trailing
-        # zeros go, as in to_decimal_string.
-        return [
-            "    if v is not None:",
-            f"        if {_DECIMAL_TEXT}:",
-            "            if '.' in s: s = s.rstrip('0').rstrip('.')",
-            f"            {target} = '0' if s in ('-0', '') else s",
-            f"        else: {target} = {fallback}",
-        ]
-    else:
+    form = INLINE_FORMS.get(kind)
+    if form is None:
         return [f"    if v is not None: {target} = {fallback}"]
     return [
         "    if v is not None:",
-        f"        if {test}: {target} = {fast}",
+        f"        if {form.test}: {target} = {form.result}",
         f"        else: {target} = {fallback}",
     ]
 
 
-_INLINE_KINDS = {"text": "str", "integer": "int", "decimal": "decimal", "currency": "currency"}
-"""Registry kinds whose usual type :func:`_typed` converts inline; others call the converter."""
-
-
 def _kind(key: str, *, item: bool) -> str:
-    return _INLINE_KINDS.get(field(CONTENTS if item else CUSTOM_DATA, key).kind, "other")
+    return field(CONTENTS if item else CUSTOM_DATA, key).kind
 
 
 class _Builder:

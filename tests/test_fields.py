@@ -87,7 +87,7 @@ def test_the_code_takes_its_field_lists_from_the_registry():
         assert callable(events.custom_converter(key))
     inline = {k: fastpath._kind(k, item=False) for k in names(CUSTOM_DATA)}
     assert inline["value"] == inline["predicted_ltv"] == "decimal"
-    assert inline["num_items"] == "int"
+    assert inline["num_items"] == "integer"
 
 
 def _row(start: str) -> str:
