@@ -6,7 +6,6 @@ outcome, state); the sinks only connect them to the SDK's record and batch hooks
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -17,10 +16,8 @@ from target_pinterest_conversions.batch import PendingEvent
 from target_pinterest_conversions.binding import MappingSchemaError, bind_mapping
 from target_pinterest_conversions.check import check_connection
 from target_pinterest_conversions.client import MAX_EVENTS_PER_REQUEST
+from target_pinterest_conversions.converter import StreamConverter
 from target_pinterest_conversions.errors import ConfigError, InputError
-from target_pinterest_conversions.fastpath import compile_fast_path
-from target_pinterest_conversions.pipeline import convert_record, record_key
-from target_pinterest_conversions.validation import MappedFieldsValidator
 
 if TYPE_CHECKING:
     from singer_sdk.helpers._batch import BaseBatchFileEncoding
@@ -60,26 +57,15 @@ class PinterestEventsSink(BatchSink):
                 self.stream_name,
                 ", ".join(dropped),
             )
-        self._fields_validator: MappedFieldsValidator | None = None
-        if self.config.get("validate_records", True):
-            paths = [path for _, path in self._mapping.record_paths()]
-            self._fields_validator = MappedFieldsValidator(self.schema, paths)
         self._stats = self._run.summary.stats(self.stream_name)
-        compile_for = functools.partial(
-            compile_fast_path,
+        self._converter = StreamConverter(
             self._mapping,
+            self.schema,
+            self.key_properties,
+            validate=self.config.get("validate_records", True),
             partner_name=self._settings.partner_name,
             default_country=self._settings.default_phone_country,
         )
-        # Where the schema only sets types, the fast path checks them as it reads the
-        # record, and the validator runs only for the records it passes on.
-        types = self._fields_validator.type_schema if self._fields_validator else None
-        self._fast_path = compile_for(types=types)
-        self._check_first = self._fields_validator is not None and (
-            types is None or self._fast_path is None
-        )
-        if self._fast_path is None:
-            self._fast_path = compile_for()
 
     def get_validator(self) -> None:
         """Disable the SDK's validator: its errors print field values (personal data)."""
@@ -94,34 +80,16 @@ class PinterestEventsSink(BatchSink):
         return record
 
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
-        """Convert the record; queue the event or dead-letter the record with its reason."""
+        """Convert the record; queue its events, dead-letter or skip it, as it turns out."""
         run = self._run
         # Numbered and counted by the reading thread only, hence no lock.
         seq = run.gate.next_seq()
         self._stats.records_read += 1
-        key = record_key(record, self.key_properties, self._mapping.hashed_paths)
-        checked_first = self._check_first
-        if checked_first and self._rejected_by_schema(record, key):
+        converted = self._converter.convert(record, int(time.time()))
+        if converted.event is not None:
+            self._queue(context, seq, converted.event, converted.key)
             return
-        now = int(time.time())
-        if self._fast_path is not None:
-            # Most records: one generated function gives the event. For the rest it
-            # gives None, and convert_record says what was dropped, warned or wrong.
-            event = self._fast_path(record, key if self.key_properties else record, now)
-            if event is not None:
-                self._queue(context, seq, event, key)
-                return
-        if not checked_first and self._rejected_by_schema(record, key):
-            return
-        conversions = convert_record(
-            record,
-            self._mapping,
-            key_properties=self.key_properties,
-            now=now,
-            partner_name=self._settings.partner_name,
-            default_country=self._settings.default_phone_country,
-        )
-        for conversion in conversions:
+        for conversion in converted.conversions:
             for field, reason in conversion.dropped:
                 run.summary.count(self.stream_name, "dropped_values", f"{field} {reason}")
             for warning in conversion.warnings:
@@ -139,15 +107,6 @@ class PinterestEventsSink(BatchSink):
                 )
             else:
                 self._queue(context, seq, conversion.event, conversion.key)
-
-    def _rejected_by_schema(self, record: dict[str, Any], key: dict[str, Any]) -> bool:
-        """Dead-letter the record if its mapped paths break the stream schema."""
-        if self._fields_validator is None:
-            return False
-        reasons = self._fields_validator.errors(record)
-        if reasons:
-            self._run.reject(self.stream_name, key, reasons, event=None)
-        return bool(reasons)
 
     def _queue(
         self, context: dict[str, Any], seq: int, event: dict[str, Any], key: dict[str, Any]

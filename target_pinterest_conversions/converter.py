@@ -1,0 +1,104 @@
+"""Per-stream conversion policy: which checks run, in which order, on which route. Pure.
+
+A :class:`StreamConverter` is built once per stream from its schema-bound mapping and
+the settings, and turns each record into its outcome:
+
+- with ``validate_records`` on, the mapped paths are checked against the stream schema:
+  inside the fast path as it reads them when the schema sets only types (what taps
+  emit), else by the validator first;
+- the usual record takes the fast path (one generated function gives its event);
+- any other record takes :func:`~target_pinterest_conversions.pipeline.convert_record`,
+  which gives the reasons, dropped values and warnings.
+
+The sink only acts on the outcome (queue, dead-letter, skip, count).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+from target_pinterest_conversions.fastpath import FastPath, compile_fast_path
+from target_pinterest_conversions.mapping import StreamMapping
+from target_pinterest_conversions.pipeline import Conversion, convert_record, record_key
+from target_pinterest_conversions.validation import MappedFieldsValidator
+
+
+class Converted(NamedTuple):
+    """One record's outcome: its key, and either the fast path's event or conversions.
+
+    ``event`` is set when the fast path gave the record's one valid event (nothing
+    dropped, nothing to warn about); otherwise ``conversions`` holds one
+    :class:`Conversion` per event the record gives, each valid, rejected or skipped.
+    """
+
+    key: dict[str, Any]
+    event: dict[str, Any] | None
+    conversions: Sequence[Conversion]
+
+
+class StreamConverter:
+    """Converts one stream's records, choosing the route and the order of checks."""
+
+    def __init__(
+        self,
+        mapping: StreamMapping,
+        schema: Mapping[str, Any],
+        key_properties: Sequence[str],
+        *,
+        validate: bool = True,
+        partner_name: str | None = None,
+        default_country: str | None = None,
+    ) -> None:
+        self.mapping = mapping
+        self.key_properties = list(key_properties)
+        self.partner_name = partner_name
+        self.default_country = default_country
+        self.validator: MappedFieldsValidator | None = None
+        if validate:
+            paths = [path for _, path in mapping.record_paths()]
+            self.validator = MappedFieldsValidator(schema, paths)
+        types = self.validator.type_schema if self.validator else None
+        fast = self._compile(types)
+        #: The validator runs before conversion unless the fast path checks the types.
+        self.check_first = self.validator is not None and (types is None or fast is None)
+        self.fast_path: FastPath | None = fast if fast is not None else self._compile(None)
+
+    def _compile(self, types: Mapping[str, Any] | None) -> FastPath | None:
+        return compile_fast_path(
+            self.mapping,
+            partner_name=self.partner_name,
+            default_country=self.default_country,
+            types=types,
+        )
+
+    def convert(self, record: dict[str, Any], now: int) -> Converted:
+        """Return the record's outcome at Unix time ``now``."""
+        key = record_key(record, self.key_properties, self.mapping.hashed_paths)
+        check_first = self.check_first
+        if check_first and (rejected := self._schema_rejection(record, key)):
+            return rejected
+        if self.fast_path is not None:
+            event = self.fast_path(record, key if self.key_properties else record, now)
+            if event is not None:
+                return Converted(key, event, ())
+        if not check_first and (rejected := self._schema_rejection(record, key)):
+            return rejected
+        conversions = convert_record(
+            record,
+            self.mapping,
+            key_properties=self.key_properties,
+            now=now,
+            partner_name=self.partner_name,
+            default_country=self.default_country,
+        )
+        return Converted(key, None, conversions)
+
+    def _schema_rejection(self, record: dict[str, Any], key: dict[str, Any]) -> Converted | None:
+        """The record rejected for breaking the stream schema on a mapped path, if it does."""
+        if self.validator is None:
+            return None
+        reasons = self.validator.errors(record)
+        if not reasons:
+            return None
+        return Converted(key, None, [Conversion(event=None, key=key, reasons=reasons)])
