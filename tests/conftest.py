@@ -1,0 +1,56 @@
+"""Test selection by markers.
+
+``-m "not slow and not cli"`` runs the unit tests (pure modules) in seconds; ``-m "not
+slow"`` adds the command-line tests that finish quickly; no marker selection runs all.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+SLOW_MODULES = frozenset(
+    {
+        "test_meltano",  # meltano install and run, PostgreSQL
+        "test_readme_meltano",  # a fresh clone and the README's Meltano commands
+        "test_packaging",  # sdist, wheel, pipx and uv installs
+        "test_benchmarks",  # the benchmark harness
+        "test_hardening",  # signals, stuck batches, dripping servers
+        "test_faults",  # retries with real waits, kill -9 and resume
+        "test_poison_records",  # hostile records through every route
+        "test_secrets",  # 50,000 failing events, echoing servers
+    },
+)
+
+
+CLI_MODULES = frozenset(
+    {
+        "test_bad_input",
+        "test_capabilities",
+        "test_check",
+        "test_end_to_end",
+        "test_golden",
+        "test_mapping_e2e",
+        "test_misconfiguration",
+        "test_readme",
+        "test_redaction",
+        "test_sdk",
+        "test_sdk_contract",
+        "test_values",
+    },
+)
+"""Modules that run the command (or the SDK's target) end to end."""
+
+HEAVY_PROPERTY_MODULES = frozenset({"test_fastpath"})
+"""Property tests over every preset and route: thorough, not quick."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test ``slow`` or ``cli`` by its module."""
+    for item in items:
+        if item.module is None:
+            continue
+        name = item.module.__name__.rsplit(".", 1)[-1]
+        if name in SLOW_MODULES or name in HEAVY_PROPERTY_MODULES:
+            item.add_marker(pytest.mark.slow)
+        elif name in CLI_MODULES:
+            item.add_marker(pytest.mark.cli)
