@@ -263,10 +263,12 @@ class _Builder:
                 ns[f"digest_{key}"] = text_digester(key)
                 ns[f"memo_{key}"] = digest_memo(key)
                 put = f"ud[{key!r}] = [memo_{key}.get(u{i}) or digest_{key}(u{i})]"
+            # Blank text was read as no value (values.is_empty); a blank constant makes
+            # the digester refuse it, and the full pipeline then leaves it out.
             lines.append(f"    if u{i} is not None:")
             if not self.only(src, _TEXT_OR_NULL):
                 lines.append(f"        if u{i}.__class__ is not str: return None")
-            lines.append(f"        if not u{i}.isspace(): {put}")
+            lines.append(f"        {put}")
         lines.append("    ev['user_data'] = ud")
         return lines
 
@@ -346,9 +348,10 @@ def compile_fast_path(
         body.append("    ev['event_id'] = _derive_id(_stream, id_key, name)")
     else:
         body += read(mapping.event_id, "v", "i")
+        text = INLINE_FORMS["text"]
         body += [
             "    if v is None: ev['event_id'] = _derive_id(_stream, id_key, name)",
-            "    elif v.__class__ is str and (s := v.strip()): ev['event_id'] = s",
+            f"    elif {text.test}: ev['event_id'] = {text.result}",
             "    else: ev['event_id'] = _to_str(v, 'event_id')",
         ]
     for i, (key, src) in enumerate(mapping.extra.items()):
