@@ -3,7 +3,6 @@ answers. Each test drives the installed command against a real local server."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import random
@@ -19,41 +18,19 @@ import pytest
 
 from tests.cli import command, run_target, write_config
 from tests.fake_pinterest import FakePinterest, Scripted
+from tests.singer import CHECKOUT, record_line, schema_line, state_line
 
 TOKEN = "test-token-XYZ"
 ACCOUNT = "549755885175"
-RECENT = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=20)).isoformat()
-SCHEMA = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"},
-        "email": {"type": ["null", "string"]},
-        "ts": {"type": ["null", "string"]},
-        "kind": {"type": ["null", "string"]},
-    },
-}
-MAPPING = {
-    "event_name": "checkout",
-    "action_source": "web",
-    "event_time": "ts",
-    "event_id": "id",
-    "user_data": {"em": "email"},
-}
-
-
-def schema_line() -> str:
-    return json.dumps(
-        {"type": "SCHEMA", "stream": "orders", "schema": SCHEMA, "key_properties": ["id"]}
-    )
+MAPPING = CHECKOUT
 
 
 def record(i: int, **extra: object) -> str:
-    rec = {"id": i, "email": f"buyer{i}@example.com", "ts": RECENT, **extra}
-    return json.dumps({"type": "RECORD", "stream": "orders", "record": rec})
+    return record_line("orders", i, **extra)
 
 
 def state(i: int) -> str:
-    return json.dumps({"type": "STATE", "value": {"bookmarks": {"orders": i}}})
+    return state_line({"bookmarks": {"orders": i}})
 
 
 def live(api_url: str, **extra: object) -> dict:

@@ -3,7 +3,6 @@ what it does (mode first, outcome last, Pinterest's warnings apart from ours).""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import subprocess
@@ -14,40 +13,23 @@ import pytest
 
 from tests.cli import command, run_target, write_config
 from tests.fake_pinterest import FakePinterest, Scripted
+from tests.singer import CHECKOUT, record_line, schema_line, state_line
 
 TOKEN = "test-token-XYZ"
 ACCOUNT = "549755885175"
-RECENT = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=20)).isoformat()
-SCHEMA = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"},
-        "email": {"type": ["null", "string"]},
-        "ts": {"type": ["null", "string"]},
-    },
-}
-MAPPING = {
-    "event_name": "checkout",
-    "action_source": "web",
-    "event_time": "ts",
-    "event_id": "id",
-    "user_data": {"em": "email"},
-}
+MAPPING = CHECKOUT
 
 
 def schema(stream: str) -> str:
-    return json.dumps(
-        {"type": "SCHEMA", "stream": stream, "schema": SCHEMA, "key_properties": ["id"]}
-    )
+    return schema_line(stream)
 
 
 def record(stream: str, i: int) -> str:
-    rec = {"id": i, "email": f"buyer{i}@example.com", "ts": RECENT}
-    return json.dumps({"type": "RECORD", "stream": stream, "record": rec})
+    return record_line(stream, i)
 
 
 def state(value: object) -> str:
-    return json.dumps({"type": "STATE", "value": {"bookmarks": {"at": value}}})
+    return state_line({"bookmarks": {"at": value}})
 
 
 def dry(tmp_path: Path, **extra: object) -> dict:
