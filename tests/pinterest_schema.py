@@ -5,8 +5,9 @@ Where it comes from, in order:
 - ``PINTEREST_OPENAPI``: a path to Pinterest's own ``v5/openapi.json`` (the GitHub
   workflow downloads it from pinterest/api-description at :data:`PINNED_COMMIT`); the
   ``ConversionEvents`` schema is taken from it with its ``$ref`` s resolved;
-- ``../shared/reference/pinterest-events-request.schema.json`` beside the checkout, the
-  same schema already resolved.
+- ``PINTEREST_REQUEST_SCHEMA``, or ``../shared/reference/pinterest-events-request.schema.json``
+  beside the checkout: the same schema already resolved (``.ci/run`` also finds it beside
+  the checkout a clone was made from).
 
 With ``REQUIRE_PINTEREST_SCHEMA`` set (``.ci/run`` and the workflow set it), a missing
 schema is an error, never a silent skip. The schema is OpenAPI 3.0 (``nullable: true``);
@@ -68,6 +69,11 @@ def resolve_refs(node: Any, schemas: dict[str, Any], seen: tuple[str, ...] = ())
     return {k: resolve_refs(v, schemas, seen) for k, v in node.items()}
 
 
+def shared_schema_path() -> Path:
+    """Where the already resolved copy of the schema is looked for."""
+    return Path(os.environ.get("PINTEREST_REQUEST_SCHEMA") or REQUEST_SCHEMA)
+
+
 def request_schema() -> dict[str, Any] | None:
     """Pinterest's ``ConversionEvents`` schema, resolved; None when none is available.
 
@@ -80,12 +86,13 @@ def request_schema() -> dict[str, Any] | None:
         spec = json.loads(Path(openapi).read_text(encoding="utf-8"))
         schemas = spec["components"]["schemas"]
         return resolve_refs(schemas["ConversionEvents"], schemas)  # type: ignore[no-any-return]
-    if REQUEST_SCHEMA.exists():
-        return json.loads(REQUEST_SCHEMA.read_text(encoding="utf-8"))["ConversionEvents"]  # type: ignore[no-any-return]
+    shared = shared_schema_path()
+    if shared.exists():
+        return json.loads(shared.read_text(encoding="utf-8"))["ConversionEvents"]  # type: ignore[no-any-return]
     if os.environ.get("REQUIRE_PINTEREST_SCHEMA"):
         raise SchemaMissing(
             f"Pinterest's request schema is required but neither PINTEREST_OPENAPI nor "
-            f"{REQUEST_SCHEMA} is there; download {OPENAPI_URL} and set PINTEREST_OPENAPI",
+            f"{shared_schema_path()} is there; download {OPENAPI_URL} and set PINTEREST_OPENAPI",
         )
     return None
 

@@ -14,6 +14,7 @@ from tests.pinterest_schema import SchemaMissing, request_schema, resolve_refs
 def test_a_required_schema_that_is_missing_is_an_error(monkeypatch, tmp_path):
     monkeypatch.setattr(pinterest_schema, "REQUEST_SCHEMA", tmp_path / "absent.json")
     monkeypatch.delenv("PINTEREST_OPENAPI", raising=False)
+    monkeypatch.delenv("PINTEREST_REQUEST_SCHEMA", raising=False)
     monkeypatch.setenv("REQUIRE_PINTEREST_SCHEMA", "1")
     with pytest.raises(SchemaMissing, match="PINTEREST_OPENAPI"):
         request_schema()
@@ -34,11 +35,11 @@ def test_refs_are_resolved_with_the_keywords_beside_them():
 
 
 @pytest.mark.skipif(
-    not (os.environ.get("PINTEREST_OPENAPI") and pinterest_schema.REQUEST_SCHEMA.exists()),
+    not (os.environ.get("PINTEREST_OPENAPI") and pinterest_schema.shared_schema_path().exists()),
     reason="needs both Pinterest's published spec (PINTEREST_OPENAPI) and ../shared's copy",
 )
 def test_the_published_spec_and_the_shared_copy_agree():
-    shared = json.loads(pinterest_schema.REQUEST_SCHEMA.read_text())["ConversionEvents"]
+    shared = json.loads(pinterest_schema.shared_schema_path().read_text())["ConversionEvents"]
     assert request_schema() == shared
 
 
