@@ -63,3 +63,30 @@ def run_target(
         check=False,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_with_stdin_open(
+    tmp_path: Path,
+    config: dict[str, Any],
+    *args: str,
+    timeout: float = 120,
+) -> Result:
+    """Run the command with ``config`` and a stdin that stays open and is never written.
+
+    For what must finish without reading input (config errors, ``--check``): a target
+    that waited for stdin would hang here until ``timeout``.
+    """
+    path = write_config(tmp_path, config)
+    proc = subprocess.Popen(
+        [*command(), "--config", str(path), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        proc.kill()
+    return Result(proc.returncode, out, err)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 
 import pytest
 
 from target_pinterest_conversions.check import synthetic_event
 from target_pinterest_conversions.validation import validate_event
-from tests.cli import command, run_target, write_config
+from tests.cli import Result, run_target, run_with_stdin_open
 from tests.fake_pinterest import FakePinterest, Scripted
 
 TOKEN = "test-token-XYZ"
@@ -36,21 +35,9 @@ def config(api_url: str, **extra: object) -> dict:
     }
 
 
-def check(tmp_path, cfg: dict) -> subprocess.CompletedProcess[str]:
-    path = write_config(tmp_path, cfg)
+def check(tmp_path, cfg: dict) -> Result:
     # stdin stays open: --check must not read it.
-    proc = subprocess.Popen(
-        [*command(), "--config", str(path), "--check"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=120)
-    finally:
-        proc.kill()
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return run_with_stdin_open(tmp_path, cfg, "--check")
 
 
 def last_line(stderr: str) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli import command, run_target, write_config
+from tests.cli import command, run_target, run_with_stdin_open, write_config
 from tests.fake_pinterest import FakePinterest, Scripted
 from tests.singer import CHECKOUT, record_line, schema_line, state_line
 
@@ -152,20 +152,10 @@ def test_a_configured_stream_missing_from_the_input_is_warned_and_listed(tmp_pat
 )
 def test_an_unknown_setting_stops_before_stdin_naming_the_nearest(tmp_path, key, hint):
     with FakePinterest(token=TOKEN) as api:
-        path = write_config(tmp_path, {**live(api), key: True})
         # stdin stays open: the target must stop without waiting to read it.
-        proc = subprocess.Popen(
-            [*command(), "--config", str(path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            out, err = proc.communicate(timeout=60)
-        finally:
-            proc.kill()
-    assert proc.returncode == 2, err[-3000:]
+        result = run_with_stdin_open(tmp_path, {**live(api), key: True}, timeout=60)
+    out, err = result.stdout, result.stderr
+    assert result.returncode == 2, err[-3000:]
     assert f"Config error: {key}: unknown setting; {hint}" in err
     assert "Traceback" not in err
     assert out == ""
