@@ -3,7 +3,7 @@
 Usage (from the repository root, after ``mutmut run``)::
 
     python mutation/score.py                       # every mutated module
-    python mutation/score.py --only 'target_pinterest_conversions.privacy.x_normalize_*'
+    python mutation/score.py --only 'target_pinterest_conversions.conversion.text.x_normalize_*'
     python mutation/score.py --only '...' --min 95 # exit 1 below 95 %
     python mutation/score.py --survivors           # also list the mutants that survived
 
@@ -36,7 +36,7 @@ def load(mutants: Path) -> dict[str, int | None]:
 
 
 def module_of(name: str) -> str:
-    """``pkg.privacy.x_normalize_email__mutmut_3`` -> ``pkg.privacy``."""
+    """``pkg.conversion.text.x_normalize_email__mutmut_3`` -> ``pkg.conversion.text``."""
     return name.rsplit("__mutmut_", 1)[0].rsplit(".", 1)[0]
 
 

@@ -7,7 +7,7 @@ run with exit 143 like one later on, instead of killing the process outright.
 
 from __future__ import annotations
 
-from target_pinterest_conversions.interrupt import PROCESS
+from target_pinterest_conversions.context.interrupt import PROCESS
 
 
 def main() -> None:

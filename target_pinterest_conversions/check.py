@@ -11,14 +11,14 @@ from __future__ import annotations
 import uuid
 from urllib.parse import urlsplit
 
-from target_pinterest_conversions.client import (
+from target_pinterest_conversions.conversion.checks import validate_event
+from target_pinterest_conversions.conversion.hashing import hash_value
+from target_pinterest_conversions.delivery.client import (
     DeliveryError,
     PinterestClient,
     RetriesExhausted,
 )
-from target_pinterest_conversions.privacy import hash_value
 from target_pinterest_conversions.settings import Settings
-from target_pinterest_conversions.validation import validate_event
 
 MELTANO_TEST_STREAM = "meltano_test_stream"
 """The stream ``meltano config test`` sends to a loader (Meltano 4.4)."""

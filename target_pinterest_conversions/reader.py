@@ -17,9 +17,9 @@ from typing import IO, Any
 import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecReader, decoder
 
-from target_pinterest_conversions.errors import InputError
-from target_pinterest_conversions.interrupt import Interrupt
-from target_pinterest_conversions.limits import mark_invalid_text
+from target_pinterest_conversions.context.errors import InputError
+from target_pinterest_conversions.context.interrupt import Interrupt
+from target_pinterest_conversions.pinterest.limits import mark_invalid_text
 
 INPUT_BUFFER_BYTES = 1 << 20
 

@@ -13,22 +13,22 @@ from typing import Any
 import orjson
 from singer_sdk import metrics
 
-from target_pinterest_conversions.client import (
+from target_pinterest_conversions.context.errors import TooManyRejectedError
+from target_pinterest_conversions.context.files import describe
+from target_pinterest_conversions.context.interrupt import Interrupt
+from target_pinterest_conversions.context.redaction import scrub_data
+from target_pinterest_conversions.context.summary import RunSummary
+from target_pinterest_conversions.conversion.pipeline import unlisted_event_name
+from target_pinterest_conversions.delivery.client import (
     DeliveryStopped,
     DryRunSender,
     PinterestClient,
     Sender,
 )
-from target_pinterest_conversions.deadletter import DeadLetterWriter
-from target_pinterest_conversions.delivery import Deliveries
-from target_pinterest_conversions.errors import TooManyRejectedError
-from target_pinterest_conversions.files import describe
-from target_pinterest_conversions.interrupt import Interrupt
-from target_pinterest_conversions.pipeline import unlisted_event_name
-from target_pinterest_conversions.redaction import scrub_data
+from target_pinterest_conversions.delivery.deadletter import DeadLetterWriter
+from target_pinterest_conversions.delivery.pool import Deliveries
+from target_pinterest_conversions.delivery.state import StateGate
 from target_pinterest_conversions.settings import Settings
-from target_pinterest_conversions.state import StateGate
-from target_pinterest_conversions.summary import RunSummary
 
 logger = logging.getLogger("target-pinterest-conversions")
 

@@ -17,17 +17,17 @@ from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 
-from target_pinterest_conversions.client import DEFAULT_API_URL, MAX_EVENTS_PER_REQUEST
-from target_pinterest_conversions.errors import ConfigError
-from target_pinterest_conversions.mapping import (
-    STREAM_MAPPING_KEYS,
-    MappingConfigError,
-    StreamMapping,
-    compile_streams,
+from target_pinterest_conversions.context.errors import ConfigError
+from target_pinterest_conversions.conversion.geo import normalize_country
+from target_pinterest_conversions.conversion.text import DroppedValue
+from target_pinterest_conversions.delivery.client import DEFAULT_API_URL, MAX_EVENTS_PER_REQUEST
+from target_pinterest_conversions.mapping.keys import STREAM_MAPPING_KEYS
+from target_pinterest_conversions.mapping.parse import parse_streams
+from target_pinterest_conversions.mapping.spec import MappingConfigError, StreamMapping
+from target_pinterest_conversions.mapping.suggest import did_you_mean, nearest, suggest_event_name
+from target_pinterest_conversions.pinterest.vocabulary import (
+    PINTEREST_EVENT_NAMES,
 )
-from target_pinterest_conversions.privacy import DroppedValue, normalize_country
-from target_pinterest_conversions.suggest import did_you_mean, nearest
-from target_pinterest_conversions.vocabulary import PINTEREST_EVENT_NAMES, suggest_event_name
 
 _AD_ACCOUNT_ID = re.compile(r"^\d{1,18}$")
 
@@ -453,7 +453,7 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
     if "streams" not in config or not config["streams"]:
         raise ConfigError("streams: map at least one stream to a Pinterest event")
     try:
-        streams = compile_streams(config["streams"])
+        streams = parse_streams(config["streams"])
     except MappingConfigError as exc:
         raise ConfigError(str(exc)) from None
     partner_name = config.get("partner_name")

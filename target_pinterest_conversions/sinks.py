@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk.sinks import BatchSink
 
-from target_pinterest_conversions.batch import PendingEvent
-from target_pinterest_conversions.binding import MappingSchemaError, bind_mapping
 from target_pinterest_conversions.check import check_connection
-from target_pinterest_conversions.client import MAX_EVENTS_PER_REQUEST
-from target_pinterest_conversions.converter import StreamConverter
-from target_pinterest_conversions.errors import ConfigError, InputError
+from target_pinterest_conversions.context.errors import ConfigError, InputError
+from target_pinterest_conversions.conversion.converter import StreamConverter
+from target_pinterest_conversions.delivery.batch import PendingEvent
+from target_pinterest_conversions.delivery.client import MAX_EVENTS_PER_REQUEST
+from target_pinterest_conversions.mapping.binding import MappingSchemaError, bind_mapping
 
 if TYPE_CHECKING:
     from singer_sdk.helpers._batch import BaseBatchFileEncoding

@@ -27,8 +27,7 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.sinks import Sink
 
 from target_pinterest_conversions.check import MELTANO_TEST_STREAM, check_connection
-from target_pinterest_conversions.client import AuthError, DeliveryError
-from target_pinterest_conversions.errors import (
+from target_pinterest_conversions.context.errors import (
     EXIT_AUTH,
     EXIT_CONFIG,
     EXIT_DELIVERY,
@@ -40,10 +39,12 @@ from target_pinterest_conversions.errors import (
     InputError,
     TooManyRejectedError,
 )
-from target_pinterest_conversions.files import OutputFileError, check_writable
-from target_pinterest_conversions.interrupt import PROCESS, Interrupted
+from target_pinterest_conversions.context.files import OutputFileError, check_writable
+from target_pinterest_conversions.context.interrupt import PROCESS, Interrupted
+from target_pinterest_conversions.context.redaction import install as install_redaction
+from target_pinterest_conversions.delivery.client import AuthError, DeliveryError
+from target_pinterest_conversions.mapping.suggest import did_you_mean
 from target_pinterest_conversions.reader import SafeMessageReader
-from target_pinterest_conversions.redaction import install as install_redaction
 from target_pinterest_conversions.run import Run
 from target_pinterest_conversions.settings import (
     CONFIG_SCHEMA,
@@ -59,7 +60,6 @@ from target_pinterest_conversions.sinks import (
     IgnoredStreamSink,
     PinterestEventsSink,
 )
-from target_pinterest_conversions.suggest import did_you_mean
 
 
 class TargetPinterestConversions(Target):

@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from target_pinterest_conversions.check import synthetic_event
-from target_pinterest_conversions.validation import validate_event
+from target_pinterest_conversions.conversion.checks import validate_event
 from tests.cli import Result, run_target, run_with_stdin_open
 from tests.fake_pinterest import FakePinterest, Scripted
 

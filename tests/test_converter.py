@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from target_pinterest_conversions.binding import bind_mapping
-from target_pinterest_conversions.converter import StreamConverter
-from target_pinterest_conversions.mapping import compile_stream_mapping
+from target_pinterest_conversions.conversion.converter import StreamConverter
+from target_pinterest_conversions.mapping.binding import bind_mapping
+from target_pinterest_conversions.mapping.parse import parse_stream_mapping
 
 NOW = int(time.time())
 RECENT = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)).isoformat()
@@ -36,7 +36,7 @@ SPEC = {
 
 
 def converter(schema=TYPES_ONLY, spec=SPEC, **options) -> StreamConverter:
-    mapping, _ = bind_mapping(compile_stream_mapping("s", spec), schema)
+    mapping, _ = bind_mapping(parse_stream_mapping("s", spec), schema)
     return StreamConverter(mapping, schema, ["id"], **options)
 
 

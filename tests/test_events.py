@@ -12,11 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from target_pinterest_conversions.events import (
-    EventError,
+from target_pinterest_conversions.conversion.event import (
     build_event,
     derive_event_id,
     derive_from_contents,
+)
+from target_pinterest_conversions.conversion.types import (
+    EventError,
     to_bool,
     to_currency,
     to_decimal_string,
@@ -24,7 +26,8 @@ from target_pinterest_conversions.events import (
     to_str,
     to_unix_seconds,
 )
-from target_pinterest_conversions.limits import (
+from target_pinterest_conversions.mapping.spec import RawEvent
+from target_pinterest_conversions.pinterest.limits import (
     DOUBLE_MAX,
     DOUBLE_MIN,
     INT64_MAX,
@@ -32,7 +35,6 @@ from target_pinterest_conversions.limits import (
     InvalidText,
     in_double_range,
 )
-from target_pinterest_conversions.mapping import RawEvent
 
 T = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.timezone.utc)
 TS = int(T.timestamp())

@@ -21,19 +21,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from target_pinterest_conversions.binding import bind_mapping
-from target_pinterest_conversions.fastpath import compile_fast_path
-from target_pinterest_conversions.limits import (
+from target_pinterest_conversions.codegen.fastpath import compile_fast_path
+from target_pinterest_conversions.conversion.pipeline import convert_record, record_key
+from target_pinterest_conversions.mapping.binding import bind_mapping
+from target_pinterest_conversions.mapping.parse import parse_stream_mapping
+from target_pinterest_conversions.mapping.presets import PRESETS
+from target_pinterest_conversions.mapping.schema import MappedFieldsValidator
+from target_pinterest_conversions.mapping.spec import StreamMapping
+from target_pinterest_conversions.pinterest.limits import (
     DOUBLE_MAX,
     INT64_MAX,
     INT64_MIN,
     InvalidText,
     in_double_range,
 )
-from target_pinterest_conversions.mapping import StreamMapping, compile_stream_mapping
-from target_pinterest_conversions.pipeline import convert_record, record_key
-from target_pinterest_conversions.presets import PRESETS
-from target_pinterest_conversions.validation import MappedFieldsValidator
 from tests.shopify import make_order, orders_schema
 
 NOW = int(time.time())
@@ -202,8 +203,8 @@ def records(draw: Any, mapping: StreamMapping) -> dict[str, Any]:
 
 
 def _mappings() -> list[tuple[str, StreamMapping]]:
-    out = [(name, compile_stream_mapping("s", {"preset": name})) for name in PRESETS]
-    out += [(name, compile_stream_mapping("s", spec)) for name, spec in CUSTOM_MAPPINGS.items()]
+    out = [(name, parse_stream_mapping("s", {"preset": name})) for name in PRESETS]
+    out += [(name, parse_stream_mapping("s", spec)) for name, spec in CUSTOM_MAPPINGS.items()]
     return out
 
 
@@ -246,7 +247,7 @@ def test_fast_path_agrees_with_the_full_pipeline(
 
 
 def test_fast_path_takes_the_usual_shopify_order() -> None:
-    mapping = compile_stream_mapping("orders", {"preset": "tap-shopify/orders"})
+    mapping = parse_stream_mapping("orders", {"preset": "tap-shopify/orders"})
     fast = compile_fast_path(mapping)
     assert fast is not None
     for n in range(50):
@@ -259,7 +260,7 @@ def test_fast_path_takes_the_usual_shopify_order() -> None:
 
 
 def test_fast_path_steps_aside_for_what_it_does_not_handle() -> None:
-    mapping = compile_stream_mapping("orders", {"preset": "tap-shopify/orders"})
+    mapping = parse_stream_mapping("orders", {"preset": "tap-shopify/orders"})
     fast = compile_fast_path(mapping)
     assert fast is not None
     order = json.loads(json.dumps(make_order(1, RECENT), default=str), parse_float=Decimal)
@@ -275,7 +276,7 @@ def test_fast_path_steps_aside_for_what_it_does_not_handle() -> None:
 
 
 def test_no_fast_path_for_one_event_per_item() -> None:
-    mapping = compile_stream_mapping(
+    mapping = parse_stream_mapping(
         "s",
         {
             "event_name": "checkout",
@@ -363,7 +364,7 @@ def test_checked_fast_path_gives_events_only_for_records_the_schema_admits(
 
 
 def _order_mapping() -> StreamMapping:
-    return compile_stream_mapping("orders", {"preset": "tap-shopify/orders"})
+    return parse_stream_mapping("orders", {"preset": "tap-shopify/orders"})
 
 
 def _checked(mapping: StreamMapping, schema: dict[str, Any]) -> Any:
@@ -432,7 +433,7 @@ GONE = object()
     ],
 )
 def test_checked_fast_path_tells_absent_from_null(change: dict[str, Any], taken: bool) -> None:
-    mapping = compile_stream_mapping("s", SMALL_MAPPING)
+    mapping = parse_stream_mapping("s", SMALL_MAPPING)
     fast = _checked(mapping, SMALL_SCHEMA)
     record: dict[str, Any] = {
         "ts": RECENT.isoformat(),
@@ -449,9 +450,9 @@ def test_checked_fast_path_tells_absent_from_null(change: dict[str, Any], taken:
 
 def test_no_checked_fast_path_where_paths_cannot_be_checked_as_read() -> None:
     spec = {**SMALL_MAPPING, "contents": {"from": ["lines", "items"], "id": "sku"}}
-    mapping = compile_stream_mapping("s", spec)
+    mapping = parse_stream_mapping("s", spec)
     assert _checked(mapping, SMALL_SCHEMA) is None
-    indexed = compile_stream_mapping("s", {**SMALL_MAPPING, "event_id": "lines.0.sku"})
+    indexed = parse_stream_mapping("s", {**SMALL_MAPPING, "event_id": "lines.0.sku"})
     assert _checked(indexed, SMALL_SCHEMA) is None
     assert compile_fast_path(indexed) is not None
 

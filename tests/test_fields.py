@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from target_pinterest_conversions import events, fastpath, mapping, privacy
-from target_pinterest_conversions.fields import (
+from target_pinterest_conversions.codegen import fastpath
+from target_pinterest_conversions.conversion import event as events
+from target_pinterest_conversions.conversion import hashing, user_data
+from target_pinterest_conversions.mapping import keys as mapping
+from target_pinterest_conversions.pinterest.fields import (
     CONTENTS,
     CUSTOM_DATA,
     EVENT,
@@ -75,9 +78,9 @@ def test_every_field_pinterest_has_in_a_group_is_in_the_registry(group):
 
 
 def test_the_code_takes_its_field_lists_from_the_registry():
-    assert names(USER_DATA, "hashed") == privacy.HASHED_KEYS
-    assert names(USER_DATA, "plain") == privacy.PLAIN_KEYS
-    assert set(privacy.NORMALIZERS) == set(names(USER_DATA, "hashed"))
+    assert names(USER_DATA, "hashed") == hashing.HASHED_KEYS
+    assert names(USER_DATA, "plain") == user_data.PLAIN_KEYS
+    assert set(hashing.NORMALIZERS) == set(names(USER_DATA, "hashed"))
     assert names(CUSTOM_DATA) == mapping.CUSTOM_DATA_KEYS
     assert names(CONTENTS) == mapping.CONTENT_ITEM_KEYS
     assert set(names(EVENT)) <= set(mapping.STREAM_MAPPING_KEYS)

@@ -9,7 +9,7 @@ import json
 import pytest
 import requests
 
-from target_pinterest_conversions.client import (
+from target_pinterest_conversions.delivery.client import (
     AuthError,
     DryRunSender,
     EventResult,
@@ -295,7 +295,7 @@ def test_an_unusable_retry_after_falls_back_to_backoff(requests_mock, waits, val
 
 
 def test_an_answer_larger_than_the_bound_is_a_transient_error(requests_mock, waits):
-    from target_pinterest_conversions.client import MAX_RESPONSE_BYTES
+    from target_pinterest_conversions.delivery.client import MAX_RESPONSE_BYTES
 
     huge = b"x" * (MAX_RESPONSE_BYTES + 10)
     requests_mock.post(URL, [{"status_code": 200, "content": huge}, ok()])
@@ -312,7 +312,7 @@ def test_an_answer_larger_than_the_bound_is_a_transient_error(requests_mock, wai
     ],
 )
 def test_a_2xx_that_is_not_pinterests_answer_is_unknown_then_stops(requests_mock, answer):
-    from target_pinterest_conversions.client import UNKNOWN_STATUS, NotPinterest
+    from target_pinterest_conversions.delivery.client import UNKNOWN_STATUS, NotPinterest
 
     requests_mock.post(URL, **answer)
     api = client()
@@ -337,7 +337,7 @@ def test_stopping_ends_the_wait_between_tries_at_once(requests_mock):
     import threading
     import time
 
-    from target_pinterest_conversions.client import DeliveryStopped
+    from target_pinterest_conversions.delivery.client import DeliveryStopped
 
     stop = threading.Event()
     requests_mock.post(URL, status_code=503, headers={"Retry-After": "200"}, json={})

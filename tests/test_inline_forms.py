@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from target_pinterest_conversions.events import (
+from target_pinterest_conversions.conversion.types import (
     INLINE_FORMS,
     EventError,
     to_currency,
@@ -17,7 +17,7 @@ from target_pinterest_conversions.events import (
     to_int,
     to_str,
 )
-from target_pinterest_conversions.limits import INT64_MAX, INT64_MIN
+from target_pinterest_conversions.pinterest.limits import INT64_MAX, INT64_MIN
 
 CONVERTERS = {
     "text": lambda v: to_str(v, "f"),

@@ -6,14 +6,11 @@ import json
 
 import pytest
 
-from target_pinterest_conversions.binding import MappingSchemaError, bind_mapping, find_path
-from target_pinterest_conversions.mapping import (
-    MappingConfigError,
-    compile_source,
-    compile_stream_mapping,
-    resolve_path,
-)
-from target_pinterest_conversions.presets import TAP_SHOPIFY_ORDERS, expand_preset
+from target_pinterest_conversions.codegen.emit import resolve_path
+from target_pinterest_conversions.mapping.binding import MappingSchemaError, bind_mapping, find_path
+from target_pinterest_conversions.mapping.parse import parse_source, parse_stream_mapping
+from target_pinterest_conversions.mapping.presets import TAP_SHOPIFY_ORDERS, expand_preset
+from target_pinterest_conversions.mapping.spec import MappingConfigError
 from tests.shopify import orders_schema
 
 RECORD = {
@@ -31,9 +28,9 @@ def test_paths_lists_and_constants():
     assert resolve_path(RECORD, ("lines", "1", "sku")) == "B"
     assert resolve_path(RECORD, ("lines", "5", "sku")) is None
     assert resolve_path(RECORD, ("email", "x")) is None
-    assert compile_source(["email", "customer.email"], "s").get(RECORD) == "c@example.com"
-    assert compile_source({"const": "USD"}, "s").get(RECORD) == "USD"
-    assert compile_source("customer.tags", "s").get(RECORD) is None
+    assert parse_source(["email", "customer.email"], "s").get(RECORD) == "c@example.com"
+    assert parse_source({"const": "USD"}, "s").get(RECORD) == "USD"
+    assert parse_source("customer.tags", "s").get(RECORD) is None
 
 
 @pytest.mark.parametrize(
@@ -70,13 +67,13 @@ def test_paths_lists_and_constants():
 )
 def test_config_errors_name_the_setting(spec, message):
     with pytest.raises(MappingConfigError) as caught:
-        compile_stream_mapping("s", spec)
+        parse_stream_mapping("s", spec)
     assert message in str(caught.value)
 
 
 def test_event_names_from_a_field():
     def name(value, **kw):
-        mapping = compile_stream_mapping(
+        mapping = parse_stream_mapping(
             "s", {"action_source": "web", "event_time": "ts", "event_name_from": "event", **kw}
         )
         raw = mapping.extract({"event": value})
@@ -102,7 +99,7 @@ def test_event_names_from_a_field():
 
 
 def test_action_source_from_a_field():
-    mapping = compile_stream_mapping(
+    mapping = parse_stream_mapping(
         "s",
         {
             "event_name": "lead",
@@ -116,7 +113,7 @@ def test_action_source_from_a_field():
     assert mapping.extract({"ch": "App_iOS"}).action_source == "app_ios"
     assert mapping.extract({"ch": "email"}).action_source == "web"
     assert mapping.extract({}).action_source == "web"
-    strict = compile_stream_mapping(
+    strict = parse_stream_mapping(
         "s", {"event_name": "lead", "event_time": "ts", "action_source_from": "ch"}
     )
     assert (
@@ -126,7 +123,7 @@ def test_action_source_from_a_field():
 
 
 def test_event_per_item():
-    mapping = compile_stream_mapping(
+    mapping = parse_stream_mapping(
         "s",
         {
             **BASE,
@@ -139,9 +136,7 @@ def test_event_per_item():
     assert [(r.item_index, r.custom_data["content_ids"]) for r in raws] == [(0, "A"), (1, "B")]
     assert len(mapping.extract_all({**RECORD, "lines": []})) == 1
     assert not mapping.item_scoped_event_id()
-    scoped = compile_stream_mapping(
-        "s", {**BASE, "event_id": "$item.sku", "event_per_item": "lines"}
-    )
+    scoped = parse_stream_mapping("s", {**BASE, "event_id": "$item.sku", "event_per_item": "lines"})
     assert scoped.item_scoped_event_id()
 
 
@@ -203,7 +198,7 @@ def test_find_path(path, found):
 
 
 def test_bind_reports_user_paths_and_drops_preset_paths():
-    mapping = compile_stream_mapping(
+    mapping = parse_stream_mapping(
         "orders",
         {**BASE, "user_data": {"em": "emial"}, "contents": {"from": "lines", "id": "skuu"}},
     )
@@ -213,7 +208,7 @@ def test_bind_reports_user_paths_and_drops_preset_paths():
     assert "streams.orders.user_data.em: stream 'orders' has no field 'emial'" in text
     assert "(nearest: email)" in text
     assert "streams.orders.contents.id: stream 'orders' has no field 'lines[].skuu'" in text
-    preset = compile_stream_mapping(
+    preset = parse_stream_mapping(
         "orders", {"preset": "ecommerce-events", "event_time": "ts", "user_data": {"em": "email"}}
     )
     bound, dropped = bind_mapping(preset, SCHEMA)
@@ -224,7 +219,7 @@ def test_bind_reports_user_paths_and_drops_preset_paths():
 
 
 def test_a_preset_that_finds_no_event_name_field_is_an_error():
-    preset = compile_stream_mapping("orders", {"preset": "ecommerce-events", "event_time": "ts"})
+    preset = parse_stream_mapping("orders", {"preset": "ecommerce-events", "event_time": "ts"})
     schema = {"type": "object", "properties": {"ts": {"type": "string"}}}
     with pytest.raises(MappingSchemaError, match=r"streams\.orders\.event_name_from"):
         bind_mapping(preset, schema)
@@ -233,7 +228,7 @@ def test_a_preset_that_finds_no_event_name_field_is_an_error():
 @pytest.mark.skipif(orders_schema() is None, reason="tap-shopify schema unavailable")
 def test_every_tap_shopify_preset_path_exists_in_the_real_schema():
     schema = orders_schema()
-    mapping = compile_stream_mapping("orders", {"preset": "tap-shopify/orders"})
+    mapping = parse_stream_mapping("orders", {"preset": "tap-shopify/orders"})
     missing = [
         path
         for _, path in mapping.record_paths()
@@ -241,7 +236,7 @@ def test_every_tap_shopify_preset_path_exists_in_the_real_schema():
     ]
     assert missing == []
     for mode in ("product_id", "variant_id", "sku"):
-        variant = compile_stream_mapping(
+        variant = parse_stream_mapping(
             "orders", {"preset": "tap-shopify/orders", "content_id": mode}
         )
         bound, dropped = bind_mapping(variant, schema)
@@ -252,7 +247,7 @@ def test_every_tap_shopify_preset_path_exists_in_the_real_schema():
 def test_paths_read_through_any_mapping_as_through_dicts():
     from types import MappingProxyType
 
-    mapping = compile_stream_mapping(
+    mapping = parse_stream_mapping(
         "s",
         {
             "event_name": "lead",

@@ -10,14 +10,11 @@ from decimal import Decimal
 
 import pytest
 
-from target_pinterest_conversions.limits import InvalidText
-from target_pinterest_conversions.privacy import (
-    DroppedValue,
-    build_user_data,
-    hash_value,
-    normalize_country,
-    normalize_state,
-)
+from target_pinterest_conversions.conversion.geo import normalize_country, normalize_state
+from target_pinterest_conversions.conversion.hashing import hash_value
+from target_pinterest_conversions.conversion.text import DroppedValue
+from target_pinterest_conversions.conversion.user_data import build_user_data
+from target_pinterest_conversions.pinterest.limits import InvalidText
 
 
 def sha(text: str) -> str:

@@ -13,20 +13,17 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from target_pinterest_conversions.events import (
+from target_pinterest_conversions.conversion.hashing import NORMALIZERS, hash_value
+from target_pinterest_conversions.conversion.pipeline import convert_record
+from target_pinterest_conversions.conversion.text import DroppedValue
+from target_pinterest_conversions.conversion.types import (
     EventError,
     to_decimal_string,
     to_int,
     to_unix_seconds,
 )
-from target_pinterest_conversions.mapping import compile_stream_mapping
-from target_pinterest_conversions.pipeline import convert_record
-from target_pinterest_conversions.privacy import (
-    NORMALIZERS,
-    DroppedValue,
-    build_user_data,
-    hash_value,
-)
+from target_pinterest_conversions.conversion.user_data import build_user_data
+from target_pinterest_conversions.mapping.parse import parse_stream_mapping
 from tests.pinterest_schema import load_request_validator
 
 VALIDATOR = load_request_validator()
@@ -113,7 +110,7 @@ records = st.fixed_dictionaries(
     {f: _mostly_plausible(f) for f in _CORE},
     optional={f: _mostly_plausible(f) for f in FIELDS if f not in _CORE},
 )
-MAPPING = compile_stream_mapping(
+MAPPING = parse_stream_mapping(
     "s",
     {
         "event_name_from": "event",
@@ -139,7 +136,7 @@ MAPPING = compile_stream_mapping(
         "contents": {"from": "items", "id": "id", "item_price": "price", "quantity": "qty"},
     },
 )
-ITEM_MAPPING = compile_stream_mapping(
+ITEM_MAPPING = parse_stream_mapping(
     "s",
     {
         "event_name": "add_to_cart",

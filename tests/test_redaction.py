@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from target_pinterest_conversions.redaction import RedactingFilter, redact
+from target_pinterest_conversions.context.redaction import RedactingFilter, redact
 from tests.cli import run_target
 from tests.fake_pinterest import FakePinterest, Scripted
 from tests.shopify import EXAMPLE_MAPPING
@@ -275,7 +275,7 @@ def test_extra_fields_are_redacted_for_the_structured_formatter():
 def test_install_redacts_records_of_every_logger_whatever_its_handlers(tmp_path):
     from singer_sdk.logging import StructuredFormatter
 
-    from target_pinterest_conversions import redaction
+    from target_pinterest_conversions.context import redaction
 
     path = tmp_path / "named.log"
     handler = logging.FileHandler(path)

@@ -16,20 +16,36 @@ from decimal import Decimal
 
 import pytest
 
-from target_pinterest_conversions.events import (
-    EventError,
+from target_pinterest_conversions.codegen.typecheck import compile_type_check
+from target_pinterest_conversions.conversion.checks import MAX_EVENT_AGE_SECONDS, validate_event
+from target_pinterest_conversions.conversion.event import (
     build_custom_data,
     build_event,
     custom_converter,
     derive_event_id,
     derive_from_contents,
+)
+from target_pinterest_conversions.conversion.geo import (
+    country_of,
+    normalize_country,
+    normalize_state,
+)
+from target_pinterest_conversions.conversion.hashing import digest_memo, hash_value, text_digester
+from target_pinterest_conversions.conversion.phone import normalize_phone
+from target_pinterest_conversions.conversion.text import DroppedValue, is_sha256_hex
+from target_pinterest_conversions.conversion.types import (
+    EventError,
     to_bool,
     to_decimal_string,
     to_int,
     to_str,
     to_unix_seconds,
 )
-from target_pinterest_conversions.limits import (
+from target_pinterest_conversions.conversion.user_data import build_user_data, record_country
+from target_pinterest_conversions.mapping.schema import MappedFieldsValidator, guards, schema_at
+from target_pinterest_conversions.mapping.spec import RawEvent
+from target_pinterest_conversions.mapping.suggest import did_you_mean, nearest, suggest_event_name
+from target_pinterest_conversions.pinterest.limits import (
     INT64_MAX,
     INT64_MIN,
     MAX_NUMBER_DIGITS,
@@ -38,34 +54,7 @@ from target_pinterest_conversions.limits import (
     mark_invalid_text,
     number_text,
 )
-from target_pinterest_conversions.mapping import RawEvent
-from target_pinterest_conversions.privacy import (
-    DroppedValue,
-    build_user_data,
-    country_of,
-    digest_memo,
-    hash_value,
-    is_sha256_hex,
-    normalize_country,
-    normalize_phone,
-    normalize_state,
-    record_country,
-    text_digester,
-)
-from target_pinterest_conversions.suggest import did_you_mean, nearest
-from target_pinterest_conversions.validation import (
-    MAX_EVENT_AGE_SECONDS,
-    MappedFieldsValidator,
-    compile_type_check,
-    guards,
-    schema_at,
-    validate_event,
-)
-from target_pinterest_conversions.vocabulary import (
-    PINTEREST_EVENT_NAMES,
-    name_key,
-    suggest_event_name,
-)
+from target_pinterest_conversions.pinterest.vocabulary import PINTEREST_EVENT_NAMES, name_key
 
 NOW = 1_800_000_000
 

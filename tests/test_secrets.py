@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from target_pinterest_conversions.summary import LOGGED, MAX_DISTINCT
+from target_pinterest_conversions.context.summary import LOGGED, MAX_DISTINCT
 from tests.cli import Result, run_target
 from tests.fake_pinterest import FakePinterest, Scripted
 
@@ -441,14 +441,14 @@ def test_per_event_messages_are_counted_by_kind_and_the_log_stays_short(tmp_path
     ],
 )
 def test_only_identifiers_stay_readable_in_a_dead_letter_key(value, readable):
-    from target_pinterest_conversions.deadletter import hashed, safe_key
+    from target_pinterest_conversions.delivery.deadletter import hashed, safe_key
 
     written = safe_key({"k": value})["k"]
     assert written == (value if readable else hashed(value))
 
 
 def test_a_digest_in_a_key_stays_and_objects_keep_their_shape_with_every_value_hashed():
-    from target_pinterest_conversions.deadletter import safe_key
+    from target_pinterest_conversions.delivery.deadletter import safe_key
 
     digest = sha("already hashed")
     key = {"em": digest, "c": {"id": 5, "tags": ["a", None], "vip": True}, "none": None}
@@ -476,13 +476,13 @@ def test_a_digest_in_a_key_stays_and_objects_keep_their_shape_with_every_value_h
     ],
 )
 def test_messages_are_counted_by_template(message, template):
-    from target_pinterest_conversions.summary import message_template
+    from target_pinterest_conversions.context.summary import message_template
 
     assert message_template(message) == template
 
 
 def test_a_counter_holds_a_bounded_number_of_distinct_messages():
-    from target_pinterest_conversions.summary import OTHER, RunSummary
+    from target_pinterest_conversions.context.summary import OTHER, RunSummary
 
     summary = RunSummary()
     firsts = [summary.count("s", "reasons", f"reason {i}") for i in range(MAX_DISTINCT + 50)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from decimal import Decimal
 
-from target_pinterest_conversions.state import StateGate, encode_state
+from target_pinterest_conversions.delivery.state import StateGate, encode_state
 
 
 def lines(out: io.StringIO) -> list[str]:

@@ -1,4 +1,4 @@
-"""Checks before sending (validation.py)."""
+"""Checks before sending (conversion.checks; the record check is mapping.schema)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft7Validator
 
-from target_pinterest_conversions import validation
-from target_pinterest_conversions.validation import (
+from target_pinterest_conversions.codegen.typecheck import compile_type_check
+from target_pinterest_conversions.conversion import checks
+from target_pinterest_conversions.conversion.checks import (
     MAX_EVENT_AGE_SECONDS,
-    MappedFieldsValidator,
-    compile_type_check,
     has_match_key,
-    prune_schema,
     validate_event,
 )
+from target_pinterest_conversions.mapping.schema import MappedFieldsValidator, prune_schema
 
 NOW = 1_800_000_000
 
@@ -110,7 +109,7 @@ def test_the_quick_verdict_agrees_with_the_rules(candidate):
     # validate_event settles the usual valid event in one expression; whatever it
     # accepts, the rules one by one accept too, and it defers everything else to them.
     try:
-        expected = validation._reasons(candidate, NOW)
+        expected = checks._reasons(candidate, NOW)
     except (KeyError, TypeError):
         # The rules cannot be applied to it: the quick verdict must not accept it.
         with pytest.raises((KeyError, TypeError)):

@@ -10,8 +10,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from target_pinterest_conversions.limits import InvalidText
-from target_pinterest_conversions.values import (
+from target_pinterest_conversions.conversion.values import (
     as_list,
     as_list_code,
     code_names,
@@ -20,6 +19,7 @@ from target_pinterest_conversions.values import (
     present_code,
     text_present_code,
 )
+from target_pinterest_conversions.pinterest.limits import InvalidText
 from tests.cli import run_target
 
 values = st.recursive(

@@ -34,8 +34,8 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from singer_sdk import metrics
 
-from target_pinterest_conversions.files import output_file_error
-from target_pinterest_conversions.redaction import Redactor
+from target_pinterest_conversions.context.files import output_file_error
+from target_pinterest_conversions.context.redaction import Redactor
 
 logger = logging.getLogger("target-pinterest-conversions.client")
 

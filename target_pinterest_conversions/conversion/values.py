@@ -10,7 +10,7 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 CONTAINERS = (list, tuple, dict)
@@ -40,6 +40,13 @@ def as_list(value: object) -> list[Any]:
     if isinstance(value, (list, tuple)):
         return list(value)
     return [] if value is None else [value]
+
+
+def nonblank_values(value: object) -> Sequence[Any]:
+    """The values given, one or several, with blanks left out (they count as absent)."""
+    if type(value) is str:  # the usual case, settled without building a list
+        return (value,) if value and not value.isspace() else ()
+    return [v for v in as_list(value) if not is_blank(v)]
 
 
 def present_code(var: str) -> str:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from target_pinterest_conversions.suggest import nearest
-
 ACTION_SOURCES: tuple[str, ...] = ("web", "app_android", "app_ios", "offline")
 
 PINTEREST_EVENT_NAMES: frozenset[str] = frozenset(
@@ -127,19 +125,3 @@ OTHER_PLATFORM_EVENTS: Mapping[str, str] = {
     "install": "app_install",
 }
 """Other platforms' event names (Meta, GA4) and common words, for suggestions only."""
-
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-
-
-def suggest_event_name(name: str) -> str | None:
-    """Return the Pinterest event name a user most likely meant by ``name``, if any.
-
-    Known names from Segment, Converge, Meta and GA4 give their Pinterest equivalent
-    (``Purchase`` -> ``checkout``); otherwise the closest spelling of a Pinterest name.
-    """
-    key = name_key(_CAMEL.sub(" ", name.strip()))
-    for table in (OTHER_PLATFORM_EVENTS, SEGMENT_EVENTS, CONVERGE_EVENTS):
-        for source, pinterest in table.items():
-            if name_key(_CAMEL.sub(" ", source)) == key:
-                return pinterest
-    return nearest(name, PINTEREST_EVENT_NAMES)

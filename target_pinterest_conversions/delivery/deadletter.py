@@ -23,8 +23,8 @@ from typing import Any
 
 import orjson
 
-from target_pinterest_conversions.files import is_regular, output_file_error
-from target_pinterest_conversions.redaction import scrub
+from target_pinterest_conversions.context.files import is_regular, output_file_error
+from target_pinterest_conversions.context.redaction import scrub
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _PHONE = re.compile(r"\+\d[\d\s().-]{5,}\d|\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}")

@@ -2,9 +2,9 @@
 
 :func:`compile_fast_path` turns a stream's mapping into one generated function,
 ``(record, id_key, now) -> event or None``, that does what
-:func:`~target_pinterest_conversions.pipeline.convert_record` does (read the mapped values,
+:func:`~..conversion.pipeline.convert_record` does (read the mapped values,
 type them, normalize and hash personal data, check the event) with the same converters,
-but without its intermediate objects: no :class:`~target_pinterest_conversions.mapping.RawEvent`,
+but without its intermediate objects: no :class:`~..mapping.spec.RawEvent`,
 no raw groups, no per-field dispatch.
 
 It takes only the path most records take: every value of its usual type, nothing
@@ -25,42 +25,37 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from target_pinterest_conversions.events import (
-    BOOLEAN_FIELDS,
-    INLINE_FORMS,
-    ITEM_CONVERTERS,
-    EventError,
-    custom_converter,
-    derive_event_id,
-    derive_from_contents,
-    to_bool,
-    to_str,
-    to_unix_seconds,
-)
-from target_pinterest_conversions.fields import CONTENTS, CUSTOM_DATA, field
-from target_pinterest_conversions.mapping import (
-    ContentsSpec,
+from target_pinterest_conversions.codegen.emit import (
     Guards,
-    NameRule,
-    Source,
-    StreamMapping,
     code_namespace,
     define_function,
     guard_code,
     path_code,
     source_code,
 )
-from target_pinterest_conversions.privacy import (
-    PLAIN_KEYS,
-    DroppedValue,
-    country_of,
-    digest_memo,
-    normalize_plain,
-    text_digester,
+from target_pinterest_conversions.conversion.checks import KNOWN_EVENT_NAMES, validate_event
+from target_pinterest_conversions.conversion.event import (
+    BOOLEAN_FIELDS,
+    ITEM_CONVERTERS,
+    custom_converter,
+    derive_event_id,
+    derive_from_contents,
 )
-from target_pinterest_conversions.validation import KNOWN_EVENT_NAMES, validate_event
-from target_pinterest_conversions.validation import guards as schema_guards
-from target_pinterest_conversions.values import as_list_code
+from target_pinterest_conversions.conversion.geo import country_of
+from target_pinterest_conversions.conversion.hashing import digest_memo, text_digester
+from target_pinterest_conversions.conversion.text import DroppedValue, normalize_plain
+from target_pinterest_conversions.conversion.types import (
+    INLINE_FORMS,
+    EventError,
+    to_bool,
+    to_str,
+    to_unix_seconds,
+)
+from target_pinterest_conversions.conversion.user_data import PLAIN_KEYS
+from target_pinterest_conversions.conversion.values import as_list_code
+from target_pinterest_conversions.mapping.schema import guards as schema_guards
+from target_pinterest_conversions.mapping.spec import ContentsSpec, NameRule, Source, StreamMapping
+from target_pinterest_conversions.pinterest.fields import CONTENTS, CUSTOM_DATA, field
 
 FastPath = Callable[[Mapping[str, Any], object, int], "dict[str, Any] | None"]
 """``(record, id_key, now) -> event``; ``None`` sends the record down the full pipeline.

@@ -14,8 +14,8 @@ import difflib
 from collections.abc import Mapping
 from typing import Any
 
-from target_pinterest_conversions.mapping import (
-    ITEM,
+from target_pinterest_conversions.mapping.keys import ITEM
+from target_pinterest_conversions.mapping.spec import (
     ContentsSpec,
     MappingConfigError,
     NameRule,

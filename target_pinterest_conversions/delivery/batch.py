@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from target_pinterest_conversions.client import MAX_EVENTS_PER_REQUEST
+from target_pinterest_conversions.delivery.client import MAX_EVENTS_PER_REQUEST
 
 
 @dataclass(slots=True)

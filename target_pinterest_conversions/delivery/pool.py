@@ -23,12 +23,12 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from target_pinterest_conversions.batch import PendingEvent, chunks
-from target_pinterest_conversions.client import Sender
-from target_pinterest_conversions.deadletter import DeadLetterWriter
-from target_pinterest_conversions.outcome import settle
-from target_pinterest_conversions.state import StateGate
-from target_pinterest_conversions.summary import RunSummary
+from target_pinterest_conversions.context.summary import RunSummary
+from target_pinterest_conversions.delivery.batch import PendingEvent, chunks
+from target_pinterest_conversions.delivery.client import Sender
+from target_pinterest_conversions.delivery.deadletter import DeadLetterWriter
+from target_pinterest_conversions.delivery.outcome import settle
+from target_pinterest_conversions.delivery.state import StateGate
 
 logger = logging.getLogger("target-pinterest-conversions.delivery")
 

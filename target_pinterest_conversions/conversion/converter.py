@@ -7,7 +7,7 @@ the settings, and turns each record into its outcome:
   inside the fast path as it reads them when the schema sets only types (what taps
   emit), else by the validator first;
 - the usual record takes the fast path (one generated function gives its event);
-- any other record takes :func:`~target_pinterest_conversions.pipeline.convert_record`,
+- any other record takes :func:`~target_pinterest_conversions.conversion.pipeline.convert_record`,
   which gives the reasons, dropped values and warnings.
 
 The sink only acts on the outcome (queue, dead-letter, skip, count).
@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from target_pinterest_conversions.fastpath import FastPath, compile_fast_path
-from target_pinterest_conversions.mapping import StreamMapping
-from target_pinterest_conversions.pipeline import Conversion, convert_record, record_key
-from target_pinterest_conversions.validation import MappedFieldsValidator
+from target_pinterest_conversions.codegen.fastpath import FastPath, compile_fast_path
+from target_pinterest_conversions.conversion.pipeline import Conversion, convert_record, record_key
+from target_pinterest_conversions.mapping.schema import MappedFieldsValidator
+from target_pinterest_conversions.mapping.spec import StreamMapping
 
 
 class Converted(NamedTuple):

@@ -7,11 +7,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from target_pinterest_conversions.events import EventError, build_event
-from target_pinterest_conversions.limits import INT64_MIN, json_safe
-from target_pinterest_conversions.mapping import RawEvent, StreamMapping
-from target_pinterest_conversions.privacy import build_user_data
-from target_pinterest_conversions.validation import KNOWN_EVENT_NAMES, validate_event
+from target_pinterest_conversions.conversion.checks import KNOWN_EVENT_NAMES, validate_event
+from target_pinterest_conversions.conversion.event import build_event
+from target_pinterest_conversions.conversion.types import EventError
+from target_pinterest_conversions.conversion.user_data import build_user_data
+from target_pinterest_conversions.mapping.spec import RawEvent, StreamMapping
+from target_pinterest_conversions.pinterest.limits import INT64_MIN, json_safe
 
 _sha256 = hashlib.sha256
 _UINT64_END = 2**64  # the dead-letter writer (orjson) writes integers up to, not including, this

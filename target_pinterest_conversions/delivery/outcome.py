@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from target_pinterest_conversions.batch import PendingEvent
-from target_pinterest_conversions.client import PROCESSED, EventResult
-from target_pinterest_conversions.deadletter import DeadLetterWriter
-from target_pinterest_conversions.summary import LOGGED, RunSummary, message_template
+from target_pinterest_conversions.context.summary import LOGGED, RunSummary, message_template
+from target_pinterest_conversions.delivery.batch import PendingEvent
+from target_pinterest_conversions.delivery.client import PROCESSED, EventResult
+from target_pinterest_conversions.delivery.deadletter import DeadLetterWriter
 
 logger = logging.getLogger("target-pinterest-conversions.outcome")
 

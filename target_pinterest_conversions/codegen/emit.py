@@ -1,0 +1,230 @@
+"""The one code emitter: Python source that reads value sources from records. Pure.
+
+Mappings run for every record, and a preset reads some forty paths; generated code
+(as fastjsonschema and dataclasses do) reads them with no call per field or path.
+Every generator of the package (:mod:`.extractor`, :mod:`.fastpath`,
+:mod:`.typecheck`) builds its lines here and defines its function with
+:func:`define_function`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from target_pinterest_conversions.conversion.values import (
+    code_names,
+    present_code,
+    text_present_code,
+)
+
+if TYPE_CHECKING:
+    from target_pinterest_conversions.mapping.spec import Source
+
+_ABSENT = object()  # a key not in the record, where a guard must tell it from null
+
+
+def resolve_path(record: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    """Return the value at ``path`` in ``record``, or ``None`` when any step is absent."""
+    current: Any = record
+    for segment in path:
+        # `type(...) is dict` first: records are dicts, and the ABC check is slow.
+        if type(current) is dict or isinstance(current, Mapping):
+            current = current.get(segment)
+        elif isinstance(current, list) and segment.isdigit():
+            index = int(segment)
+            current = current[index] if index < len(current) else None
+        else:
+            return None
+        if current is None:
+            return None
+    return current
+
+
+def compile_getter(src: Source) -> Callable[[Any], Any]:
+    """Compile ``src`` alone into ``record -> value``, with the code the extractor uses."""
+    namespace = code_namespace()
+    lines = ["def get(r):", *source_code(src, "v", "r", "s", namespace), "    return v"]
+    return define_function(lines, namespace, "get")
+
+
+Guards = Callable[[tuple[str, ...]], "tuple[type, ...] | None"]
+"""Path (or path prefix) -> the exact classes a value there may have; ``None``: any.
+
+Given to :func:`source_code`, it makes the generated code return ``None`` from the
+enclosing function as soon as a value read along a path has another class. An absent
+key passes whenever its guard admits no ``None``: only a value present is checked.
+"""
+
+
+def guard_code(
+    var: str, allowed: tuple[type, ...] | None, tag: str, namespace: dict[str, Any], indent: str
+) -> list[str]:
+    """Lines that return ``None`` unless ``var``'s class is in ``allowed``.
+
+    Where ``allowed`` lacks ``NoneType``, ``var`` must have been read with ``_ABSENT``
+    as the default for a missing key: absence passes, and ``var`` then becomes None.
+    """
+    if allowed is None:
+        return []
+    namespace[f"g_{tag}"] = allowed
+    if type(None) in allowed:
+        return [f"{indent}if {var}.__class__ not in g_{tag}: return None"]
+    return [
+        f"{indent}if {var}.__class__ not in g_{tag}:",
+        f"{indent}    if {var} is not _ABSENT: return None",
+        f"{indent}    {var} = None",
+    ]
+
+
+_DICT_OR_NONE = frozenset({dict, type(None)})
+_TEXT_OR_NONE = frozenset({str, type(None)})
+
+
+def _step(var: str, segment: str, default: str, missing: str, parent: object) -> str:
+    """The expression reading ``segment`` of ``var``, given the classes ``var`` may have.
+
+    ``parent`` is ``dict`` when ``var`` is known to be a dict, a tuple of classes when
+    a guard has checked it, or ``None`` when anything may be there.
+    """
+    get = f"{var}.get({segment!r}{default})"
+    if parent is dict:
+        return get
+    if isinstance(parent, tuple) and set(parent) <= _DICT_OR_NONE:
+        return f"{get} if {var} is not None else {missing}"
+    if missing == "None" and var == "x":
+        fallback = f"(None if x is None else _resolve(x, ({segment!r},)))"
+    elif var == "x":
+        fallback = f"({missing} if x is None else _resolve(x, ({segment!r},)))"
+    else:
+        fallback = f"_resolve({var}, ({segment!r},))"
+    return f"{get} if {var}.__class__ is dict else {fallback}"
+
+
+def path_code(
+    path: tuple[str, ...],
+    name: str,
+    root: str,
+    indent: str,
+    namespace: dict[str, Any],
+    hoisted: Mapping[tuple[str, ...], str] | None = None,
+    guards: Guards | None = None,
+    *,
+    dict_root: bool = False,
+) -> list[str]:
+    """Lines that leave the value at ``path`` of ``root`` in ``x`` (``None`` when absent).
+
+    Each step is a plain ``dict.get`` when the value is a dict (records decoded from
+    JSON are); any other value takes :func:`resolve_path` for that one step. With
+    ``hoisted``, a leading part of the path already read (and guarded) into a
+    variable is not read again. With ``guards``, every step's value is checked (see :data:`Guards`),
+    and a step after a value known to be a dict or null reads it without asking.
+    ``dict_root`` tells that ``root`` is known to be a dict.
+    """
+    namespace[name] = path
+    if any(segment.isdigit() for segment in path):
+        if guards is not None:
+            raise ValueError("paths with list indexes cannot be guarded")
+        return [f"{indent}x = _resolve({root}, {name})"]
+    lines: list[str] = []
+    parent: object = dict if dict_root else None
+    hoisted = hoisted or {}
+    start = next((k for k in range(len(path) - 1, 0, -1) if path[:k] in hoisted), 0)
+    if start:
+        lines.append(f"{indent}x = {hoisted[path[:start]]}")
+        parent = guards(path[:start]) if guards is not None else None
+    for k in range(start, len(path)):
+        allowed = guards(path[: k + 1]) if guards is not None else None
+        strict = allowed is not None and type(None) not in allowed
+        default, missing = (", _ABSENT", "_ABSENT") if strict else ("", "None")
+        step = _step(root if k == 0 else "x", path[k], default, missing, parent)
+        lines.append(f"{indent}x = {step}")
+        lines += guard_code("x", allowed, f"{name}_{k}", namespace, indent)
+        parent = allowed
+    return lines
+
+
+def source_code(
+    src: Source,
+    var: str,
+    root: str,
+    tag: str,
+    namespace: dict[str, Any],
+    hoisted: Mapping[tuple[str, ...], str] | None = None,
+    guards: Guards | None = None,
+    *,
+    dict_root: bool = False,
+) -> list[str]:
+    """Lines that leave ``src``'s value (first non-empty, or the constant) in ``var``.
+
+    ``hoisted`` maps leading parts of paths to variables that already hold ``root``'s
+    value there (see :func:`path_code`). With ``guards``, every path is read and
+    checked, not only those up to the first with a value.
+    """
+    if src.is_const:
+        namespace[f"c_{tag}"] = src.const
+        return [f"    {var} = c_{tag}"]
+    lines = [f"    {var} = None"]
+    for j, path in enumerate(src.paths):
+        indent = "    "
+        unset = ""
+        if j and guards is None:
+            lines.append(f"    if {var} is None:")
+            indent = "        "
+        elif j:
+            unset = f"{var} is None and "
+        lines += path_code(
+            path, f"p_{tag}_{j}", root, indent, namespace, hoisted, guards, dict_root=dict_root
+        )
+        allowed = guards(path) if guards is not None else None
+        if allowed is not None and set(allowed) <= _TEXT_OR_NONE:
+            lines.append(f"{indent}if {unset}{text_present_code('x')}: {var} = x")
+        else:
+            lines.append(f"{indent}if {unset}{present_code('x')}: {var} = x")
+    return lines
+
+
+def group_code(
+    sources: Mapping[str, Source], out: str, root: str, tag: str, namespace: dict[str, Any]
+) -> list[str]:
+    """Lines that fill dict ``out`` with ``{key: value}`` for each source with a value."""
+    lines = [f"    {out} = {{}}"]
+    for i, (key, src) in enumerate(sources.items()):
+        if src.is_const:
+            if src.const is not None:
+                namespace[f"c_{tag}{i}"] = src.const
+                lines.append(f"    {out}[{key!r}] = c_{tag}{i}")
+            continue
+        lines += source_code(src, "v", root, f"{tag}{i}", namespace)
+        lines.append(f"    if v is not None: {out}[{key!r}] = v")
+    return lines
+
+
+def code_namespace() -> dict[str, Any]:
+    """Return the names that code from :func:`source_code` needs in its namespace."""
+    return {
+        "_resolve": resolve_path,
+        "_Mapping": Mapping,
+        **code_names(),
+        "_ABSENT": _ABSENT,
+    }
+
+
+def define_function(lines: list[str], namespace: dict[str, Any], name: str) -> Callable[..., Any]:
+    """Execute generated source ``lines`` in ``namespace``; return the function ``name``."""
+    # Source built from repr() literals and generated names only; values live in
+    # `namespace`, never in the text.
+    exec("\n".join(lines), namespace)  # noqa: S102
+    return namespace[name]  # type: ignore[no-any-return]
+
+
+def compile_group(sources: Mapping[str, Source]) -> Callable[[Any], dict[str, Any]]:
+    """Compile sources into one function: record -> {key: first non-empty value}.
+
+    The function is generated as Python source, like fastjsonschema and dataclasses
+    do, so that reading a record's fields costs no call per field or path: this runs
+    for every record, and a preset reads some forty paths.
+    """
+    namespace = code_namespace()
+    lines = ["def group(r):", *group_code(sources, "out", "r", "g", namespace), "    return out"]
+    return define_function(lines, namespace, "group")

@@ -1,0 +1,41 @@
+"""The phone normalizer: digits with the country code, no leading zeros. Pure."""
+
+from __future__ import annotations
+
+import re
+
+from target_pinterest_conversions.conversion.text import DroppedValue, text_of
+
+_NON_DIGITS = re.compile(r"[^0-9]")
+_MIN_PHONE_DIGITS = 7
+_MAX_PHONE_DIGITS = 15
+
+
+def normalize_phone(value: object, region: str | None = None) -> str:
+    """Return the number as digits with its country code, without leading zeros.
+
+    A number written with ``+`` or ``00`` keeps its own country code. Otherwise, when
+    ``region`` (an ISO-3166 alpha-2 code: the record's country, or the
+    ``default_phone_country`` setting) is known, the number is read as a national number
+    of that country with ``phonenumbers`` and its country code is added; without a
+    region, the digits are taken as they are.
+    """
+    text = text_of(value).strip()
+    digits = _NON_DIGITS.sub("", text)
+    international = text.startswith("+") or digits.startswith("00")
+    if region and not international:
+        # Imported on first use: its metadata takes a tenth of the start-up time, and
+        # many streams carry only international numbers or none.
+        import phonenumbers
+
+        try:
+            number = phonenumbers.parse(text, region.upper())
+        except phonenumbers.NumberParseException:
+            raise DroppedValue("is not a phone number") from None
+        if not phonenumbers.is_possible_number(number):
+            raise DroppedValue("is not a possible phone number for its country")
+        digits = f"{number.country_code}{number.national_number}"
+    digits = digits.lstrip("0")
+    if not _MIN_PHONE_DIGITS <= len(digits) <= _MAX_PHONE_DIGITS:
+        raise DroppedValue("is not a phone number (7 to 15 digits expected)")
+    return digits

@@ -1,0 +1,275 @@
+"""The config parser of the mapping language: ``streams`` settings to mappings. Pure.
+
+``parse_streams`` checks every key, shape and value of the ``streams`` setting, expands
+presets, and returns one :class:`~.spec.StreamMapping` per stream. Every error is a
+:class:`~.spec.MappingConfigError` naming the setting.
+
+``event_name`` and ``action_source`` are constants written as plain strings; their
+``*_from`` forms read them from the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from target_pinterest_conversions.mapping.keys import (
+    CONTENT_ITEM_KEYS,
+    CUSTOM_DATA_KEYS,
+    EVENT_NAME_FALLBACKS,
+    EXTRA_BOOLEAN_FIELDS,
+    EXTRA_STRING_FIELDS,
+    HASHED_KEYS,
+    STREAM_MAPPING_KEYS,
+    USER_DATA_KEYS,
+)
+from target_pinterest_conversions.mapping.presets import PRESETS, expand_preset
+from target_pinterest_conversions.mapping.spec import (
+    ContentsSpec,
+    MappingConfigError,
+    NameRule,
+    Source,
+    StreamMapping,
+)
+from target_pinterest_conversions.pinterest.vocabulary import (
+    ACTION_SOURCES,
+    BUILTIN_EVENT_MAPS,
+    PINTEREST_EVENT_NAMES,
+    name_key,
+)
+
+
+def parse_source(spec: object, setting: str, *, from_preset: bool = False) -> Source:
+    """Parse a value source from its setting (path, list of paths or constant)."""
+    if isinstance(spec, str):
+        return Source(paths=(_parse_path(spec, setting),), from_preset=from_preset)
+    if isinstance(spec, list) and spec and all(isinstance(p, str) for p in spec):
+        paths = tuple(_parse_path(p, setting) for p in spec)
+        return Source(paths=paths, from_preset=from_preset)
+    if isinstance(spec, Mapping) and set(spec) == {"const"}:
+        return Source(const=spec["const"], from_preset=from_preset)
+    raise MappingConfigError(
+        f'{setting}: expected a path ("a.b"), a list of paths or {{"const": value}}',
+    )
+
+
+def _parse_path(path: str, setting: str) -> tuple[str, ...]:
+    segments = tuple(path.split("."))
+    if not path or any(not s for s in segments):
+        raise MappingConfigError(f"{setting}: '{path}' is not a valid dotted path")
+    return segments
+
+
+def _require_mapping(value: object, setting: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise MappingConfigError(f"{setting}: expected an object")
+    return value
+
+
+def _parse_group(
+    spec: object,
+    setting: str,
+    allowed: Sequence[str],
+    preset_keys: set[str],
+    group: str,
+) -> dict[str, Source]:
+    sources = _require_mapping(spec, setting)
+    out = {}
+    for key, source in sources.items():
+        if key not in allowed:
+            raise MappingConfigError(
+                f"{setting}.{key}: unknown key; expected one of {', '.join(allowed)}",
+            )
+        out[key] = parse_source(
+            source,
+            f"{setting}.{key}",
+            from_preset=f"{group}.{key}" in preset_keys,
+        )
+    return out
+
+
+def _event_name_table(spec: object, setting: str) -> dict[str, str]:
+    """Build the lookup table: Pinterest's own names, then built-in maps, then the user's."""
+    table = {name_key(n): n for n in PINTEREST_EVENT_NAMES}
+    specs = spec if isinstance(spec, list) else [spec]
+    for one in specs:
+        if one is None:
+            continue
+        if isinstance(one, str):
+            if one not in BUILTIN_EVENT_MAPS:
+                raise MappingConfigError(
+                    f"{setting}: unknown built-in map '{one}'; "
+                    f"expected one of {', '.join(BUILTIN_EVENT_MAPS)} or an object",
+                )
+            one = BUILTIN_EVENT_MAPS[one]
+        if not isinstance(one, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in one.items()
+        ):
+            raise MappingConfigError(
+                f"{setting}: expected an object of source name to Pinterest event name, "
+                "a built-in map name, or a list of those",
+            )
+        table.update({name_key(k): v.strip() for k, v in one.items()})
+    return table
+
+
+def _name_rules(
+    cfg: Mapping[str, Any],
+    setting: str,
+    preset_keys: set[str],
+) -> tuple[str | None, NameRule | None, str | None, NameRule | None]:
+    event_name = cfg.get("event_name")
+    if event_name is not None and (not isinstance(event_name, str) or not event_name.strip()):
+        raise MappingConfigError(f"{setting}.event_name: expected a Pinterest event name")
+    name_rule = None
+    if "event_name_from" in cfg:
+        fallback = cfg.get("event_name_fallback", "custom")
+        if fallback not in EVENT_NAME_FALLBACKS:
+            raise MappingConfigError(
+                f"{setting}.event_name_fallback: expected one of {', '.join(EVENT_NAME_FALLBACKS)}",
+            )
+        name_rule = NameRule(
+            const=event_name.strip() if event_name else None,
+            source=parse_source(
+                cfg["event_name_from"],
+                f"{setting}.event_name_from",
+                from_preset="event_name_from" in preset_keys,
+            ),
+            table=_event_name_table(cfg.get("event_name_map"), f"{setting}.event_name_map"),
+            fallback=fallback,
+        )
+    elif event_name is None:
+        raise MappingConfigError(f"{setting}.event_name: required (or event_name_from)")
+    for key in ("event_name_map", "event_name_fallback"):
+        if key in cfg and name_rule is None:
+            raise MappingConfigError(f"{setting}.{key}: only applies with event_name_from")
+
+    action_source = cfg.get("action_source")
+    if action_source is not None and action_source not in ACTION_SOURCES:
+        raise MappingConfigError(
+            f"{setting}.action_source: expected one of {', '.join(ACTION_SOURCES)}",
+        )
+    source_rule = None
+    if "action_source_from" in cfg:
+        user_map = cfg.get("action_source_map") or {}
+        if not isinstance(user_map, Mapping) or not all(
+            v in ACTION_SOURCES for v in user_map.values()
+        ):
+            raise MappingConfigError(
+                f"{setting}.action_source_map: values must be one of {', '.join(ACTION_SOURCES)}",
+            )
+        table = {name_key(s): s for s in ACTION_SOURCES}
+        table.update({name_key(str(k)): v for k, v in user_map.items()})
+        source_rule = NameRule(
+            const=action_source,
+            source=parse_source(
+                cfg["action_source_from"],
+                f"{setting}.action_source_from",
+                from_preset="action_source_from" in preset_keys,
+            ),
+            table=table,
+            fallback="default",
+            label="action_source",
+        )
+    elif action_source is None:
+        raise MappingConfigError(f"{setting}.action_source: required (or action_source_from)")
+    elif "action_source_map" in cfg:
+        raise MappingConfigError(
+            f"{setting}.action_source_map: only applies with action_source_from"
+        )
+    return (
+        event_name.strip() if isinstance(event_name, str) else None,
+        name_rule,
+        action_source,
+        source_rule,
+    )
+
+
+def parse_stream_mapping(stream: str, spec: object) -> StreamMapping:
+    """Parse the ``streams.<stream>`` setting.
+
+    Raises:
+        MappingConfigError: a key is unknown, missing or of the wrong shape; the
+            message names the setting, e.g. ``streams.orders.action_source``.
+
+    """
+    setting = f"streams.{stream}"
+    cfg = _require_mapping(spec, setting)
+    preset_keys: set[str] = set()
+    preset = cfg.get("preset")
+    if preset is not None:
+        if preset not in PRESETS:
+            known = ", ".join(PRESETS)
+            raise MappingConfigError(
+                f"{setting}.preset: unknown preset '{preset}'; expected one of {known}",
+            )
+        try:
+            cfg, preset_keys = expand_preset(cfg)
+        except ValueError as exc:
+            raise MappingConfigError(f"{setting}.{exc}") from None
+    elif "content_id" in cfg:
+        raise MappingConfigError(f"{setting}.content_id: only applies with a preset")
+    for key in cfg:
+        if key not in STREAM_MAPPING_KEYS:
+            raise MappingConfigError(
+                f"{setting}.{key}: unknown key; expected one of {', '.join(STREAM_MAPPING_KEYS)}",
+            )
+    if "event_time" not in cfg:
+        raise MappingConfigError(f"{setting}.event_time: required")
+
+    event_name, name_rule, action_source, source_rule = _name_rules(cfg, setting, preset_keys)
+
+    def source(key: str) -> Source:
+        return parse_source(cfg[key], f"{setting}.{key}", from_preset=key in preset_keys)
+
+    user_data = _parse_group(
+        cfg.get("user_data", {}), f"{setting}.user_data", USER_DATA_KEYS, preset_keys, "user_data"
+    )
+    custom_data = _parse_group(
+        cfg.get("custom_data", {}),
+        f"{setting}.custom_data",
+        CUSTOM_DATA_KEYS,
+        preset_keys,
+        "custom_data",
+    )
+    contents = None
+    if "contents" in cfg:
+        contents_cfg = dict(_require_mapping(cfg["contents"], f"{setting}.contents"))
+        if "from" not in contents_cfg:
+            raise MappingConfigError(f"{setting}.contents.from: required")
+        array = parse_source(
+            contents_cfg.pop("from"),
+            f"{setting}.contents.from",
+            from_preset="contents.from" in preset_keys,
+        )
+        items = _parse_group(
+            contents_cfg, f"{setting}.contents", CONTENT_ITEM_KEYS, preset_keys, "contents"
+        )
+        contents = ContentsSpec(array=array, items=items)
+    extra = {
+        key: source(key) for key in (*EXTRA_STRING_FIELDS, *EXTRA_BOOLEAN_FIELDS) if key in cfg
+    }
+
+    hashed = {p for key, src in user_data.items() if key in HASHED_KEYS for p in src.dotted_paths()}
+    return StreamMapping(
+        stream=stream,
+        event_name=event_name,
+        action_source=action_source,
+        event_time=source("event_time"),
+        event_id=source("event_id") if "event_id" in cfg else None,
+        user_data=user_data,
+        custom_data=custom_data,
+        contents=contents,
+        hashed_paths=frozenset(hashed),
+        event_name_rule=name_rule,
+        action_source_rule=source_rule,
+        event_per_item=source("event_per_item") if "event_per_item" in cfg else None,
+        extra=extra,
+        preset=preset,
+    )
+
+
+def parse_streams(spec: object) -> dict[str, StreamMapping]:
+    """Parse the ``streams`` setting: stream name to mapping."""
+    streams = _require_mapping(spec, "streams")
+    return {name: parse_stream_mapping(name, cfg) for name, cfg in streams.items()}

@@ -1,0 +1,68 @@
+"""The README's layout tree is the package's, and its pure packages are the contract's."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "target_pinterest_conversions"
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _tree() -> str:
+    return README.split("<!-- layout:start -->", 1)[1].split("<!-- layout:end -->", 1)[0]
+
+
+def _readme_modules() -> tuple[set[str], set[str]]:
+    """Module paths and the packages marked ``[pure]``, read from the README tree."""
+    modules: set[str] = set()
+    pure: set[str] = set()
+    folder = ""
+    for line in _tree().splitlines():
+        match = re.match(r"^[│ ]*[├└]── (\S+)\s*(.*)$", line)
+        if not match:
+            continue
+        name, text = match.groups()
+        depth = line.index(name) // 4
+        if name.endswith("/"):
+            folder = name.rstrip("/")
+            if text.startswith("[pure]"):
+                pure.add(folder)
+            continue
+        modules.add(f"{folder}/{name}" if depth > 1 else name)
+    return modules, pure
+
+
+def test_the_readme_tree_lists_every_module_and_no_other():
+    modules, _ = _readme_modules()
+    actual = {
+        path.relative_to(PACKAGE).as_posix()
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "__init__.py"
+    }
+    assert modules == actual
+
+
+def test_the_pure_packages_are_the_ones_the_import_contract_holds():
+    _, pure = _readme_modules()
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    purity = next(c for c in contracts if c["name"].startswith("The rule packages are pure"))
+    assert {m.rsplit(".", 1)[1] for m in purity["source_modules"]} == pure
+    # Every I/O module of ours is forbidden to them.
+    ours = {
+        path.relative_to(PACKAGE).with_suffix("").as_posix().split("/")[0]
+        for path in PACKAGE.glob("*")
+        if path.name not in ("__init__.py", "__pycache__")
+    }
+    forbidden = {
+        m.split(".", 1)[1] for m in purity["forbidden_modules"] if m.startswith("target_pinterest")
+    }
+    assert forbidden == ours - pure
