@@ -35,22 +35,24 @@ from target_pinterest_conversions.codegen.emit import (
 )
 from target_pinterest_conversions.conversion.checks import KNOWN_EVENT_NAMES, validate_event
 from target_pinterest_conversions.conversion.event import (
-    BOOLEAN_FIELDS,
+    EXTRA_CONVERTERS,
     ITEM_CONVERTERS,
+    add_item,
+    add_partner_name,
     custom_converter,
-    derive_event_id,
-    derive_from_contents,
+    event_id_of,
+    put_contents,
+    put_custom_data,
+    start_event,
 )
 from target_pinterest_conversions.conversion.geo import country_of
-from target_pinterest_conversions.conversion.hashing import digest_memo, text_digester
-from target_pinterest_conversions.conversion.text import DroppedValue, normalize_plain
-from target_pinterest_conversions.conversion.types import (
-    INLINE_FORMS,
-    EventError,
-    to_bool,
-    to_str,
-    to_unix_seconds,
+from target_pinterest_conversions.conversion.hashing import (
+    REGIONAL_KEYS,
+    digest_memo,
+    text_digester,
 )
+from target_pinterest_conversions.conversion.text import DroppedValue, normalize_plain
+from target_pinterest_conversions.conversion.types import INLINE_FORMS, EventError
 from target_pinterest_conversions.conversion.user_data import PLAIN_KEYS
 from target_pinterest_conversions.conversion.values import as_list_code
 from target_pinterest_conversions.mapping.schema import guards as schema_guards
@@ -63,8 +65,6 @@ FastPath = Callable[[Mapping[str, Any], object, int], "dict[str, Any] | None"]
 ``id_key`` is what a derived event id is computed from: the record's key values, or the
 record itself for a stream without key properties.
 """
-
-_REGIONAL = ("ph", "st")
 
 
 def _indent(lines: list[str], depth: int) -> list[str]:
@@ -80,7 +80,8 @@ def _typed(kind: str, target: str, fallback: str) -> list[str]:
     """
     form = INLINE_FORMS.get(kind)
     if form is None:
-        return [f"    if v is not None: {target} = {fallback}"]
+        # A converter's None is no value (custom_converter), left out as build_custom_data does.
+        return [f"    if v is not None and (v := {fallback}) is not None: {target} = v"]
     return [
         "    if v is not None:",
         f"        if {form.test}: {target} = {form.result}",
@@ -184,18 +185,10 @@ class _Builder:
         for i, (key, src) in enumerate(self.mapping.custom_data.items()):
             ns[f"conv_c{i}"] = custom_converter(key)
             lines += self.read(src, "v", f"c{i}")
-            if key == "content_ids":
-                # An empty list of ids is left out, as build_custom_data does.
-                lines += [
-                    "    if v is not None:",
-                    f"        v = conv_c{i}(v)",
-                    f"        if v != []: cd[{key!r}] = v",
-                ]
-            else:
-                lines += _typed(_kind(key, item=False), f"cd[{key!r}]", f"conv_c{i}(v)")
+            lines += _typed(_kind(key, item=False), f"cd[{key!r}]", f"conv_c{i}(v)")
         if self.mapping.contents is not None:
             lines += self.contents(self.mapping.contents)
-        lines += ["    _derive_contents(cd)", "    if cd: ev['custom_data'] = cd"]
+        lines.append("    _put_custom_data(ev, cd)")
         return lines
 
     def contents(self, contents: ContentsSpec) -> list[str]:
@@ -217,7 +210,7 @@ class _Builder:
             item += [line[4:] for line in read]
             typed = _typed(_kind(key, item=True), f"it[{key!r}]", f"conv_i{j}(v, {key!r})")
             item += [line[4:] for line in typed]
-        item.append("if it: items.append(it)")
+        item.append("_add_item(items, it)")
         return [
             *lines,
             "    if arr is not None:",
@@ -229,7 +222,7 @@ class _Builder:
             "                if isinstance(e, _Mapping): return None",
             "                continue",
             *_indent(item, 3),
-            "        if items: cd['contents'] = items",
+            "        _put_contents(cd, items)",
         ]
 
     def user_data(self, default_country: str | None) -> list[str]:
@@ -239,19 +232,20 @@ class _Builder:
         lines: list[str] = []
         for i, src in enumerate(mapping.user_data.values()):
             lines += self.read(src, f"u{i}", f"u{i}")
-        if any(key in _REGIONAL for key in keys):
+        if any(key in REGIONAL_KEYS for key in keys):
             if "country" in keys:
                 ns["_default_country"] = default_country
                 lines.append(
                     f"    country = _country_of(u{keys.index('country')}, _default_country)"
                 )
             else:
-                ns["country"] = default_country.lower() if default_country else None
+                # The record has no country of its own: the rule's answer for none.
+                ns["country"] = country_of(None, default_country)
         lines.append("    ud = {}")
         for i, (key, src) in enumerate(mapping.user_data.items()):
             if key in PLAIN_KEYS:
                 put = f"ud[{key!r}] = _plain(u{i})"
-            elif key in _REGIONAL:
+            elif key in REGIONAL_KEYS:
                 put = f"ud[{key!r}] = [_digester({key!r}, country)(u{i})]"
             else:
                 # A memo hit costs a dict lookup, not a call.
@@ -316,11 +310,12 @@ def compile_fast_path(
         guards = schema_guards(types)
     build = _Builder(mapping, guards)
     build.ns.update(
-        _unix=to_unix_seconds,
-        _to_str=to_str,
-        _to_bool=to_bool,
-        _derive_id=derive_event_id,
-        _derive_contents=derive_from_contents,
+        _start=start_event,
+        _event_id=event_id_of,
+        _add_partner=add_partner_name,
+        _add_item=add_item,
+        _put_contents=put_contents,
+        _put_custom_data=put_custom_data,
         _validate=validate_event,
         _known=KNOWN_EVENT_NAMES,
         _country_of=country_of,
@@ -338,23 +333,18 @@ def compile_fast_path(
     body.append("    if name not in _known: return None")
     body += build.rule("source", mapping._source_rule)  # type: ignore[attr-defined]
     body += read(mapping.event_time, "t", "t")
-    body.append("    ev = {'event_name': name, 'action_source': source, 'event_time': _unix(t)}")
+    body.append("    ev = _start(name, source, t)")
     if mapping.event_id is None:
-        body.append("    ev['event_id'] = _derive_id(_stream, id_key, name)")
+        body.append("    ev['event_id'] = _event_id(None, _stream, id_key, name)")
     else:
         body += read(mapping.event_id, "v", "i")
-        text = INLINE_FORMS["text"]
-        body += [
-            "    if v is None: ev['event_id'] = _derive_id(_stream, id_key, name)",
-            f"    elif {text.test}: ev['event_id'] = {text.result}",
-            "    else: ev['event_id'] = _to_str(v, 'event_id')",
-        ]
+        body.append("    ev['event_id'] = _event_id(v, _stream, id_key, name)")
     for i, (key, src) in enumerate(mapping.extra.items()):
-        convert = "_to_bool" if key in BOOLEAN_FIELDS else "_to_str"
+        build.ns[f"conv_x{i}"] = EXTRA_CONVERTERS[key]
         body += read(src, "v", f"x{i}")
-        body.append(f"    if v is not None: ev[{key!r}] = {convert}(v, {key!r})")
+        body.append(f"    if v is not None: ev[{key!r}] = conv_x{i}(v, {key!r})")
     if partner_name:
-        body.append("    if 'partner_name' not in ev: ev['partner_name'] = _partner")
+        body.append("    _add_partner(ev, _partner)")
     body += build.custom_data()
     body += build.user_data(default_country)
     body += ["    if _validate(ev, now): return None", "    return ev"]

@@ -70,8 +70,9 @@ def derive_event_id(stream: str, key: object, event_name: str) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def _content_ids(value: object) -> list[str]:
-    return [to_str(v, "custom_data.content_ids") for v in as_list(value) if v is not None]
+def _content_ids(value: object) -> list[str] | None:
+    ids = [to_str(v, "custom_data.content_ids") for v in as_list(value) if v is not None]
+    return ids or None  # an empty list is no value: the field is left out
 
 
 _CONVERTERS_BY_KIND: dict[str, Callable[[Any, str], Any]] = {
@@ -83,7 +84,11 @@ _CONVERTERS_BY_KIND: dict[str, Callable[[Any, str], Any]] = {
 
 
 def custom_converter(key: str) -> Callable[[object], Any]:
-    """Return the function that types one raw value of ``custom_data.<key>``."""
+    """Return the function that types one raw value of ``custom_data.<key>``.
+
+    A converter returns ``None`` for a value that is no value once typed (an empty list
+    of ``content_ids``): the field is then left out.
+    """
     name = f"custom_data.{key}"
     kind = field(CUSTOM_DATA, key).kind
     if kind == "currency":
@@ -98,11 +103,56 @@ _CUSTOM_CONVERTERS = {key: custom_converter(key) for key in CUSTOM_DATA_KEYS}
 
 
 def build_custom_data(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Type every ``custom_data`` field; empty ``content_ids`` lists are left out."""
-    out = {key: _CUSTOM_CONVERTERS[key](value) for key, value in raw.items()}
-    if out.get("content_ids") == []:
-        del out["content_ids"]
+    """Type every ``custom_data`` field; a field typed to ``None`` is left out."""
+    out = {}
+    for key, value in raw.items():
+        typed = _CUSTOM_CONVERTERS[key](value)
+        if typed is not None:
+            out[key] = typed
     return out
+
+
+EXTRA_CONVERTERS: Mapping[str, Callable[[Any, str], Any]] = {
+    f.name: to_bool if f.kind == "boolean" else to_str for f in FIELDS if f.group == EVENT
+}
+"""One converter per event-level field, called as ``convert(value, field_name)``."""
+
+
+def start_event(event_name: str, action_source: str, event_time: object) -> dict[str, Any]:
+    """Return a new event with its first keys, in Pinterest's order; ``event_time`` typed."""
+    return {
+        "event_name": event_name,
+        "action_source": action_source,
+        "event_time": to_unix_seconds(event_time),
+    }
+
+
+def event_id_of(
+    value: object,
+    stream: str,
+    key: object,
+    event_name: str,
+    item_index: int | None = None,
+    *,
+    item_scoped: bool = False,
+) -> str:
+    """Return the event id: the mapped ``value`` as text, else one derived from the record.
+
+    In item-level mode (``item_index`` set), a mapped id gets ``:<index>`` unless it
+    already differs per item (``item_scoped``), and a derived id includes the index.
+    """
+    if value is None:
+        return derive_event_id(stream, key if item_index is None else [key, item_index], event_name)
+    event_id = to_str(value, "event_id")
+    if item_index is not None and not item_scoped:
+        return f"{event_id}:{item_index}"
+    return event_id
+
+
+def add_partner_name(event: dict[str, Any], partner_name: str | None) -> None:
+    """Set the ``partner_name`` setting on the event, unless the mapping set its own."""
+    if partner_name and "partner_name" not in event:
+        event["partner_name"] = partner_name
 
 
 ITEM_CONVERTERS: dict[str, Callable[[Any, str], Any]] = {
@@ -113,7 +163,7 @@ ITEM_CONVERTERS: dict[str, Callable[[Any, str], Any]] = {
 
 def build_contents(raw_items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Type every ``contents`` item; items left with no fields are skipped."""
-    out = []
+    out: list[dict[str, Any]] = []
     for index, raw in enumerate(raw_items):
         item = {}
         for key, value in raw.items():
@@ -121,9 +171,27 @@ def build_contents(raw_items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
                 item[key] = ITEM_CONVERTERS[key](value, key)
             except EventError as exc:
                 raise EventError(f"contents[{index}].{exc.reason}") from None
-        if item:
-            out.append(item)
+        add_item(out, item)
     return out
+
+
+def add_item(items: list[dict[str, Any]], item: dict[str, Any]) -> None:
+    """Keep a typed ``contents`` item; an item left with no fields is skipped."""
+    if item:
+        items.append(item)
+
+
+def put_contents(custom_data: dict[str, Any], items: list[dict[str, Any]]) -> None:
+    """Set ``contents`` when there is at least one item."""
+    if items:
+        custom_data["contents"] = items
+
+
+def put_custom_data(event: dict[str, Any], custom_data: dict[str, Any]) -> None:
+    """Derive what ``contents`` gives, then set ``custom_data`` unless it is empty."""
+    derive_from_contents(custom_data)
+    if custom_data:
+        event["custom_data"] = custom_data
 
 
 def derive_from_contents(custom_data: dict[str, Any]) -> None:
@@ -174,30 +242,15 @@ def build_event(
         EventError: a field is missing or cannot take Pinterest's type.
 
     """
-    event: dict[str, Any] = {
-        "event_name": raw.event_name,
-        "action_source": raw.action_source,
-        "event_time": to_unix_seconds(raw.event_time),
-    }
-    index = raw.item_index
-    if raw.event_id is not None:
-        event_id = to_str(raw.event_id, "event_id")
-        if index is not None and not item_scoped_id:
-            event_id = f"{event_id}:{index}"
-        event["event_id"] = event_id
-    else:
-        derived_key = key if index is None else [key, index]
-        event["event_id"] = derive_event_id(stream, derived_key, raw.event_name)
+    event = start_event(raw.event_name, raw.action_source, raw.event_time)
+    event["event_id"] = event_id_of(
+        raw.event_id, stream, key, raw.event_name, raw.item_index, item_scoped=item_scoped_id
+    )
     for name, value in raw.extra.items():
-        event[name] = to_bool(value, name) if name in BOOLEAN_FIELDS else to_str(value, name)
-    if partner_name and "partner_name" not in event:
-        event["partner_name"] = partner_name
+        event[name] = EXTRA_CONVERTERS[name](value, name)
+    add_partner_name(event, partner_name)
     custom_data = build_custom_data(raw.custom_data)
     if raw.contents:
-        contents = build_contents(raw.contents)
-        if contents:
-            custom_data["contents"] = contents
-    derive_from_contents(custom_data)
-    if custom_data:
-        event["custom_data"] = custom_data
+        put_contents(custom_data, build_contents(raw.contents))
+    put_custom_data(event, custom_data)
     return event
