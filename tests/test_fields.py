@@ -3,6 +3,7 @@ README agree with it."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -17,12 +18,15 @@ from target_pinterest_conversions.pinterest.fields import (
     CUSTOM_DATA,
     EVENT,
     FIELDS,
+    GROUP_TITLES,
     USER_DATA,
+    markdown_tables,
     names,
 )
 from tests.pinterest_schema import request_schema
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+README_PATH = Path(__file__).resolve().parents[1] / "README.md"
+README = README_PATH.read_text()
 SCHEMA = request_schema()
 
 
@@ -97,22 +101,81 @@ def _row(start: str) -> str:
     return next(line for line in README.splitlines() if line.startswith(start))
 
 
-def test_the_readme_mapping_table_lists_exactly_the_registry_fields():
-    user_row = _row("| `user_data` |")
-    assert set(re.findall(r"`([a-z_]+)`", user_row.split("|")[2])) - {"_epik", "epik"} == set(
-        names(USER_DATA)
-    )
-    custom_row = _row("| `custom_data` |")
-    assert set(re.findall(r"`([a-z_]+)`", custom_row.split("|")[2])) == set(names(CUSTOM_DATA))
-    contents_row = _row("| `contents` |")
-    item_keys = set(re.findall(r'"([a-z_]+)": \.\.\.', contents_row))
-    assert item_keys == set(names(CONTENTS))
-    boolean_row = _row("| `opt_out`")
-    assert set(re.findall(r"`([a-z_]+)`", boolean_row.split("|")[1])) == set(
-        names(EVENT, "boolean")
-    )
-    text_row = _row("| `partner_name`")
-    assert set(re.findall(r"`([a-z_]+)`", text_row.split("|")[1])) == set(names(EVENT, "text"))
+def _cells(row: str) -> list[str]:
+    return [cell.strip() for cell in row.strip().strip("|").split("|")]
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a heading: lowercase, punctuation dropped, spaces to dashes."""
+    kept = "".join(ch for ch in heading.strip().lower() if ch.isalnum() or ch in " -_")
+    return kept.replace(" ", "-")
+
+
+MAPPING_ROWS = [
+    ("| `user_data` |", USER_DATA, "#user_data"),
+    ("| `custom_data` |", CUSTOM_DATA, "#custom_data"),
+    ("| `contents` |", CONTENTS, "#contents-items"),
+    ("| event-level fields |", EVENT, "#event-level-fields"),
+]
+"""Rows of the README's "Keys of a mapping" table, the group each stands for, and the
+anchor of that group's generated table."""
+
+
+@pytest.mark.parametrize(
+    ("start", "group", "anchor"), MAPPING_ROWS, ids=[g for _, g, _ in MAPPING_ROWS]
+)
+def test_the_readme_mapping_table_points_to_the_generated_fields_tables(start, group, anchor):
+    row = _row(start)
+    assert f"]({anchor})" in row
+    anchors = {_slug(line.lstrip("#")) for line in README.splitlines() if line.startswith("#")}
+    assert anchor[1:] in anchors, f"no README heading has the anchor {anchor}"
+    # A hand-written list of names drifts from the registry; the generated table holds them.
+    listed = set(re.findall(r"`([a-z_]+)`", _cells(row)[1]))
+    assert not listed & set(names(group)), listed & set(names(group))
+
+
+def test_the_readme_mapping_table_rows_have_two_cells():
+    start = README.index("### Keys of a mapping")
+    table = README[start : README.index("### Fields", start)]
+    rows = [line for line in table.splitlines() if line.startswith("|")]
+    assert len(rows) > 2
+    assert [len(_cells(row)) for row in rows] == [2] * len(rows)
+
+
+def test_the_fields_tables_list_every_registry_field_once_under_its_group():
+    assert set(GROUP_TITLES) == {f.group for f in FIELDS}
+    found, title = [], None
+    for line in markdown_tables().splitlines():
+        if line.startswith("#### "):
+            title = line[5:]
+        elif line.startswith("| `"):
+            cells = _cells(line)
+            assert len(cells) == 4, line
+            found.append((title, cells[0].strip("`")))
+    expected = [(GROUP_TITLES[g], f.name) for g in GROUP_TITLES for f in FIELDS if f.group == g]
+    assert found == expected
+
+
+@pytest.mark.parametrize("entry", FIELDS, ids=lambda f: f"{f.group}.{f.name}")
+def test_every_field_has_a_one_line_description(entry):
+    text = entry.description
+    assert text[:1].isupper() or text.startswith("`"), text
+    assert text.endswith(".")
+    assert "\n" not in text
+    assert "|" not in text
+
+
+def test_the_readme_fields_tables_are_the_generated_ones():
+    text = README_PATH.read_text()
+    block = re.search(r"<!-- fields:start -->\n(.*?)<!-- fields:end -->", text, re.S)
+    assert block, "README has no generated fields block"
+    generated = markdown_tables()
+    if os.environ.get("UPDATE_README"):
+        README_PATH.write_text(text[: block.start(1)] + generated + text[block.end(1) :])
+        pytest.fail(
+            "README field tables rewritten (UPDATE_README); review, then run again without it"
+        )
+    assert block.group(1).splitlines() == generated.splitlines()
 
 
 def test_the_readme_normalization_table_covers_every_user_data_key():
