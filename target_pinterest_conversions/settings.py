@@ -21,7 +21,7 @@ from target_pinterest_conversions.context.errors import ConfigError
 from target_pinterest_conversions.conversion.geo import normalize_country
 from target_pinterest_conversions.conversion.text import DroppedValue
 from target_pinterest_conversions.delivery.client import DEFAULT_API_URL, MAX_EVENTS_PER_REQUEST
-from target_pinterest_conversions.mapping.keys import STREAM_MAPPING_KEYS
+from target_pinterest_conversions.mapping.keys import STREAM_MAPPING_KEYS, stream_mapping_schema
 from target_pinterest_conversions.mapping.parse import parse_streams
 from target_pinterest_conversions.mapping.spec import MappingConfigError, StreamMapping
 from target_pinterest_conversions.mapping.suggest import did_you_mean, nearest, suggest_event_name
@@ -201,6 +201,20 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         ),
     ),
 ).to_dict()
+# Each stream's mapping, documented key by key from the registry (--about, Meltano).
+CONFIG_SCHEMA["properties"]["streams"]["additionalProperties"] = stream_mapping_schema()
+
+
+def validation_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """``schema`` as config is checked against: each stream's mapping left to the parser.
+
+    The parser's messages name the setting and the nearest key (``streams.orders.user_data.
+    emial: ... did you mean 'em'?``); a schema error would say less, and first.
+    """
+    properties = dict(schema["properties"])
+    properties["streams"] = {**properties["streams"], "additionalProperties": {"type": "object"}}
+    return {**schema, "properties": properties}
+
 
 SDK_SETTINGS: frozenset[str] = frozenset(
     {

@@ -54,6 +54,7 @@ from target_pinterest_conversions.settings import (
     load_settings,
     unknown_settings,
     unmapped_stream_message,
+    validation_schema,
 )
 from target_pinterest_conversions.sinks import (
     ConnectionCheckSink,
@@ -124,7 +125,8 @@ class TargetPinterestConversions(Target):
         schema = cls.config_jsonschema
         cls.append_builtin_config(schema)
         errors = unknown_settings(config, {*schema["properties"], *SDK_SETTINGS})
-        errors += [_describe(e) for e in JSONSchemaValidator(schema).iter_errors(config)]
+        validator = JSONSchemaValidator(validation_schema(schema))
+        errors += [_describe(e) for e in validator.iter_errors(config)]
         return errors
 
     @classmethod

@@ -276,9 +276,11 @@ def test_fast_path_agrees_with_the_full_pipeline(
             reach["fields"] |= _field_names(event)
 
     check()
-    # The comparison is reached, not only the fall-back: a fair share of the examples
-    # give an event, and together they carry every field the mapping sets.
-    assert reach["events"] >= 30, reach["events"]
+    # The comparison is reached, not only the fall-back: examples give events, and
+    # together they carry every field the mapping sets.
+    # Measured 23 to 97 of 150 per case (the fewest: "everything" with GB as the default
+    # country, where US numbers and state names are dropped); 10 is far below any of them.
+    assert reach["events"] >= 10, reach["events"]
     assert _mapped_field_names(mapping) <= reach["fields"], (
         _mapped_field_names(mapping) - reach["fields"]
     )

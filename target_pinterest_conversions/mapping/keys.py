@@ -1,14 +1,19 @@
-"""The keys a stream mapping may hold, derived from the field registry. Pure data."""
+"""The keys a stream mapping may hold and their JSON Schema, from the field registry. Pure."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from target_pinterest_conversions.mapping.presets import CONTENT_ID_PATHS, PRESETS
 from target_pinterest_conversions.pinterest.fields import (
     CONTENTS,
     CUSTOM_DATA,
     EVENT,
+    FIELDS,
     USER_DATA,
     names,
 )
+from target_pinterest_conversions.pinterest.vocabulary import ACTION_SOURCES
 
 USER_DATA_KEYS: tuple[str, ...] = names(USER_DATA)
 HASHED_KEYS: tuple[str, ...] = names(USER_DATA, "hashed")
@@ -41,3 +46,102 @@ STREAM_MAPPING_KEYS: tuple[str, ...] = (
 )
 
 ITEM = "$item"
+
+_SOURCE_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "description": "A dotted path into the record."},
+        {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Paths tried in order; the first non-empty value wins.",
+        },
+        {
+            "type": "object",
+            "properties": {"const": {}},
+            "required": ["const"],
+            "additionalProperties": False,
+            "description": "A constant.",
+        },
+    ]
+}
+"""A value source: a path, a list of paths, or ``{"const": value}``."""
+
+_KEY_DESCRIPTIONS: dict[str, str] = {
+    "preset": "A built-in mapping to start from; the other keys override it.",
+    "event_name": "A Pinterest event name; with event_name_from, the name for empty values.",
+    "event_name_from": "Value source of a source event name, looked up in event_name_map.",
+    "event_name_map": "Source name to Pinterest name, a built-in map name, or a list of those.",
+    "event_name_fallback": "For names not in the map: custom, skip or as_is.",
+    "action_source": "web, app_android, app_ios or offline; with action_source_from, the default.",
+    "action_source_from": "Value source of the action source.",
+    "action_source_map": "Source value to action source.",
+    "event_time": "Value source of the event time (ISO-8601, datetime, epoch s or ms).",
+    "event_id": "Value source of the event id; derived from the record's key when absent.",
+    "event_per_item": "Value source of an array: one event per element ($item.<path>).",
+    "user_data": "Pinterest user_data key to value source.",
+    "custom_data": "Pinterest custom_data key to value source.",
+    "contents": "The contents array ('from') and each item's keys to value sources.",
+    "content_id": "With a preset: product_id, variant_id or sku as the item id.",
+}
+
+
+def _group_schema(group: str, description: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": description,
+        "properties": {
+            f.name: {**_SOURCE_SCHEMA, "description": f.description}
+            for f in FIELDS
+            if f.group == group
+        },
+        "additionalProperties": False,
+    }
+
+
+def stream_mapping_schema() -> dict[str, Any]:
+    """The JSON Schema of one ``streams.<stream>`` mapping, for ``--about`` and Meltano.
+
+    It documents every key and field (the registry's descriptions). The parser
+    (:mod:`.parse`) is what checks a mapping, with messages naming the setting.
+    """
+    names_schema = {
+        "anyOf": [
+            {"type": "string"},
+            {"type": "object", "additionalProperties": {"type": "string"}},
+            {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "object"}]}},
+        ]
+    }
+    properties: dict[str, Any] = {
+        "preset": {"type": "string", "enum": list(PRESETS)},
+        "event_name": {"type": "string"},
+        "event_name_from": dict(_SOURCE_SCHEMA),
+        "event_name_map": names_schema,
+        "event_name_fallback": {"type": "string", "enum": list(EVENT_NAME_FALLBACKS)},
+        "action_source": {"type": "string", "enum": list(ACTION_SOURCES)},
+        "action_source_from": dict(_SOURCE_SCHEMA),
+        "action_source_map": {
+            "type": "object",
+            "additionalProperties": {"type": "string", "enum": list(ACTION_SOURCES)},
+        },
+        "event_time": dict(_SOURCE_SCHEMA),
+        "event_id": dict(_SOURCE_SCHEMA),
+        "event_per_item": dict(_SOURCE_SCHEMA),
+        "user_data": _group_schema(USER_DATA, _KEY_DESCRIPTIONS["user_data"]),
+        "custom_data": _group_schema(CUSTOM_DATA, _KEY_DESCRIPTIONS["custom_data"]),
+        "contents": _group_schema(CONTENTS, _KEY_DESCRIPTIONS["contents"]),
+        "content_id": {
+            "type": "string",
+            "enum": sorted({mode for modes in CONTENT_ID_PATHS.values() for mode in modes}),
+        },
+    }
+    properties["contents"]["properties"] = {
+        "from": {**_SOURCE_SCHEMA, "description": "Value source of the items' array."},
+        **properties["contents"]["properties"],
+    }
+    for key, description in _KEY_DESCRIPTIONS.items():
+        properties[key] = {**properties[key], "description": description}
+    for f in FIELDS:
+        if f.group == EVENT:
+            properties[f.name] = {**_SOURCE_SCHEMA, "description": f.description}
+    assert tuple(properties) == STREAM_MAPPING_KEYS  # noqa: S101 - one list of keys
+    return {"type": "object", "properties": properties, "additionalProperties": False}
