@@ -7,6 +7,11 @@ against a local HTTP server. Then peak RSS at two input sizes.
 
     python benchmarks/run.py                      # 30,000 orders, RSS at 100k and 1M
     python benchmarks/run.py --orders 10000 --rss 20000,200000 --repeat 1
+
+Before and after a change, side by side in the same run (a copy of the older tree, e.g.
+``git worktree add /tmp/before <rev>``, run with the same interpreter)::
+
+    python benchmarks/run.py --baseline-src /tmp/before --rss ''
 """
 
 from __future__ import annotations
@@ -79,6 +84,10 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument(
+        "--baseline-src",
+        help="also run the target from this source tree (an older checkout), interleaved",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -99,6 +108,10 @@ def main() -> None:
                 "target": [*TARGET, "--config", config],
                 "target_no_schema_check": [*TARGET, "--config", unchecked],
             }
+            if args.baseline_src:
+                src = str(Path(args.baseline_src).resolve())
+                commands["baseline_target"] = ["env", f"PYTHONPATH={src}", *TARGET]
+                commands["baseline_target"] += ["--config", config]
             results = best_of(str(data), commands, args.repeat)
             rss = {}
             if args.rss:
@@ -126,6 +139,12 @@ def main() -> None:
         f"{rates['target_no_schema_check'] / rates['sdk_noop_tuned']:.2f}x tuned, "
         f"{rates['target_no_schema_check'] / rates['sdk_noop_default']:.2f}x default",
     )
+    if args.baseline_src:
+        before = rates["baseline_target"] / rates["sdk_noop_tuned"]
+        print(
+            f"baseline ({args.baseline_src}) / SDK no-op tuned: {before:.2f}x; "
+            f"this tree / baseline: {rates['target'] / rates['baseline_target']:.2f}x"
+        )
     summary = {
         "orders": n,
         "events_per_second": rates,
