@@ -162,7 +162,8 @@ GOOD: dict[str, list[Any]] = {
     "fn": ["Jane", "Zoë"],
     "ln": ["Doe", "\uff21\uff22\uff23"],
     "ct": ["San Francisco", "Saint-Étienne"],
-    "st": ["CA", "California", "ny"],
+    # Names are read by the record's country (California is no state of gb): codes only.
+    "st": ["CA", "ny", "US-TX"],
     "zp": ["94107-1234", "SW1A 2AA"],
     "country": ["US", "United Kingdom", "gb"],
     "ge": ["f", "male"],
@@ -230,7 +231,8 @@ def records(draw: Any, mapping: StreamMapping) -> dict[str, Any]:
     for setting, path in paths:
         if path in parents and draw(st.integers(min_value=0, max_value=5)):
             continue  # usually an array of items, filled by its item paths
-        if draw(st.integers(min_value=0, max_value=5)):
+        # A clean record has every path; others miss one in six.
+        if not junk or draw(st.integers(min_value=0, max_value=5)):
             _set(record, path.split("."), setting, draw, junk)
     return record
 
@@ -276,9 +278,10 @@ def test_fast_path_agrees_with_the_full_pipeline(
             reach["fields"] |= _field_names(event)
 
     check()
+    print(f"reach: {reach['events']} events of 150 examples")  # shown with -s
     # The comparison is reached, not only the fall-back: examples give events, and
     # together they carry every field the mapping sets.
-    # Measured 23 to 97 of 150 per case (the fewest: "everything" with GB as the default
+    # Measured 23 to 117 of 150 per case (the fewest: "everything" with GB as the default
     # country, where US numbers and state names are dropped); 10 is far below any of them.
     assert reach["events"] >= 10, reach["events"]
     assert _mapped_field_names(mapping) <= reach["fields"], (
@@ -389,9 +392,23 @@ LEAF_SCHEMAS: list[dict[str, Any]] = [
 ]
 
 
+LOOSE_LEAF_SCHEMAS: list[dict[str, Any]] = [
+    {},
+    {"type": ["string", "integer", "number", "boolean", "array", "null"]},
+    {"type": ["string", "integer", "number", "boolean", "array", "object", "null"]},
+]
+"""Leaves that admit every usual value: with them, records reach the comparison."""
+
+
 @st.composite
 def schemas(draw: Any, mapping: StreamMapping) -> dict[str, Any]:
-    """A stream schema of types only over the mapping's paths, each node's type drawn."""
+    """A stream schema of types only over the mapping's paths, each node's type drawn.
+
+    Two schemas in three admit every usual value at their leaves (so that the checked
+    fast path gives events to compare); the others draw any leaf type, so that it must
+    step aside for records their types refuse.
+    """
+    leaves = draw(st.sampled_from([LOOSE_LEAF_SCHEMAS, LOOSE_LEAF_SCHEMAS, LEAF_SCHEMAS]))
     tree: dict[str, Any] = {}
     for _, path in mapping.record_paths():
         node = tree
@@ -400,7 +417,7 @@ def schemas(draw: Any, mapping: StreamMapping) -> dict[str, Any]:
 
     def build(sub: dict[str, Any]) -> dict[str, Any]:
         if not sub:
-            return dict(draw(st.sampled_from(LEAF_SCHEMAS)))
+            return dict(draw(st.sampled_from(leaves)))
         node: dict[str, Any] = {}
         names = {k: v for k, v in sub.items() if k != "[]"}
         if "[]" in sub:
@@ -420,14 +437,32 @@ def schemas(draw: Any, mapping: StreamMapping) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("name", "mapping"), _mappings(), ids=[n for n, _ in _mappings()])
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data())
 def test_checked_fast_path_gives_events_only_for_records_the_schema_admits(
-    name: str, mapping: StreamMapping, data: st.DataObject
+    name: str, mapping: StreamMapping
 ) -> None:
+    reach = {"examples": 0, "events": 0}
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(data=st.data())
+    def check(data: st.DataObject) -> None:
+        reach["examples"] += 1
+        if _checked_agrees(mapping, data):
+            reach["events"] += 1
+
+    check()
+    if mapping.contents is not None and len(mapping.contents.array.paths) > 1:
+        return  # no checked fast path for it (asserted in each example)
+    print(f"reach: {reach}")  # shown with -s
+    # Measured 25 to 110 of about 210 per mapping over three runs (2 of 480 before the
+    # schemas admitting usual values and the clean records).
+    assert reach["events"] >= 10, reach
+
+
+def _checked_agrees(mapping: StreamMapping, data: st.DataObject) -> bool:
+    """Whether the checked fast path gave an event, after checking it against the others."""
     schema = data.draw(schemas(mapping))
     record = data.draw(records(mapping))
-    if data.draw(st.booleans()):
+    if data.draw(st.integers(min_value=0, max_value=3)) == 0:
         # Nulls and wrong kinds on the way to a value, not only at the end of a path.
         for _, path in mapping.record_paths():
             first = path.split(".")[0]
@@ -438,15 +473,16 @@ def test_checked_fast_path_gives_events_only_for_records_the_schema_admits(
     fast = compile_fast_path(mapping, types=validator.type_schema)
     if mapping.contents is not None and len(mapping.contents.array.paths) > 1:
         assert fast is None  # items of several candidate arrays: checked first instead
-        return
+        return False
     assert fast is not None
     key = record_key(record, ["id"], mapping.hashed_paths)
     event = fast(record, key, NOW)
     if event is None:
-        return
+        return False
     assert validator.errors(record) == []
     (conversion,) = convert_record(record, mapping, key_properties=["id"], now=NOW)
     assert json.dumps(event) == json.dumps(conversion.event)
+    return True
 
 
 def _order_mapping() -> StreamMapping:
