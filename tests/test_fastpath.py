@@ -183,7 +183,12 @@ GOOD: dict[str, list[Any]] = {
     "quantity": [1, Decimal("3")],
     "hashed_maids": ["AAAA-bbbb", "cdda802e-fb9c-47ad-9866-0794d394c912"],
     "partner_id": ["partner-7"],
-    "click_id": ["dj0yJnU9b2JqYz"],
+    # Ids, and landing URLs for the url_param sources (a plain path sends them as text).
+    "click_id": [
+        "dj0yJnU9b2JqYz",
+        "/products/x?utm_source=pinterest&epik=dj0yJnU9abc",
+        "https://shop.example/p?epik=a%2Bb+c&epik=second",
+    ],
     "predicted_ltv": [Decimal("99.5"), "12"],
     "opt_out": [True, "no", 0],
     "wifi": [False, "yes"],

@@ -225,6 +225,9 @@ def test_a_preset_that_finds_no_event_name_field_is_an_error():
         bind_mapping(preset, schema)
 
 
+FIRST_VISIT = "customerJourneySummary.firstVisit.landingPage"
+
+
 @pytest.mark.skipif(orders_schema() is None, reason="tap-shopify schema unavailable")
 def test_every_tap_shopify_preset_path_exists_in_the_real_schema():
     schema = orders_schema()
@@ -234,13 +237,15 @@ def test_every_tap_shopify_preset_path_exists_in_the_real_schema():
         for _, path in mapping.record_paths()
         if not find_path(schema, tuple(path.split(".")))[0]
     ]
-    assert missing == []
+    # Shopify's CustomerJourneySummary has firstVisit too; tap-shopify 3.13 selects only
+    # lastVisit, so the preset's fallback to it is dropped when bound to this schema.
+    assert missing == [FIRST_VISIT]
     for mode in ("product_id", "variant_id", "sku"):
         variant = parse_stream_mapping(
             "orders", {"preset": "tap-shopify/orders", "content_id": mode}
         )
         bound, dropped = bind_mapping(variant, schema)
-        assert dropped == []
+        assert dropped == [f"streams.orders.user_data.click_id ({FIRST_VISIT})"]
         assert json.dumps(bound.contents.items["id"].dotted_paths())
 
 

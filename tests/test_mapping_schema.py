@@ -83,6 +83,11 @@ REFUSED = {
     "path of the wrong type": {"preset": "tap-shopify/orders", "event_time": 5},
     "unknown preset": {"preset": "tap-shopify/refunds"},
     "bad content_id": {"preset": "tap-shopify/orders", "content_id": "barcode"},
+    "url_param without from": {"preset": "tap-shopify/orders", "event_id": {"url_param": "x"}},
+    "skip_when with an unknown test": {
+        "preset": "tap-shopify/orders",
+        "skip_when": {"path": "test", "is": "there"},
+    },
 }
 
 

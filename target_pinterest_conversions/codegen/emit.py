@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from target_pinterest_conversions.conversion.urls import url_param
 from target_pinterest_conversions.conversion.values import (
     code_names,
     present_code,
@@ -177,7 +178,12 @@ def source_code(
             path, f"p_{tag}_{j}", root, indent, namespace, hoisted, guards, dict_root=dict_root
         )
         allowed = guards(path) if guards is not None else None
-        if allowed is not None and set(allowed) <= _TEXT_OR_NONE:
+        param = src.url_param(j)
+        if param is not None:
+            namespace[f"q_{tag}_{j}"] = param
+            lines.append(f"{indent}x = _url_param(x, q_{tag}_{j})")
+        # url_param gives text or None, as a guard admitting only those would.
+        if param is not None or (allowed is not None and set(allowed) <= _TEXT_OR_NONE):
             lines.append(f"{indent}if {unset}{text_present_code('x')}: {var} = x")
         else:
             lines.append(f"{indent}if {unset}{present_code('x')}: {var} = x")
@@ -207,6 +213,7 @@ def code_namespace() -> dict[str, Any]:
         "_Mapping": Mapping,
         **code_names(),
         "_ABSENT": _ABSENT,
+        "_url_param": url_param,
     }
 
 

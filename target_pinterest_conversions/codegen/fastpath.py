@@ -329,6 +329,12 @@ def compile_fast_path(
     read = build.read
     body = build.root()
     body += build.hoist()
+    if mapping.skip_when is not None:
+        # A record skip_when leaves out takes the full route, which counts it by reason.
+        for i, src in enumerate(mapping.skip_when.sources()):
+            body += read(src, "_", f"k{i}") if build.checked else []
+        build.ns["_skip"] = mapping.skip_when.reason
+        body.append("    if _skip(r) is not None: return None")
     body += build.rule("name", mapping._name_rule)  # type: ignore[attr-defined]
     body.append("    if name not in _known: return None")
     body += build.rule("source", mapping._source_rule)  # type: ignore[attr-defined]

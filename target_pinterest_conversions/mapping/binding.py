@@ -14,6 +14,7 @@ import difflib
 from collections.abc import Mapping
 from typing import Any
 
+from target_pinterest_conversions.mapping.filters import Condition, SkipRule
 from target_pinterest_conversions.mapping.keys import ITEM
 from target_pinterest_conversions.mapping.spec import (
     ContentsSpec,
@@ -108,7 +109,8 @@ class _Binder:
         if src is None or src.is_const:
             return src
         kept = []
-        for path in src.paths:
+        params = []
+        for index, path in enumerate(src.paths):
             problems = [
                 (missing, names)
                 for full in self._expand(path, base)
@@ -117,6 +119,7 @@ class _Binder:
             ]
             if not problems:
                 kept.append(path)
+                params.append(src.url_param(index))
             elif src.from_preset:
                 self.dropped.append(f"{setting} ({'.'.join(path)})")
             else:
@@ -127,7 +130,10 @@ class _Binder:
                 )
         if not kept and src.from_preset:
             return None
-        return dataclasses.replace(src, paths=tuple(kept) or src.paths)
+        if not kept:
+            return src  # every path is an error, reported above
+        url_params = tuple(params) if any(params) else ()
+        return dataclasses.replace(src, paths=tuple(kept), url_params=url_params)
 
     def group(
         self, prefix: str, group: Mapping[str, Source], base: tuple[str, ...] = ()
@@ -151,6 +157,22 @@ class _Binder:
                 return rule
             return dataclasses.replace(rule, source=None)
         return dataclasses.replace(rule, source=bound)
+
+    def skip_rule(self, setting: str, rule: SkipRule | None) -> SkipRule | None:
+        if rule is None:
+            return None
+        kept = [c for c in (self.condition(setting, c) for c in rule.conditions) if c]
+        return SkipRule(tuple(kept)) if kept else None
+
+    def condition(self, setting: str, condition: Condition) -> Condition | None:
+        """The condition bound; ``None`` for a preset's on a field the schema lacks."""
+        if condition.source is None:
+            parts = [self.condition(setting, part) for part in condition.parts]
+            if any(part is None for part in parts):
+                return None
+            return dataclasses.replace(condition, parts=tuple(p for p in parts if p))
+        source = self.source(setting, condition.source)
+        return None if source is None else dataclasses.replace(condition, source=source)
 
     def contents(self, prefix: str, spec: ContentsSpec | None) -> ContentsSpec | None:
         if spec is None:
@@ -197,6 +219,7 @@ def bind_mapping(
         custom_data=binder.group(f"{prefix}.custom_data", mapping.custom_data),
         extra=binder.group(prefix, mapping.extra),
         contents=binder.contents(f"{prefix}.contents", mapping.contents),
+        skip_when=binder.skip_rule(f"{prefix}.skip_when", mapping.skip_when),
     )
     if binder.errors:
         raise MappingSchemaError("; ".join(binder.errors))

@@ -41,20 +41,34 @@ STREAM_MAPPING_KEYS: tuple[str, ...] = (
     "custom_data",
     "contents",
     "content_id",
+    "skip_when",
     *EXTRA_STRING_FIELDS,
     *EXTRA_BOOLEAN_FIELDS,
 )
 
 ITEM = "$item"
 
+_PATHS_SCHEMA: dict[str, Any] = {
+    "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]
+}
+_URL_PARAM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"url_param": {"type": "string", "minLength": 1}, "from": _PATHS_SCHEMA},
+    "required": ["url_param", "from"],
+    "additionalProperties": False,
+    "description": "A query parameter of the URL found at a path (or the first of paths).",
+}
 _SOURCE_SCHEMA: dict[str, Any] = {
     "anyOf": [
         {"type": "string", "description": "A dotted path into the record."},
         {
             "type": "array",
-            "items": {"type": "string"},
-            "description": "Paths tried in order; the first non-empty value wins.",
+            "items": {"anyOf": [{"type": "string"}, _URL_PARAM_SCHEMA]},
+            "minItems": 1,
+            "description": "Paths (or url_param forms) tried in order; the first non-empty "
+            "value wins.",
         },
+        _URL_PARAM_SCHEMA,
         {
             "type": "object",
             "properties": {"const": {}},
@@ -64,7 +78,24 @@ _SOURCE_SCHEMA: dict[str, Any] = {
         },
     ]
 }
-"""A value source: a path, a list of paths, or ``{"const": value}``."""
+"""A value source: a path, a list of paths, ``{"const": value}`` or a URL's parameter."""
+
+_SCALAR: dict[str, Any] = {"type": ["string", "number", "boolean", "null"]}
+_CONDITION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "{path, equals | in | not_in | is (present, absent, truthy, falsy)}, "
+    "or {any_of: [...]} / {all_of: [...]}",
+    "properties": {
+        "path": {"type": "string"},
+        "equals": _SCALAR,
+        "in": {"type": "array", "items": _SCALAR},
+        "not_in": {"type": "array", "items": _SCALAR},
+        "is": {"type": "string", "enum": ["present", "absent", "truthy", "falsy"]},
+        "any_of": {"type": "array", "minItems": 1, "items": {"type": "object"}},
+        "all_of": {"type": "array", "minItems": 1, "items": {"type": "object"}},
+    },
+    "additionalProperties": False,
+}
 
 _KEY_DESCRIPTIONS: dict[str, str] = {
     "preset": "A built-in mapping to start from; the other keys override it.",
@@ -82,6 +113,7 @@ _KEY_DESCRIPTIONS: dict[str, str] = {
     "custom_data": "Pinterest custom_data key to value source.",
     "contents": "The contents array ('from') and each item's keys to value sources.",
     "content_id": "With a preset: product_id, variant_id or sku as the item id.",
+    "skip_when": "Conditions on record fields; a record meeting any is skipped (counted).",
 }
 
 
@@ -132,6 +164,9 @@ def stream_mapping_schema() -> dict[str, Any]:
         "content_id": {
             "type": "string",
             "enum": sorted({mode for modes in CONTENT_ID_PATHS.values() for mode in modes}),
+        },
+        "skip_when": {
+            "anyOf": [_CONDITION_SCHEMA, {"type": "array", "items": _CONDITION_SCHEMA}],
         },
     }
     properties["contents"]["properties"] = {

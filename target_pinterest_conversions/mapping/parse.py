@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from target_pinterest_conversions.mapping.filters import parse_skip_when
 from target_pinterest_conversions.mapping.keys import (
     CONTENT_ITEM_KEYS,
     CUSTOM_DATA_KEYS,
@@ -38,19 +39,49 @@ from target_pinterest_conversions.pinterest.vocabulary import (
     name_key,
 )
 
+_SOURCE_FORMS = (
+    'a path ("a.b"), a list of paths, {"const": value} or '
+    '{"url_param": "name", "from": path or list of paths}'
+)
+
 
 def parse_source(spec: object, setting: str, *, from_preset: bool = False) -> Source:
-    """Parse a value source from its setting (path, list of paths or constant)."""
-    if isinstance(spec, str):
-        return Source(paths=(_parse_path(spec, setting),), from_preset=from_preset)
-    if isinstance(spec, list) and spec and all(isinstance(p, str) for p in spec):
-        paths = tuple(_parse_path(p, setting) for p in spec)
-        return Source(paths=paths, from_preset=from_preset)
+    """Parse a value source from its setting.
+
+    A path, a constant ``{"const": v}``, a URL's query parameter ``{"url_param": "epik",
+    "from": <path or paths>}``, or a list of paths and ``url_param`` forms tried in order.
+    """
     if isinstance(spec, Mapping) and set(spec) == {"const"}:
         return Source(const=spec["const"], from_preset=from_preset)
-    raise MappingConfigError(
-        f'{setting}: expected a path ("a.b"), a list of paths or {{"const": value}}',
+    items = spec if isinstance(spec, list) else [spec]
+    paths: list[tuple[str, ...]] = []
+    params: list[str | None] = []
+    for item in items:
+        for path, param in _alternatives(item, setting):
+            paths.append(path)
+            params.append(param)
+    if not paths:
+        raise MappingConfigError(f"{setting}: expected {_SOURCE_FORMS}")
+    return Source(
+        paths=tuple(paths),
+        from_preset=from_preset,
+        url_params=tuple(params) if any(params) else (),
     )
+
+
+def _alternatives(item: object, setting: str) -> list[tuple[tuple[str, ...], str | None]]:
+    """The ``(path, url parameter)`` pairs one item of a value source stands for."""
+    if isinstance(item, str):
+        return [(_parse_path(item, setting), None)]
+    if isinstance(item, Mapping) and set(item) == {"url_param", "from"}:
+        name = item["url_param"]
+        if not isinstance(name, str) or not name.strip():
+            raise MappingConfigError(f"{setting}.url_param: expected a query parameter name")
+        urls = item["from"] if isinstance(item["from"], list) else [item["from"]]
+        if not urls or not all(isinstance(url, str) for url in urls):
+            raise MappingConfigError(f"{setting}.from: expected a path or a list of paths")
+        return [(_parse_path(url, setting), name.strip()) for url in urls]
+    raise MappingConfigError(f"{setting}: expected {_SOURCE_FORMS}")
 
 
 def _parse_path(path: str, setting: str) -> tuple[str, ...]:
@@ -250,6 +281,15 @@ def parse_stream_mapping(stream: str, spec: object) -> StreamMapping:
         key: source(key) for key in (*EXTRA_STRING_FIELDS, *EXTRA_BOOLEAN_FIELDS) if key in cfg
     }
 
+    skip_when = None
+    if "skip_when" in cfg:
+        in_preset = "skip_when" in preset_keys
+
+        def condition_source(spec: object, where: str) -> Source:
+            return parse_source(spec, where, from_preset=in_preset)
+
+        skip_when = parse_skip_when(cfg["skip_when"], f"{setting}.skip_when", condition_source)
+
     hashed = {p for key, src in user_data.items() if key in HASHED_KEYS for p in src.dotted_paths()}
     return StreamMapping(
         stream=stream,
@@ -266,6 +306,7 @@ def parse_stream_mapping(stream: str, spec: object) -> StreamMapping:
         event_per_item=source("event_per_item") if "event_per_item" in cfg else None,
         extra=extra,
         preset=preset,
+        skip_when=skip_when if skip_when is not None and skip_when.conditions else None,
     )
 
 

@@ -23,8 +23,24 @@ def _fallbacks(field: str) -> list[str]:
     return [f"{prefix}.{field}" for prefix in _SHOPIFY_ADDRESS]
 
 
+# Shopify's `sourceName`: "web" (online store), "pos", "shopify_draft_order", "iphone" and
+# "android" (the Shopify mobile apps' channels), or an app's id for sales channel apps.
+# Point-of-sale orders happened in a shop; the mobile apps say their platform; every
+# other channel sells on the web, which is also the default for an empty value.
+SHOPIFY_ACTION_SOURCES: dict[str, str] = {
+    "pos": "offline",
+    "web": "web",
+    "shopify_draft_order": "web",
+    "checkout": "web",
+    "iphone": "app_ios",
+    "ios": "app_ios",
+    "android": "app_android",
+}
+
 TAP_SHOPIFY_ORDERS: dict[str, Any] = {
     "event_name": "checkout",
+    "action_source_from": "sourceName",
+    "action_source_map": SHOPIFY_ACTION_SOURCES,
     "action_source": "web",
     "event_time": "createdAt",
     "event_id": "id",
@@ -39,6 +55,14 @@ TAP_SHOPIFY_ORDERS: dict[str, Any] = {
         "country": _fallbacks("countryCodeV2"),
         "external_id": "customer.id",
         "client_ip_address": "clientIp",
+        # Pinterest appends epik=<click id> to an ad's landing URL; the last visit first.
+        "click_id": {
+            "url_param": "epik",
+            "from": [
+                "customerJourneySummary.lastVisit.landingPage",
+                "customerJourneySummary.firstVisit.landingPage",
+            ],
+        },
     },
     "custom_data": {
         "value": "totalPriceSet.shopMoney.amount",
@@ -53,6 +77,10 @@ TAP_SHOPIFY_ORDERS: dict[str, Any] = {
         "quantity": "quantity",
         "item_name": "title",
     },
+    # Test orders (Shopify's bogus gateway) are no conversions. Override with your own
+    # skip_when: [] sends them, and adding {"path": "cancelledAt", "is": "present"} also
+    # skips cancelled orders.
+    "skip_when": [{"path": "test", "equals": True}],
 }
 
 # A table of e-commerce events, one row per event, as CDPs and warehouses keep them
@@ -77,7 +105,12 @@ ECOMMERCE_EVENTS: dict[str, Any] = {
         "external_id": ["user_id", "userId", "customer_id"],
         "client_ip_address": ["ip", "client_ip", "context.ip"],
         "client_user_agent": ["user_agent", "context.userAgent"],
-        "click_id": ["epik", "click_id"],
+        "click_id": [
+            "epik",
+            "_epik",
+            "click_id",
+            {"url_param": "epik", "from": ["context.page.url", "page_url", "landing_page"]},
+        ],
     },
     "custom_data": {
         "value": ["value", "revenue", "total", "properties.value", "properties.revenue"],

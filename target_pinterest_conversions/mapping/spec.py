@@ -18,11 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from target_pinterest_conversions.mapping.keys import ITEM
 from target_pinterest_conversions.pinterest.limits import InvalidText
 from target_pinterest_conversions.pinterest.vocabulary import ACTION_SOURCES, name_key
+
+if TYPE_CHECKING:
+    from target_pinterest_conversions.mapping.filters import SkipRule
 
 
 class MappingConfigError(ValueError):
@@ -36,6 +39,8 @@ _MISSING = object()
 class Source:
     """Where one value comes from: alternative paths, or a constant.
 
+    ``url_params`` pairs with ``paths``: where it names a parameter, the path holds a URL
+    and the value is that query parameter's (empty: every path is read as it is).
     ``from_preset`` marks a preset's source: when bound to a schema, its paths that the
     schema lacks are dropped rather than reported.
     """
@@ -43,6 +48,7 @@ class Source:
     paths: tuple[tuple[str, ...], ...] = ()
     const: Any = _MISSING
     from_preset: bool = False
+    url_params: tuple[str | None, ...] = ()
 
     def __post_init__(self) -> None:
         # Generated once per source (the code the extractor inlines), so reading a
@@ -61,6 +67,10 @@ class Source:
     def dotted_paths(self) -> list[str]:
         """Return the record paths this source reads, in dotted form."""
         return [".".join(path) for path in self.paths]
+
+    def url_param(self, index: int) -> str | None:
+        """Return the query parameter read from the URL at ``paths[index]``, if any."""
+        return self.url_params[index] if index < len(self.url_params) else None
 
 
 def _compile_getter(src: Source) -> Callable[[Any], Any]:
@@ -167,6 +177,7 @@ class StreamMapping:
     event_per_item: Source | None = None
     extra: Mapping[str, Source] = field(default_factory=dict)
     preset: str | None = None
+    skip_when: SkipRule | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -186,6 +197,8 @@ class StreamMapping:
 
         A record whose ``event_per_item`` array is empty yields one event without item.
         """
+        if self.skip_when is not None and (reason := self.skip_when.reason(record)):
+            return [RawEvent(None, None, None, None, {}, {}, reason=reason, skipped=True)]
         if self.event_per_item is None:
             return [self._extract(record, None)]  # type: ignore[attr-defined]
         items = self.event_per_item.get(record)
@@ -222,6 +235,8 @@ class StreamMapping:
                 out.append((name, src))
         if self.contents:
             out.append((f"{prefix}.contents.from", self.contents.array))
+        if self.skip_when is not None:
+            out += [(f"{prefix}.skip_when", src) for src in self.skip_when.sources()]
         return out
 
     def record_paths(self) -> list[tuple[str, str]]:
