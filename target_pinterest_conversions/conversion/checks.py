@@ -51,11 +51,7 @@ def validate_event(event: Mapping[str, Any], now: int) -> list[str]:
         and event.get("event_id")
         and event.get("action_source") in ACTION_SOURCES
         and type(user_data) is dict
-        and (
-            user_data.get("em")
-            or user_data.get("hashed_maids")
-            or (user_data.get("client_ip_address") and user_data.get("client_user_agent"))
-        )
+        and has_match_key(user_data)
         and type(event_time) is int
         and now - MAX_EVENT_AGE_SECONDS <= event_time <= now
     ):
