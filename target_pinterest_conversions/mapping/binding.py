@@ -197,6 +197,10 @@ def bind_mapping(
         custom_data=binder.group(f"{prefix}.custom_data", mapping.custom_data),
         extra=binder.group(prefix, mapping.extra),
         contents=binder.contents(f"{prefix}.contents", mapping.contents),
+        info={
+            group: binder.group(f"{prefix}.{group}", sources)
+            for group, sources in mapping.info.items()
+        },
     )
     if binder.errors:
         raise MappingSchemaError("; ".join(binder.errors))

@@ -10,6 +10,7 @@ from target_pinterest_conversions.pinterest.fields import (
     CUSTOM_DATA,
     EVENT,
     FIELDS,
+    INFO_GROUPS,
     USER_DATA,
     names,
 )
@@ -22,6 +23,8 @@ CONTENT_ITEM_KEYS: tuple[str, ...] = names(CONTENTS)
 EXTRA_STRING_FIELDS: tuple[str, ...] = names(EVENT, "text")
 """Event-level string fields a mapping may set (``partner_name`` overrides the setting)."""
 EXTRA_BOOLEAN_FIELDS: tuple[str, ...] = names(EVENT, "boolean")
+INFO_KEYS: dict[str, tuple[str, ...]] = {group: names(group) for group in INFO_GROUPS}
+"""The keys of each object group (``app_info``, ``device_info``), in the registry's order."""
 
 EVENT_NAME_FALLBACKS: tuple[str, ...] = ("custom", "skip", "as_is")
 
@@ -41,6 +44,7 @@ STREAM_MAPPING_KEYS: tuple[str, ...] = (
     "custom_data",
     "contents",
     "content_id",
+    *INFO_GROUPS,
     *EXTRA_STRING_FIELDS,
     *EXTRA_BOOLEAN_FIELDS,
 )
@@ -82,6 +86,10 @@ _KEY_DESCRIPTIONS: dict[str, str] = {
     "custom_data": "Pinterest custom_data key to value source.",
     "contents": "The contents array ('from') and each item's keys to value sources.",
     "content_id": "With a preset: product_id, variant_id or sku as the item id.",
+    "app_info": "Pinterest app_info key to value source; values beyond Pinterest's limits "
+    "are left out.",
+    "device_info": "Pinterest device_info key to value source; values beyond Pinterest's "
+    "limits are left out.",
 }
 
 
@@ -133,6 +141,7 @@ def stream_mapping_schema() -> dict[str, Any]:
             "type": "string",
             "enum": sorted({mode for modes in CONTENT_ID_PATHS.values() for mode in modes}),
         },
+        **{group: _group_schema(group, _KEY_DESCRIPTIONS[group]) for group in INFO_GROUPS},
     }
     properties["contents"]["properties"] = {
         "from": {**_SOURCE_SCHEMA, "description": "Value source of the items' array."},

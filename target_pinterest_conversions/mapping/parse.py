@@ -20,6 +20,7 @@ from target_pinterest_conversions.mapping.keys import (
     EXTRA_BOOLEAN_FIELDS,
     EXTRA_STRING_FIELDS,
     HASHED_KEYS,
+    INFO_KEYS,
     STREAM_MAPPING_KEYS,
     USER_DATA_KEYS,
 )
@@ -249,6 +250,13 @@ def parse_stream_mapping(stream: str, spec: object) -> StreamMapping:
     extra = {
         key: source(key) for key in (*EXTRA_STRING_FIELDS, *EXTRA_BOOLEAN_FIELDS) if key in cfg
     }
+    info = {}
+    for group, keys in INFO_KEYS.items():
+        if group in cfg:
+            sources = _parse_group(cfg[group], f"{setting}.{group}", keys, preset_keys, group)
+            # The registry's order, whatever the setting's: an event's keys never move.
+            if sources:
+                info[group] = {key: sources[key] for key in keys if key in sources}
 
     hashed = {p for key, src in user_data.items() if key in HASHED_KEYS for p in src.dotted_paths()}
     return StreamMapping(
@@ -266,6 +274,7 @@ def parse_stream_mapping(stream: str, spec: object) -> StreamMapping:
         event_per_item=source("event_per_item") if "event_per_item" in cfg else None,
         extra=extra,
         preset=preset,
+        info=info,
     )
 
 
