@@ -33,7 +33,9 @@ from target_pinterest_conversions.pinterest.fields import (
     CUSTOM_DATA,
     EVENT,
     FIELDS,
+    INFO_GROUPS,
     USER_DATA,
+    field,
     names,
 )
 from target_pinterest_conversions.pinterest.limits import (
@@ -101,6 +103,8 @@ def _registry_mapping() -> dict[str, Any]:
         "contents": {"from": "items", **{key: f"i_{key}" for key in names(CONTENTS)}},
     }
     spec.update({key: f"e_{key}" for key in names(EVENT)})
+    # Objects read from nested paths, so that their shared parts are read once.
+    spec.update({group: {key: f"{group}.{key}" for key in names(group)} for group in INFO_GROUPS})
     return spec
 
 
@@ -192,6 +196,28 @@ GOOD: dict[str, list[Any]] = {
     "predicted_ltv": [Decimal("99.5"), "12"],
     "opt_out": [True, "no", 0],
     "wifi": [False, "yes"],
+    # app_info and device_info: values within Pinterest's limits, and at them.
+    "install_time": [NOW - 86400, RECENT.isoformat(), 0],
+    "window_height": [900, "1080", 0, 30720],
+    "window_width": [1678, Decimal("1920")],
+    "battery_level": [78, 0, 100, "55"],
+    "cpu_cores": [8, 1152],
+    "external_storage_free_space": [126],
+    "external_storage_size": [512, 1048576],
+    "storage_free_space": [184],
+    "storage_size": [256],
+    "screen_density": [460, 100000],
+    "screen_height": [2868],
+    "screen_width": [1320],
+    "form_factor": ["cellphone", "Tablet"],
+    "network_type": ["wifi", "cellular_5g"],
+    "os_family": ["ios", "Android"],
+    "languages": [["en", "de"], "lt", []],
+    "locale": ["en-us"],
+    "timezone": ["America/New_York"],
+    "timezone_abbr": ["PDT", "CEST"],
+    "app_store": ["Google Play Store"],
+    "user_agent": ["Mozilla/5.0"],
 }
 """Usual values per setting, so that most generated records make valid events."""
 
@@ -254,6 +280,7 @@ def test_the_differential_mappings_set_every_field_of_the_registry() -> None:
     groups = {USER_DATA: spec["user_data"], CUSTOM_DATA: spec["custom_data"]}
     groups[CONTENTS] = {k: v for k, v in spec["contents"].items() if k != "from"}
     groups[EVENT] = {f.name: spec[f.name] for f in FIELDS if f.group == EVENT}
+    groups.update({group: spec[group] for group in INFO_GROUPS})
     assert {(f.group, f.name) for f in FIELDS} == {
         (g, k) for g, keys in groups.items() for k in keys
     }
@@ -298,6 +325,8 @@ def _field_names(event: dict[str, Any]) -> set[str]:
     out = set(event) | set(event.get("user_data", {})) | set(event.get("custom_data", {}))
     for item in event.get("custom_data", {}).get("contents", []):
         out |= {f"contents.{k}" for k in item}
+    for group in INFO_GROUPS:
+        out |= {f"{group}.{k}" for k in event.get(group, {})}
     return out
 
 
@@ -305,6 +334,8 @@ def _mapped_field_names(mapping: StreamMapping) -> set[str]:
     out = set(mapping.user_data) | set(mapping.custom_data) | set(mapping.extra)
     if mapping.contents is not None:
         out |= {f"contents.{k}" for k in mapping.contents.items}
+    for group, sources in mapping.info.items():
+        out |= {f"{group}.{k}" for k in sources}
     return out
 
 
@@ -635,6 +666,16 @@ def _assert_writable(event: dict[str, Any]) -> None:
         assert INT64_MIN <= item.get("quantity", 0) <= INT64_MAX
     for text in [custom.get("value"), *(i.get("item_price") for i in custom.get("contents", []))]:
         assert text is None or in_double_range(Decimal(text))
+    for group in INFO_GROUPS:
+        obj = event.get(group)
+        assert obj is None or obj  # an empty object is not sent
+        for key, value in (obj or {}).items():
+            entry = field(group, key)
+            assert entry.max_length is None or len(value) <= entry.max_length
+            assert entry.minimum is None or value >= entry.minimum
+            assert entry.maximum is None or value <= entry.maximum
+            assert entry.enum is None or value in entry.enum
+            assert entry.max_items is None or 0 < len(value) <= entry.max_items
 
 
 @pytest.mark.parametrize(("name", "mapping"), _mappings(), ids=[n for n, _ in _mappings()])

@@ -3,6 +3,7 @@ README agree with it."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from pathlib import Path
@@ -11,14 +12,17 @@ import pytest
 
 from target_pinterest_conversions.codegen import fastpath
 from target_pinterest_conversions.conversion import event as events
-from target_pinterest_conversions.conversion import hashing, user_data
+from target_pinterest_conversions.conversion import hashing, info, user_data
 from target_pinterest_conversions.mapping import keys as mapping
 from target_pinterest_conversions.pinterest.fields import (
+    APP_INFO,
     CONTENTS,
     CUSTOM_DATA,
+    DEVICE_INFO,
     EVENT,
     FIELDS,
     GROUP_TITLES,
+    INFO_GROUPS,
     USER_DATA,
     markdown_tables,
     names,
@@ -73,12 +77,89 @@ NOT_OFFERED = {
 """custom_data fields of Pinterest's schema that mappings deliberately do not offer."""
 
 
+EVENT_OWN_KEYS = {
+    "event_name",
+    "action_source",
+    "event_time",
+    "event_id",
+    USER_DATA,
+    CUSTOM_DATA,
+    *INFO_GROUPS,
+}
+"""Event properties that are a mapping's own keys or objects, not event-level fields."""
+
+
 @pytest.mark.skipif(SCHEMA is None, reason="Pinterest's request schema is not available")
-@pytest.mark.parametrize("group", [USER_DATA, CUSTOM_DATA, CONTENTS])
+@pytest.mark.parametrize("group", [USER_DATA, CUSTOM_DATA, CONTENTS, EVENT, *INFO_GROUPS])
 def test_every_field_pinterest_has_in_a_group_is_in_the_registry(group):
     # A field Pinterest adds shows up here: offer it (registry) or say why not.
     missing = set(_group_properties(group)) - set(names(group)) - {"contents"}
+    if group == EVENT:
+        missing -= EVENT_OWN_KEYS
     assert missing <= set(NOT_OFFERED), missing
+
+
+LIMITS = {
+    "maxLength": "max_length",
+    "minimum": "minimum",
+    "maximum": "maximum",
+    "enum": "enum",
+    "maxItems": "max_items",
+}
+"""Pinterest's schema keywords that bound a value, and the registry's name for each."""
+
+NOT_LIMITS = {"type", "description", "example", "items", "nullable", "format"}
+"""Keywords of a field's schema that are no limit of its value (``format`` is int64,
+held by the converters: see pinterest/limits.py)."""
+
+KIND_TYPES = {
+    "hashed": "array",
+    "plain": "string",
+    "text": "string",
+    "currency": "string",
+    "decimal": "string",
+    "integer": "integer",
+    "time": "integer",
+    "text_list": "array",
+    "boolean": "boolean",
+}
+"""The JSON type each registry kind's converter gives."""
+
+
+@pytest.mark.skipif(SCHEMA is None, reason="Pinterest's request schema is not available")
+@pytest.mark.parametrize("entry", FIELDS, ids=lambda f: f"{f.group}.{f.name}")
+def test_every_registry_limit_is_pinterests(entry):
+    node = _group_properties(entry.group)[entry.name]
+    expected = {
+        attr: (tuple(node[keyword]) if keyword == "enum" else node[keyword])
+        if keyword in node
+        else None
+        for keyword, attr in LIMITS.items()
+    }
+    assert {attr: getattr(entry, attr) for attr in LIMITS.values()} == expected
+    # A keyword Pinterest adds (a pattern, a minimum length, items' limits) fails here
+    # until the registry holds it and the converters check it.
+    unknown = set(node) - NOT_LIMITS - set(LIMITS) - {"minItems"}
+    assert not unknown, unknown
+    assert node.get("minItems", 0) == 0
+    assert set(node.get("items", {})) <= {"type"}
+    assert KIND_TYPES[entry.kind] == entry.pinterest_type
+
+
+def test_the_limit_test_fails_when_the_registry_lacks_a_limit_or_a_field(monkeypatch):
+    """The two tests above bite: a registry without a limit or a field does not pass."""
+    if SCHEMA is None:
+        pytest.skip("Pinterest's request schema is not available")
+    entry = next(f for f in FIELDS if f.group == DEVICE_INFO and f.name == "timezone_abbr")
+    loose = dataclasses.replace(entry, max_length=None)
+    with pytest.raises(AssertionError):
+        test_every_registry_limit_is_pinterests(loose)
+    import target_pinterest_conversions.pinterest.fields as registry
+
+    # names() reads the registry's FIELDS when called: a registry without the field.
+    monkeypatch.setattr(registry, "FIELDS", tuple(f for f in FIELDS if f is not entry))
+    with pytest.raises(AssertionError, match="timezone_abbr"):
+        test_every_field_pinterest_has_in_a_group_is_in_the_registry(DEVICE_INFO)
 
 
 def test_the_code_takes_its_field_lists_from_the_registry():
@@ -89,6 +170,9 @@ def test_the_code_takes_its_field_lists_from_the_registry():
     assert names(CONTENTS) == mapping.CONTENT_ITEM_KEYS
     assert set(names(EVENT)) <= set(mapping.STREAM_MAPPING_KEYS)
     assert set(events.ITEM_CONVERTERS) == set(names(CONTENTS))
+    for group in INFO_GROUPS:
+        assert tuple(info.INFO_CONVERTERS[group]) == names(group) == mapping.INFO_KEYS[group]
+        assert group in mapping.STREAM_MAPPING_KEYS
     assert set(names(EVENT, "boolean")) == events.BOOLEAN_FIELDS
     for key in names(CUSTOM_DATA):
         assert callable(events.custom_converter(key))
@@ -116,6 +200,8 @@ MAPPING_ROWS = [
     ("| `custom_data` |", CUSTOM_DATA, "#custom_data"),
     ("| `contents` |", CONTENTS, "#contents-items"),
     ("| event-level fields |", EVENT, "#event-level-fields"),
+    ("| `app_info` |", APP_INFO, "#app_info"),
+    ("| `device_info` |", DEVICE_INFO, "#device_info"),
 ]
 """Rows of the README's "Keys of a mapping" table, the group each stands for, and the
 anchor of that group's generated table."""

@@ -10,6 +10,7 @@ import pytest
 
 from tests.cli import run_target
 from tests.fake_pinterest import FakePinterest
+from tests.pinterest_schema import request_schema
 from tests.shopify import EXAMPLE_MAPPING, make_order, orders_schema, singer_lines
 
 TOKEN = "test-token-XYZ"
@@ -241,3 +242,126 @@ def test_item_level_events_and_event_names_from_a_column(tmp_path):
     assert "1 skipped" in result.stderr
     assert "event name 'Email Opened' is not mapped" in result.stderr
     assert result.states == [{"events": 3}]
+
+
+@pytest.mark.skipif(request_schema() is None, reason="Pinterest's request schema unavailable")
+def test_app_info_and_device_info_reach_pinterest_and_values_beyond_limits_are_counted(tmp_path):
+    """Both objects sent schema-valid; a value out of range is left out and counted, and
+    its event is still delivered, beside the flat fields, which work as before."""
+    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    text = {"type": ["null", "string"]}
+    number = {"type": ["null", "integer"]}
+    schema = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "ts": {"type": "string", "format": "date-time"},
+            "email": {"type": "string"},
+            "app": {
+                "type": "object",
+                "properties": {"id": text, "version": text, "installed": text, "height": number},
+            },
+            "device": {
+                "type": "object",
+                "properties": {
+                    "battery": number,
+                    "model": text,
+                    "form": text,
+                    "langs": {"type": ["null", "array"], "items": {"type": "string"}},
+                    "tz": text,
+                },
+            },
+        },
+    }
+    base_app = {"id": "com.acme.app", "version": "7.9", "installed": "2025-02-10T21:17:49Z"}
+    base_device = {"battery": 78, "model": "Pixel 9", "form": "Cellphone", "langs": ["en", "de"]}
+    rows = [
+        {"id": 1, "app": {**base_app, "height": 900}, "device": {**base_device, "tz": "CET"}},
+        # Out of range, not in the enum, too long: each left out, the event still sent.
+        {"id": 2, "app": {**base_app, "height": 40000}, "device": {**base_device, "battery": 180}},
+        {"id": 3, "app": base_app, "device": {**base_device, "form": "phone", "tz": "LONGER"}},
+    ]
+    lines = [
+        json.dumps({"type": "SCHEMA", "stream": "apps", "schema": schema, "key_properties": ["id"]})
+    ]
+    for row in rows:
+        row.update(ts=now.isoformat(), email=f"u{row['id']}@example.com")
+        lines.append(json.dumps({"type": "RECORD", "stream": "apps", "record": row}))
+    lines.append(json.dumps({"type": "STATE", "value": {"apps": 3}}))
+    mapping = {
+        "event_name": "app_install",
+        "action_source": "app_android",
+        "event_time": "ts",
+        "event_id": "id",
+        "user_data": {"em": "email"},
+        "app_info": {
+            "app_id": "app.id",
+            "app_version": "app.version",
+            "install_time": "app.installed",
+            "window_height": "app.height",
+            "app_store": {"const": "Google Play Store"},
+        },
+        "device_info": {
+            "battery_level": "device.battery",
+            "model": "device.model",
+            "form_factor": "device.form",
+            "languages": "device.langs",
+            "timezone_abbr": "device.tz",
+            "os_family": {"const": "android"},
+        },
+        "app_id": "app.id",
+        "device_model": "device.model",
+    }
+    summary = tmp_path / "summary.json"
+    with FakePinterest(token=TOKEN) as api:
+        cfg = {
+            "ad_account_id": ACCOUNT,
+            "access_token": TOKEN,
+            "api_url": api.url,
+            "streams": {"apps": mapping},
+            "summary_path": str(summary),
+        }
+        result = run_target(tmp_path, cfg, lines)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert api.errors == []  # every body valid for Pinterest's schema
+    assert sorted(api.accepted_ids()) == ["1", "2", "3"]
+    events = {e["event_id"]: e for e in api.all_events()}
+    first = events["1"]
+    assert first["app_id"] == "com.acme.app"
+    assert first["device_model"] == "Pixel 9"
+    assert first["app_info"] == {
+        "app_id": "com.acme.app",
+        "app_store": "Google Play Store",
+        "app_version": "7.9",
+        "install_time": 1739222269,
+        "window_height": 900,
+    }
+    assert first["device_info"] == {
+        "battery_level": 78,
+        "form_factor": "cellphone",
+        "languages": ["en", "de"],
+        "model": "Pixel 9",
+        "os_family": "android",
+        "timezone_abbr": "CET",
+    }
+    assert list(first)[-3:] == ["user_data", "app_info", "device_info"]
+    assert "window_height" not in events["2"]["app_info"]
+    assert "battery_level" not in events["2"]["device_info"]
+    assert "form_factor" not in events["3"]["device_info"]
+    assert "timezone_abbr" not in events["3"]["device_info"]
+    assert events["3"]["device_info"]["model"] == "Pixel 9"
+    dropped = json.loads(summary.read_text())["streams"]["apps"]["dropped_values"]
+    assert dropped == {
+        "app_info.window_height is out of range (Pinterest takes 0 to 30720)": 1,
+        "device_info.battery_level is out of range (Pinterest takes 0 to 100)": 1,
+        "device_info.form_factor is not one of desktop, laptop, cellphone, tablet, "
+        "smartwatch, tv, vr, console, other": 1,
+        "device_info.timezone_abbr is longer than 5 characters": 1,
+    }
+    assert "left out 1 value(s): device_info.battery_level is out of range" in result.stderr
+    # Reasons name the field and the limit, never the value.
+    assert "40000" not in result.stderr
+    assert "LONGER" not in result.stderr
+    assert result.states == [{"apps": 3}]
+    dead = tmp_path / "dead-letter.jsonl"
+    assert not dead.exists() or dead.read_text() == ""

@@ -18,7 +18,7 @@ from target_pinterest_conversions.mapping.keys import STREAM_MAPPING_KEYS, strea
 from target_pinterest_conversions.mapping.parse import parse_stream_mapping
 from target_pinterest_conversions.mapping.presets import CONTENT_ID_PATHS, PRESETS
 from target_pinterest_conversions.mapping.spec import MappingConfigError
-from target_pinterest_conversions.pinterest.fields import FIELDS, names
+from target_pinterest_conversions.pinterest.fields import FIELDS, INFO_GROUPS, names
 from target_pinterest_conversions.settings import CONFIG_SCHEMA
 from target_pinterest_conversions.target import TargetPinterestConversions
 from tests.test_fastpath import CUSTOM_MAPPINGS
@@ -67,7 +67,7 @@ def test_every_mapping_the_parser_accepts_is_valid_for_the_schema(name: str, spe
 def test_the_schema_names_exactly_the_parsers_keys_and_the_registry_fields() -> None:
     properties = SCHEMA["properties"]
     assert tuple(properties) == STREAM_MAPPING_KEYS
-    for group in ("user_data", "custom_data"):
+    for group in ("user_data", "custom_data", *INFO_GROUPS):
         assert tuple(properties[group]["properties"]) == names(group)
     assert tuple(properties["contents"]["properties"]) == ("from", *names("contents"))
     for f in FIELDS:
@@ -79,6 +79,12 @@ def test_the_schema_names_exactly_the_parsers_keys_and_the_registry_fields() -> 
 REFUSED = {
     "unknown key": {"preset": "tap-shopify/orders", "event_nmae": "lead"},
     "unknown user_data key": {"preset": "tap-shopify/orders", "user_data": {"emial": "e"}},
+    "unknown device_info key": {"preset": "tap-shopify/orders", "device_info": {"os": "os"}},
+    "app_info not an object": {"preset": "tap-shopify/orders", "app_info": "app"},
+    "device_info source of the wrong type": {
+        "preset": "tap-shopify/orders",
+        "device_info": {"battery_level": 5},
+    },
     "bad action source": {"event_name": "lead", "action_source": "shop", "event_time": "t"},
     "path of the wrong type": {"preset": "tap-shopify/orders", "event_time": 5},
     "unknown preset": {"preset": "tap-shopify/refunds"},

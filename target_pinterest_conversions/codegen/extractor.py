@@ -51,8 +51,12 @@ def compile_extractor(mapping: StreamMapping) -> Callable[[Any, int | None], Raw
             "        contents = [_item(e) for e in arr if isinstance(e, _Mapping)]",
         ]
     lines += group_code(mapping.extra, "ex", "r", "x", ns)
+    info = []
+    for j, (group, sources) in enumerate(mapping.info.items()):
+        lines += group_code(sources, f"in{j}", "r", f"o{j}_", ns)
+        info.append(f"{group!r}: in{j}")
     lines.append(
         "    return _Raw(name, source, time, event_id, ud, cd, contents, ex, index, "
-        "name_reason or source_reason, name_skipped)"
+        f"name_reason or source_reason, name_skipped, {{{', '.join(info)}}})"
     )
     return define_function(lines, ns, "extract")

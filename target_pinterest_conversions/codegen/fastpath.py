@@ -51,6 +51,7 @@ from target_pinterest_conversions.conversion.hashing import (
     digest_memo,
     text_digester,
 )
+from target_pinterest_conversions.conversion.info import INFO_CONVERTERS
 from target_pinterest_conversions.conversion.text import DroppedValue, normalize_plain
 from target_pinterest_conversions.conversion.types import INLINE_FORMS, EventError
 from target_pinterest_conversions.conversion.user_data import PLAIN_KEYS
@@ -135,6 +136,7 @@ class _Builder:
         mapping = self.mapping
         sources = [mapping.event_time, *mapping.extra.values(), *mapping.custom_data.values()]
         sources += [*mapping.user_data.values()]
+        sources += [src for group in mapping.info.values() for src in group.values()]
         if mapping.event_id is not None:
             sources.append(mapping.event_id)
         if mapping.contents is not None:
@@ -261,6 +263,25 @@ class _Builder:
         lines.append("    ev['user_data'] = ud")
         return lines
 
+    def info(self) -> list[str]:
+        """Lines that set each object group (``app_info``, ``device_info``) with a value.
+
+        Each value goes through its checked converter, the full pipeline's own: one
+        it would leave out raises, and the record takes the full pipeline, which
+        counts it.
+        """
+        lines: list[str] = []
+        for j, (group, sources) in enumerate(self.mapping.info.items()):
+            lines.append("    ob = {}")
+            for i, (key, src) in enumerate(sources.items()):
+                self.ns[f"conv_o{j}_{i}"] = INFO_CONVERTERS[group][key]
+                lines += self.read(src, "v", f"o{j}_{i}")
+                lines.append(
+                    f"    if v is not None and (v := conv_o{j}_{i}(v)) is not None: ob[{key!r}] = v"
+                )
+            lines.append(f"    if ob: ev[{group!r}] = ob")
+        return lines
+
 
 _TEXT_OR_NULL: frozenset[type] = frozenset({str, type(None)})
 
@@ -353,6 +374,7 @@ def compile_fast_path(
         body.append("    _add_partner(ev, _partner)")
     body += build.custom_data()
     body += build.user_data(default_country)
+    body += build.info()  # last, as in the full pipeline: see fields.EVENT_ORDER
     body += ["    if _validate(ev, now): return None", "    return ev"]
     lines = [
         "def fast(r, id_key, now):",

@@ -21,9 +21,9 @@ from target_pinterest_conversions.conversion.types import (
     to_decimal_string,
     to_int,
     to_str,
+    to_text_list,
     to_unix_seconds,
 )
-from target_pinterest_conversions.conversion.values import as_list
 from target_pinterest_conversions.mapping.keys import CUSTOM_DATA_KEYS
 from target_pinterest_conversions.mapping.spec import RawEvent
 from target_pinterest_conversions.pinterest.fields import (
@@ -70,15 +70,13 @@ def derive_event_id(stream: str, key: object, event_name: str) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def _content_ids(value: object) -> list[str] | None:
-    ids = [to_str(v, "custom_data.content_ids") for v in as_list(value) if v is not None]
-    return ids or None  # an empty list is no value: the field is left out
-
-
-_CONVERTERS_BY_KIND: dict[str, Callable[[Any, str], Any]] = {
+CONVERTERS_BY_KIND: Mapping[str, Callable[[Any, str], Any]] = {
     "text": to_str,
     "decimal": to_decimal_string,
     "integer": to_int,
+    "text_list": to_text_list,
+    "boolean": to_bool,
+    "time": to_unix_seconds,
 }
 """The converter of each registry kind that is called as ``convert(value, field_name)``."""
 
@@ -93,9 +91,7 @@ def custom_converter(key: str) -> Callable[[object], Any]:
     kind = field(CUSTOM_DATA, key).kind
     if kind == "currency":
         return to_currency
-    if kind == "text_list":
-        return _content_ids
-    convert = _CONVERTERS_BY_KIND[kind]
+    convert = CONVERTERS_BY_KIND[kind]
     return lambda value: convert(value, name)
 
 
@@ -113,7 +109,7 @@ def build_custom_data(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 EXTRA_CONVERTERS: Mapping[str, Callable[[Any, str], Any]] = {
-    f.name: to_bool if f.kind == "boolean" else to_str for f in FIELDS if f.group == EVENT
+    f.name: CONVERTERS_BY_KIND[f.kind] for f in FIELDS if f.group == EVENT
 }
 """One converter per event-level field, called as ``convert(value, field_name)``."""
 
@@ -156,7 +152,7 @@ def add_partner_name(event: dict[str, Any], partner_name: str | None) -> None:
 
 
 ITEM_CONVERTERS: dict[str, Callable[[Any, str], Any]] = {
-    f.name: _CONVERTERS_BY_KIND[f.kind] for f in FIELDS if f.group == CONTENTS
+    f.name: CONVERTERS_BY_KIND[f.kind] for f in FIELDS if f.group == CONTENTS
 }
 """One converter per ``contents`` item key, called as ``convert(value, key)``."""
 

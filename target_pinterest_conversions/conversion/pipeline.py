@@ -9,6 +9,7 @@ from typing import Any
 
 from target_pinterest_conversions.conversion.checks import KNOWN_EVENT_NAMES, validate_event
 from target_pinterest_conversions.conversion.event import build_event
+from target_pinterest_conversions.conversion.info import build_info
 from target_pinterest_conversions.conversion.types import EventError
 from target_pinterest_conversions.conversion.user_data import build_user_data
 from target_pinterest_conversions.mapping.spec import RawEvent, StreamMapping
@@ -24,9 +25,10 @@ class Conversion:
 
     ``event`` is set only when the event is valid and can be sent; otherwise
     ``reasons`` says why not; ``skipped`` marks a record left out on purpose (an
-    unmapped event name with the ``skip`` fallback). ``dropped`` lists personal-data
-    values left out of the event as ``(field, reason)``, and ``warnings`` notes that do
-    not stop sending.
+    unmapped event name with the ``skip`` fallback). ``dropped`` lists values left out
+    of the event as ``(field, reason)`` (personal data that cannot be normalized,
+    ``app_info`` and ``device_info`` values beyond Pinterest's limits), and ``warnings``
+    notes that do not stop sending.
     """
 
     event: dict[str, Any] | None
@@ -100,6 +102,10 @@ def _convert(
     if raw.reason:
         return Conversion(event=None, key=key, reasons=[raw.reason], skipped=raw.skipped)
     user_data, dropped = build_user_data(raw.user_data, default_country)
+    info: dict[str, dict[str, Any]] = {}
+    if raw.info:
+        info, left_out = build_info(raw.info)
+        dropped += left_out
     warnings = []
     if raw.event_name not in KNOWN_EVENT_NAMES:
         warnings.append(unlisted_event_name(raw.event_name))
@@ -121,6 +127,7 @@ def _convert(
             partial_event={"user_data": user_data} if user_data else None,
         )
     event["user_data"] = user_data
+    event.update(info)  # last: see fields.EVENT_ORDER
     reasons = validate_event(event, now)
     if reasons:
         return Conversion(

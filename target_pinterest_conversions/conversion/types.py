@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from target_pinterest_conversions.conversion.values import as_list
 from target_pinterest_conversions.pinterest.limits import (
     INT64_MAX,
     INT64_MIN,
@@ -45,7 +46,7 @@ class EventError(ValueError):
         self.reason = reason
 
 
-def _parse_iso(text: str) -> dt.datetime:
+def _parse_iso(text: str, name: str = "event_time") -> dt.datetime:
     """Parse stripped ISO-8601 text (or a common export form) into a datetime."""
     try:
         return _fromisoformat(text)  # Python 3.11+ also reads a trailing Z
@@ -62,27 +63,28 @@ def _parse_iso(text: str) -> dt.datetime:
             return dt.datetime.strptime(candidate, fmt)
         except ValueError:
             continue
-    raise EventError("event_time is not an ISO-8601 date-time or Unix timestamp")
+    raise EventError(f"{name} is not an ISO-8601 date-time or Unix timestamp")
 
 
-def to_unix_seconds(value: object) -> int:
+def to_unix_seconds(value: object, name: str = "event_time") -> int:
     """Convert a datetime, ISO-8601 string or epoch seconds/milliseconds to Unix seconds.
 
-    Naive datetimes are taken as UTC, as Singer taps emit UTC.
+    Naive datetimes are taken as UTC, as Singer taps emit UTC. ``name`` is the field
+    the reasons name.
     """
     if isinstance(value, str):
         text = value.strip()
         # A dash after four digits is a date, never a number: no regex needed then.
         if text[4:5] != "-" and _NUMERIC.match(text):
-            return to_unix_seconds(Decimal(text))
-        moment = _parse_iso(text)
+            return to_unix_seconds(Decimal(text), name)
+        moment = _parse_iso(text, name)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.timezone.utc)
         return int(moment.timestamp())
     if value is None:
-        raise EventError("event_time is missing")
+        raise EventError(f"{name} is missing")
     if isinstance(value, bool):
-        raise EventError("event_time is a boolean, not a time")
+        raise EventError(f"{name} is a boolean, not a time")
     if isinstance(value, dt.datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
         return int(moment.timestamp())
@@ -93,14 +95,14 @@ def to_unix_seconds(value: object) -> int:
     if isinstance(value, (int, float, Decimal)):
         number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
         if not number.is_finite() or number < 0:
-            raise EventError("event_time is not a valid Unix timestamp")
+            raise EventError(f"{name} is not a valid Unix timestamp")
         if number >= _EPOCH_MS_THRESHOLD:
             if number > _MAX_EPOCH_MS:
                 # Checked before dividing and int(): 1e999999 would take minutes.
-                raise EventError("event_time is out of range (Pinterest takes int64 seconds)")
+                raise EventError(f"{name} is out of range (Pinterest takes int64 seconds)")
             number = number / 1000
         return int(number)
-    raise EventError(f"event_time is a {type(value).__name__}, not a time")
+    raise EventError(f"{name} is a {type(value).__name__}, not a time")
 
 
 def _to_decimal(value: object, name: str) -> Decimal:
@@ -192,6 +194,15 @@ def to_str(value: object, name: str) -> str:
     if not text:
         raise EventError(f"{name} is empty")
     return text
+
+
+def to_text_list(value: object, name: str) -> list[str] | None:
+    """Convert one value or a list of them to a list of text; ``None`` when none is given.
+
+    Null items are skipped; an empty list is no value, and the field is left out.
+    """
+    texts = [to_str(v, name) for v in as_list(value) if v is not None]
+    return texts or None
 
 
 def to_currency(value: object) -> str:

@@ -220,6 +220,10 @@ def bind_mapping(
         extra=binder.group(prefix, mapping.extra),
         contents=binder.contents(f"{prefix}.contents", mapping.contents),
         skip_when=binder.skip_rule(f"{prefix}.skip_when", mapping.skip_when),
+        info={
+            group: binder.group(f"{prefix}.{group}", sources)
+            for group, sources in mapping.info.items()
+        },
     )
     if binder.errors:
         raise MappingSchemaError("; ".join(binder.errors))

@@ -10,6 +10,7 @@ from target_pinterest_conversions.pinterest.fields import (
     CUSTOM_DATA,
     EVENT,
     FIELDS,
+    INFO_GROUPS,
     USER_DATA,
     names,
 )
@@ -22,6 +23,8 @@ CONTENT_ITEM_KEYS: tuple[str, ...] = names(CONTENTS)
 EXTRA_STRING_FIELDS: tuple[str, ...] = names(EVENT, "text")
 """Event-level string fields a mapping may set (``partner_name`` overrides the setting)."""
 EXTRA_BOOLEAN_FIELDS: tuple[str, ...] = names(EVENT, "boolean")
+INFO_KEYS: dict[str, tuple[str, ...]] = {group: names(group) for group in INFO_GROUPS}
+"""The keys of each object group (``app_info``, ``device_info``), in the registry's order."""
 
 EVENT_NAME_FALLBACKS: tuple[str, ...] = ("custom", "skip", "as_is")
 
@@ -42,6 +45,7 @@ STREAM_MAPPING_KEYS: tuple[str, ...] = (
     "contents",
     "content_id",
     "skip_when",
+    *INFO_GROUPS,
     *EXTRA_STRING_FIELDS,
     *EXTRA_BOOLEAN_FIELDS,
 )
@@ -114,6 +118,10 @@ _KEY_DESCRIPTIONS: dict[str, str] = {
     "contents": "The contents array ('from') and each item's keys to value sources.",
     "content_id": "With a preset: product_id, variant_id or sku as the item id.",
     "skip_when": "Conditions on record fields; a record meeting any is skipped (counted).",
+    "app_info": "Pinterest app_info key to value source; values beyond Pinterest's limits "
+    "are left out.",
+    "device_info": "Pinterest device_info key to value source; values beyond Pinterest's "
+    "limits are left out.",
 }
 
 
@@ -168,6 +176,7 @@ def stream_mapping_schema() -> dict[str, Any]:
         "skip_when": {
             "anyOf": [_CONDITION_SCHEMA, {"type": "array", "items": _CONDITION_SCHEMA}],
         },
+        **{group: _group_schema(group, _KEY_DESCRIPTIONS[group]) for group in INFO_GROUPS},
     }
     properties["contents"]["properties"] = {
         "from": {**_SOURCE_SCHEMA, "description": "Value source of the items' array."},

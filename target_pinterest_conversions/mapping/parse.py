@@ -21,6 +21,7 @@ from target_pinterest_conversions.mapping.keys import (
     EXTRA_BOOLEAN_FIELDS,
     EXTRA_STRING_FIELDS,
     HASHED_KEYS,
+    INFO_KEYS,
     STREAM_MAPPING_KEYS,
     USER_DATA_KEYS,
 )
@@ -280,6 +281,13 @@ def parse_stream_mapping(stream: str, spec: object) -> StreamMapping:
     extra = {
         key: source(key) for key in (*EXTRA_STRING_FIELDS, *EXTRA_BOOLEAN_FIELDS) if key in cfg
     }
+    info = {}
+    for group, keys in INFO_KEYS.items():
+        if group in cfg:
+            sources = _parse_group(cfg[group], f"{setting}.{group}", keys, preset_keys, group)
+            # The registry's order, whatever the setting's: an event's keys never move.
+            if sources:
+                info[group] = {key: sources[key] for key in keys if key in sources}
 
     skip_when = None
     if "skip_when" in cfg:
@@ -307,6 +315,7 @@ def parse_stream_mapping(stream: str, spec: object) -> StreamMapping:
         extra=extra,
         preset=preset,
         skip_when=skip_when if skip_when is not None and skip_when.conditions else None,
+        info=info,
     )
 
 

@@ -13,6 +13,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from target_pinterest_conversions.pinterest.fields import INFO_GROUPS
+
 # singer-io tap-shopify 3.x `orders` (GraphQL field names; schema in the tap's
 # tap_shopify/schemas/orders.json). Billing address first, then shipping address, then
 # the customer record, for every identifier.
@@ -145,7 +147,7 @@ CONTENT_ID_PATHS: Mapping[str, Mapping[str, Any]] = {
 }
 """For each preset, the item path that each ``content_id`` mode reads."""
 
-_NESTED = ("user_data", "custom_data", "contents")
+_NESTED = ("user_data", "custom_data", "contents", *INFO_GROUPS)
 # Giving any trigger key replaces the preset's whole group: a user's constant event name
 # must not be overridden by the preset's event name column, and the reverse.
 _GROUPS: tuple[tuple[frozenset[str], tuple[str, ...]], ...] = (
@@ -164,10 +166,10 @@ def expand_preset(spec: Mapping[str, Any]) -> tuple[dict[str, Any], set[str]]:
     """Merge a stream mapping that names a preset with that preset.
 
     Top-level keys given beside the preset replace the preset's; ``user_data``,
-    ``custom_data`` and ``contents`` are merged key by key, and a key set to ``null``
-    removes the preset's. Giving ``event_name`` or ``event_name_from`` replaces the
-    preset's event-name keys, and ``action_source`` or ``action_source_from`` its
-    action-source keys. ``content_id`` picks the item id path.
+    ``custom_data``, ``contents``, ``app_info`` and ``device_info`` are merged key by
+    key, and a key set to ``null`` removes the preset's. Giving ``event_name`` or
+    ``event_name_from`` replaces the preset's event-name keys, and ``action_source`` or
+    ``action_source_from`` its action-source keys. ``content_id`` picks the item id path.
 
     Returns:
         The merged mapping and the dotted names of the keys that came from the preset.

@@ -143,7 +143,8 @@ class RawEvent:
 
     ``reason`` is set when the record yields no event: ``skipped`` tells an unmapped
     event name left out on purpose (``skip`` fallback) from a record that cannot be an
-    event (empty event name, invalid action source).
+    event (empty event name, invalid action source). ``info`` holds the raw values of
+    each mapped object group (``app_info``, ``device_info``), keyed by group.
     """
 
     event_name: Any
@@ -157,11 +158,16 @@ class RawEvent:
     item_index: int | None = None
     reason: str | None = None
     skipped: bool = False
+    info: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class StreamMapping:
-    """The parsed mapping of one stream; its reading code is generated on creation."""
+    """The parsed mapping of one stream; its reading code is generated on creation.
+
+    ``info`` maps each object group the mapping sets (``app_info``, ``device_info``, in
+    event order) to its sources, keys in the registry's order.
+    """
 
     stream: str
     event_name: str | None
@@ -178,6 +184,7 @@ class StreamMapping:
     extra: Mapping[str, Source] = field(default_factory=dict)
     preset: str | None = None
     skip_when: SkipRule | None = None
+    info: Mapping[str, Mapping[str, Source]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -229,6 +236,7 @@ class StreamMapping:
             ("user_data", self.user_data),
             ("custom_data", self.custom_data),
             ("extra", self.extra),
+            *self.info.items(),
         ):
             for key, src in sources.items():
                 name = f"{prefix}.{key}" if group == "extra" else f"{prefix}.{group}.{key}"

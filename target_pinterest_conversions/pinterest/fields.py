@@ -5,20 +5,42 @@ request schema wants there, how a raw value becomes it (its ``kind``: the conver
 or, for hashed ``user_data`` keys, the normalizer) and what it means to a user. The
 mapping's accepted keys, the event builder's converters, the privacy module's hashed and
 plain keys, the fast path's inline forms and the README's field tables
-(:func:`markdown_tables`) are all derived from this table, in its order (which is also
-the order of the keys in an event); ``tests/test_fields.py`` holds it equal to Pinterest's
-published schema and to the README.
+(:func:`markdown_tables`) are all derived from this table, in its order (see
+:data:`EVENT_ORDER`); ``tests/test_fields.py`` holds it, types and limits, equal to
+Pinterest's published schema and to the README.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 USER_DATA = "user_data"
 CUSTOM_DATA = "custom_data"
 CONTENTS = "contents"
 EVENT = "event"
+APP_INFO = "app_info"
+DEVICE_INFO = "device_info"
+
+INFO_GROUPS: tuple[str, ...] = (APP_INFO, DEVICE_INFO)
+"""Groups sent as an object of their own on the event, in event order. A value of theirs
+that cannot be typed or breaks a limit is left out of the event (and counted), never
+the reason an event is not sent."""
+
+EVENT_ORDER: tuple[str, ...] = (
+    "event_name",
+    "action_source",
+    "event_time",
+    "event_id",
+    EVENT,
+    CUSTOM_DATA,
+    USER_DATA,
+    *INFO_GROUPS,
+)
+"""The order of an event's keys, ``EVENT`` standing for the event-level fields (in the
+registry's order, then the ``partner_name`` setting when none is mapped). Objects come
+last so that an event without them is the same, byte for byte, as before they existed;
+inside ``app_info`` and ``device_info``, keys follow the registry."""
 
 
 @dataclass(frozen=True)
@@ -27,10 +49,15 @@ class Field:
 
     ``kind`` is how a raw value is typed: ``hashed`` (normalized by ``normalizer``, then
     SHA-256), ``plain`` (trimmed text), ``text``, ``integer``, ``decimal`` (a decimal
-    string), ``currency``, ``text_list`` (``content_ids``) or ``boolean``.
+    string), ``currency``, ``text_list`` (``content_ids``, ``languages``), ``boolean`` or
+    ``time`` (Unix seconds, read as ``event_time`` is).
     ``pinterest_type`` is the JSON type Pinterest's schema gives the field.
     ``description`` is one line of Markdown for the README, saying what the field holds
     (and, for hashed keys, how it is normalized).
+
+    The limits are Pinterest's schema's, for a typed value: ``max_length`` (characters),
+    ``minimum`` and ``maximum`` (inclusive), ``enum`` (the values allowed) and
+    ``max_items`` (of a list).
     """
 
     name: str
@@ -39,10 +66,31 @@ class Field:
     pinterest_type: str
     description: str
     normalizer: str | None = None
+    _: KW_ONLY
+    max_length: int | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    enum: tuple[str, ...] | None = None
+    max_items: int | None = None
 
 
 def _hashed(name: str, normalizer: str, description: str) -> Field:
     return Field(name, USER_DATA, "hashed", "array", description, normalizer)
+
+
+def _text(group: str, name: str, max_length: int, description: str) -> Field:
+    return Field(name, group, "text", "string", description, max_length=max_length)
+
+
+def _count(group: str, name: str, maximum: int, description: str) -> Field:
+    return Field(name, group, "integer", "integer", description, minimum=0, maximum=maximum)
+
+
+def _choice(group: str, name: str, enum: tuple[str, ...], description: str) -> Field:
+    return Field(name, group, "text", "string", description, enum=enum)
+
+
+_GB = 1_048_576  # Pinterest's bound of the storage sizes, in GB
 
 
 FIELDS: tuple[Field, ...] = (
@@ -232,9 +280,81 @@ FIELDS: tuple[Field, ...] = (
         "you have it.",
     ),
     Field("wifi", EVENT, "boolean", "boolean", "Whether the device was on Wi-Fi."),
+    _text(APP_INFO, "app_id", 200, "App id in Google Play, the App Store or another store."),
+    _text(APP_INFO, "app_name", 200, "Name of the app."),
+    _text(APP_INFO, "app_package_name", 200, "Package name of the app (`com.example.app`)."),
+    _text(APP_INFO, "app_store", 100, "Store the app was installed from (`Google Play Store`)."),
+    _text(APP_INFO, "app_version", 100, "Version of the app."),
+    Field(
+        "install_time",
+        APP_INFO,
+        "time",
+        "integer",
+        "When the app was installed.",
+        minimum=0,
+    ),
+    _text(APP_INFO, "user_agent", 16384, "The `User-Agent` request header (web events)."),
+    _count(APP_INFO, "window_height", 30720, "Inner height of the window or viewport."),
+    _count(APP_INFO, "window_width", 30720, "Inner width of the window or viewport."),
+    _count(DEVICE_INFO, "battery_level", 100, "Battery charge level, in percent."),
+    _text(DEVICE_INFO, "brand", 100, "Brand of the device."),
+    _text(DEVICE_INFO, "carrier", 100, "Mobile carrier of the device."),
+    _count(DEVICE_INFO, "cpu_cores", 1152, "Number of CPU cores."),
+    _count(DEVICE_INFO, "external_storage_free_space", _GB, "Free external storage, in GB."),
+    _count(DEVICE_INFO, "external_storage_size", _GB, "External storage size, in GB."),
+    _choice(
+        DEVICE_INFO,
+        "form_factor",
+        ("desktop", "laptop", "cellphone", "tablet", "smartwatch", "tv", "vr", "console", "other"),
+        "Form factor of the device.",
+    ),
+    _text(DEVICE_INFO, "kernel_version", 100, "Kernel version (`uname -r`)."),
+    Field(
+        "languages",
+        DEVICE_INFO,
+        "text_list",
+        "array",
+        "Languages installed by the user, ISO-639-1 codes.",
+        max_items=100,
+    ),
+    _text(DEVICE_INFO, "locale", 35, "Locale of the device, BCP-47 (`en-us`)."),
+    _text(DEVICE_INFO, "model", 100, "Model of the device."),
+    _choice(
+        DEVICE_INFO,
+        "network_type",
+        (
+            "wifi",
+            "cellular_2g",
+            "cellular_3g",
+            "cellular_4g",
+            "cellular_5g",
+            "cellular_6g",
+            "ethernet",
+            "unknown",
+        ),
+        "Network the device was on.",
+    ),
+    _choice(
+        DEVICE_INFO,
+        "os_family",
+        ("ios", "android", "macos", "windows", "linux", "bsd", "other"),
+        "Family of the operating system.",
+    ),
+    _text(DEVICE_INFO, "os_name", 100, "Short name of the operating system (`11`, `Ubuntu`)."),
+    _text(DEVICE_INFO, "os_release_name", 100, "Marketing name of the OS release (`Sequoia`)."),
+    _text(DEVICE_INFO, "os_version", 100, "Full version of the operating system (`18.3`)."),
+    _count(DEVICE_INFO, "screen_density", 100_000, "Screen density, in PPI."),
+    _count(DEVICE_INFO, "screen_height", 30720, "Screen height, in pixels."),
+    _count(DEVICE_INFO, "screen_width", 30720, "Screen width, in pixels."),
+    _count(DEVICE_INFO, "storage_free_space", _GB, "Free internal storage, in GB."),
+    _count(DEVICE_INFO, "storage_size", _GB, "Internal storage size, in GB."),
+    _text(DEVICE_INFO, "timezone", 40, "Time zone of the device (`America/New_York`)."),
+    _text(DEVICE_INFO, "timezone_abbr", 5, "Abbreviation of the time zone (`PDT`)."),
+    _text(DEVICE_INFO, "type", 100, "Type of the device (`iPhone`, `Android`)."),
 )
 """Every field a mapping may set, in event order (``event_name`` and the other required
-top-level fields are the mapping's own keys, not listed here)."""
+top-level fields are the mapping's own keys, not listed here); within ``app_info`` and
+``device_info``, Pinterest's order."""
 
 
 def names(group: str, *kinds: str) -> tuple[str, ...]:
@@ -255,6 +375,8 @@ GROUP_TITLES: Mapping[str, str] = {
     CUSTOM_DATA: "`custom_data`",
     CONTENTS: "`contents` items",
     EVENT: "Event-level fields",
+    APP_INFO: "`app_info`",
+    DEVICE_INFO: "`device_info`",
 }
 """The README heading of each group's table, in event order."""
 
@@ -266,14 +388,34 @@ _KIND_TEXT: Mapping[str, str] = {
     "currency": "currency (ISO-4217 code, upper-cased)",
     "text_list": "list of text",
     "boolean": 'boolean (`true`/`false`, `1`/`0`, `"yes"`/`"no"`)',
+    "time": "Unix seconds (from ISO-8601 text, a datetime, or epoch seconds or milliseconds)",
 }
+
+
+def limits_text(entry: Field) -> str:
+    """The limits of ``entry`` in words; empty when it has none."""
+    parts = []
+    if entry.max_length is not None:
+        parts.append(f"at most {entry.max_length:,} characters")
+    if entry.minimum is not None and entry.maximum is not None:
+        parts.append(f"{entry.minimum:,} to {entry.maximum:,}")
+    elif entry.minimum is not None:
+        parts.append(f"at least {entry.minimum:,}")
+    elif entry.maximum is not None:
+        parts.append(f"at most {entry.maximum:,}")
+    if entry.enum is not None:
+        parts.append("one of " + ", ".join(f"`{value}`" for value in entry.enum) + " (any case)")
+    if entry.max_items is not None:
+        parts.append(f"at most {entry.max_items:,} items")
+    return "; ".join(parts)
 
 
 def read_as(entry: Field) -> str:
     """How a raw value of ``entry`` is typed, in words (the README's "read as" column)."""
     if entry.kind == "hashed":
         return f"hashed (`{entry.normalizer}` normalizer)"
-    return _KIND_TEXT[entry.kind]
+    limits = limits_text(entry)
+    return f"{_KIND_TEXT[entry.kind]}; {limits}" if limits else _KIND_TEXT[entry.kind]
 
 
 def markdown_tables() -> str:
