@@ -12,7 +12,10 @@ from typing import Any
 import pytest
 
 from target_pinterest_conversions.codegen.fastpath import compile_fast_path
-from target_pinterest_conversions.conversion.info import INFO_CONVERTERS, build_info
+from target_pinterest_conversions.conversion.info import (
+    build_info,
+    checked_converter,
+)
 from target_pinterest_conversions.conversion.pipeline import convert_record, record_key
 from target_pinterest_conversions.conversion.text import DroppedValue
 from target_pinterest_conversions.mapping.binding import MappingSchemaError, bind_mapping
@@ -33,7 +36,9 @@ NOW = int(time.time())
 
 
 def convert(group: str, key: str, value: object) -> Any:
-    return INFO_CONVERTERS[group][key](value)
+    # Built here rather than taken from INFO_CONVERTERS (built at import), so that the
+    # converter under test is the one the rule module gives now (mutation testing).
+    return checked_converter(field(group, key))(value)
 
 
 def reason(group: str, key: str, value: object) -> str:
