@@ -10,6 +10,8 @@ from target_pinterest_conversions.mapping.binding import MappingSchemaError, bin
 from target_pinterest_conversions.mapping.parse import parse_stream_mapping
 from target_pinterest_conversions.mapping.spec import MappingConfigError
 
+A_PRESENT = {"path": "a", "is": "present"}
+B_PRESENT = {"path": "b", "is": "present"}
 BASE = {"event_name": "checkout", "action_source": "web", "event_time": "t"}
 
 
@@ -115,3 +117,51 @@ def test_a_preset_condition_on_a_field_the_schema_lacks_is_dropped():
     bound, dropped = bind_mapping(mapping, schema)
     assert bound.skip_when is None
     assert "streams.s.skip_when (test)" in dropped
+
+
+def test_reasons_spell_each_operator_and_combination():
+    rule = _rule(
+        [
+            {"all_of": [A_PRESENT, B_PRESENT]},
+            {"path": "s", "not_in": ["web", 1, None, True]},
+            {"path": "c", "equals": "x"},
+        ]
+    )
+    assert rule.reason({"a": 1, "b": 2}) == "skip_when: (a is present and b is present)"
+    assert rule.reason({"s": "pos"}) == 'skip_when: s not in ["web", 1, null, true]'
+    assert rule.reason({"s": "web", "c": "x"}) == 'skip_when: c equals "x"'
+
+
+@pytest.mark.parametrize(
+    ("value", "truthy"), [(True, True), (5, True), (Decimal("-1"), True), ("0", True), (0.0, False)]
+)
+def test_truthy_is_present_and_not_false_or_zero(value, truthy):
+    assert (_rule({"path": "c", "is": "truthy"}).reason({"c": value}) is not None) is truthy
+
+
+@pytest.mark.parametrize(
+    ("skip_when", "message"),
+    [
+        (
+            {"path": "a", "equals": 1, "note": "x"},
+            r'skip_when\[0\]: expected \{"path": \.\.\., <one of equals, in, not_in, is>: '
+            r"\.\.\.\}, or any_of / all_of$",
+        ),
+        ({"any_of": [A_PRESENT], "path": "a"}, r"skip_when\[0\]\.any_of: expected a non-empty"),
+        ({"all_of": A_PRESENT}, r"skip_when\[0\]\.all_of: expected a non-empty list"),
+        ({"path": "a", "is": "set"}, r"\.is: expected one of present, absent, truthy, falsy$"),
+        ({"path": "a", "not_in": "web"}, r"\.not_in: expected a list of values$"),
+        ({"path": "a", "in": [{"x": 1}]}, r"\.in: expected a list of values$"),
+    ],
+)
+def test_each_malformed_form_is_refused_with_its_message(skip_when, message):
+    with pytest.raises(MappingConfigError, match=message):
+        parse_stream_mapping("s", {**BASE, "skip_when": skip_when})
+
+
+def test_combined_conditions_give_their_paths_to_the_schema_check():
+    mapping = parse_stream_mapping(
+        "s", {**BASE, "skip_when": {"any_of": [A_PRESENT, {"all_of": [B_PRESENT]}]}}
+    )
+    paths = {path for setting, path in mapping.record_paths() if setting.endswith("skip_when")}
+    assert paths == {"a", "b"}

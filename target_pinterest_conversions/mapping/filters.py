@@ -21,7 +21,7 @@ equal by value (``2`` and ``2.0``), text exactly. *Present* is a value that is n
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -171,9 +171,4 @@ def _is_scalar(value: object) -> bool:
 def _describe(path: str, operator: str, operand: object) -> str:
     if operator == "is":
         return f"{path} is {operand}"
-    shown = (
-        json.dumps(operand)
-        if not isinstance(operand, Sequence) or isinstance(operand, str)
-        else "[" + ", ".join(json.dumps(v) for v in operand) + "]"
-    )
-    return f"{path} {operator.replace('_', ' ')} {shown}"
+    return f"{path} {operator.replace('_', ' ')} {json.dumps(operand)}"
