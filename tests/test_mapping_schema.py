@@ -55,6 +55,16 @@ def _accepted() -> list[tuple[str, Any]]:
             },
         ),
     ]
+    out += [
+        (f"ad_account_id {name}", {"preset": "tap-shopify/orders", "ad_account_id": value})
+        for name, value in (
+            ("digits", "549755885175"),
+            ("integer", 549755885175),
+            ("const", {"const": "549755885175"}),
+            ("path", "brand.ad_account"),
+            ("paths", ["brand.ad_account", "account"]),
+        )
+    ]
     return out
 
 
@@ -83,6 +93,9 @@ REFUSED = {
     "path of the wrong type": {"preset": "tap-shopify/orders", "event_time": 5},
     "unknown preset": {"preset": "tap-shopify/refunds"},
     "bad content_id": {"preset": "tap-shopify/orders", "content_id": "barcode"},
+    "ad_account_id a boolean": {"preset": "tap-shopify/orders", "ad_account_id": True},
+    "ad_account_id an object": {"preset": "tap-shopify/orders", "ad_account_id": {"id": "1"}},
+    "ad_account_id a negative number": {"preset": "tap-shopify/orders", "ad_account_id": -1},
 }
 
 

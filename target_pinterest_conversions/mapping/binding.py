@@ -197,6 +197,7 @@ def bind_mapping(
         custom_data=binder.group(f"{prefix}.custom_data", mapping.custom_data),
         extra=binder.group(prefix, mapping.extra),
         contents=binder.contents(f"{prefix}.contents", mapping.contents),
+        ad_account_id=binder.source(f"{prefix}.ad_account_id", mapping.ad_account_id),
     )
     if binder.errors:
         raise MappingSchemaError("; ".join(binder.errors))

@@ -20,6 +20,7 @@ from target_pinterest_conversions.mapping.keys import (
     EXTRA_BOOLEAN_FIELDS,
     EXTRA_STRING_FIELDS,
     HASHED_KEYS,
+    ITEM,
     STREAM_MAPPING_KEYS,
     USER_DATA_KEYS,
 )
@@ -31,6 +32,7 @@ from target_pinterest_conversions.mapping.spec import (
     Source,
     StreamMapping,
 )
+from target_pinterest_conversions.pinterest.limits import ad_account_id
 from target_pinterest_conversions.pinterest.vocabulary import (
     ACTION_SOURCES,
     BUILTIN_EVENT_MAPS,
@@ -51,6 +53,36 @@ def parse_source(spec: object, setting: str, *, from_preset: bool = False) -> So
     raise MappingConfigError(
         f'{setting}: expected a path ("a.b"), a list of paths or {{"const": value}}',
     )
+
+
+def parse_ad_account_id(spec: object, setting: str) -> Source:
+    """Parse a stream's ``ad_account_id``: its digits (a constant) or a value source.
+
+    Text of digits (or a non-negative integer) is the account itself; other text, a list
+    of paths or ``{"const": ...}`` is a value source. A constant must be 1 to 18 digits;
+    paths must read the record (not ``$item``): one record goes to one account.
+    """
+    if (isinstance(spec, str) and spec.strip().isascii() and spec.strip().isdigit()) or (
+        isinstance(spec, int) and not isinstance(spec, bool)
+    ):
+        spec = {"const": spec}
+    expected = (
+        f"{setting}: expected the ad account's id (1 to 18 digits), a path of a record "
+        'field holding it ("a.b"), a list of paths or {"const": "<digits>"}'
+    )
+    if isinstance(spec, Mapping) and set(spec) == {"const"}:
+        account = ad_account_id(spec["const"])
+        if account is None:
+            raise MappingConfigError(expected)
+        return Source(const=account)
+    if not isinstance(spec, (str, list)):
+        raise MappingConfigError(expected)
+    source = parse_source(spec, setting)
+    if any(path[0] == ITEM for path in source.paths):
+        raise MappingConfigError(
+            f"{setting}: reads the record, not {ITEM}: each record goes to one ad account",
+        )
+    return source
 
 
 def _parse_path(path: str, setting: str) -> tuple[str, ...]:
@@ -266,6 +298,11 @@ def parse_stream_mapping(stream: str, spec: object) -> StreamMapping:
         event_per_item=source("event_per_item") if "event_per_item" in cfg else None,
         extra=extra,
         preset=preset,
+        ad_account_id=(
+            parse_ad_account_id(cfg["ad_account_id"], f"{setting}.ad_account_id")
+            if cfg.get("ad_account_id") is not None
+            else None
+        ),
     )
 
 
