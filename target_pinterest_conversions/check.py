@@ -1,7 +1,10 @@
 """The connection check: one synthetic event sent with ``?test=true``.
 
 Pinterest validates a test request exactly like a real one (token, ad account, event)
-and records nothing, so one such request proves that a run would be accepted.
+and records nothing, so one such request proves that a run would be accepted. One is
+sent to each ad account known before the input: the top-level ``ad_account_id`` and each
+stream's constant one; accounts that streams read from their records cannot be known
+before the records, and are said not to be checked.
 ``target-pinterest-conversions --check`` runs it, and so does ``meltano config test``,
 which sends the loader a stream named :data:`MELTANO_TEST_STREAM`.
 """
@@ -57,10 +60,12 @@ def synthetic_event(now: int, partner_name: str | None = None) -> dict[str, obje
 
 
 def check_connection(settings: Settings, *, now: int, user_agent: str) -> str:
-    """Send one test event with the run's token and ad account; say what was proven.
+    """Send one test event to each known ad account with the run's token; say what was proven.
+
+    The accounts are checked in turn, and the first refusal ends the check.
 
     Raises:
-        AuthError: the token or the ad account was refused (401, 403).
+        AuthError: the token or an ad account was refused (401, 403).
         RequestRejected: the request was refused (400, 404 or another 4xx).
         CheckFailed: the test event itself was refused (422).
         DeliveryError: Pinterest could not be reached within the tries allowed.
@@ -72,8 +77,21 @@ def check_connection(settings: Settings, *, now: int, user_agent: str) -> str:
             "Connection check: dry_run is true, so Pinterest was not contacted; the "
             "settings are valid. Set dry_run to false to check the token and ad account"
         )
+    accounts = settings.check_accounts
+    from_records = settings.streams_with_account_field
+    unchecked = (
+        f"; the ad accounts that streams {', '.join(from_records)} read from their records "
+        "are known only from the input, and were not checked"
+        if from_records
+        else ""
+    )
+    if not accounts:
+        return (
+            "Connection check: no ad account is known before the input, so Pinterest was "
+            f"not contacted{unchecked}. Set a top-level ad_account_id to check the token"
+        )
+    # One client: its bucket keeps the test requests within Pinterest's 10 a second.
     client = PinterestClient(
-        ad_account_id=settings.ad_account_id,
         access_token=settings.access_token or "",
         api_url=settings.api_url,
         test_mode=True,
@@ -82,18 +100,28 @@ def check_connection(settings: Settings, *, now: int, user_agent: str) -> str:
         user_agent=user_agent,
     )
     try:
-        result = client.send([synthetic_event(now, settings.partner_name)])[0]
-    except RetriesExhausted as exc:
-        raise DeliveryError(f"network: could not reach Pinterest at {host}: {exc}") from None
+        for account in accounts:
+            event = synthetic_event(now, settings.partner_name)
+            try:
+                result = client.send([event], account)[0]
+            except RetriesExhausted as exc:
+                raise DeliveryError(
+                    f"network: could not reach Pinterest at {host}: {exc}"
+                ) from None
+            if not result.processed:
+                which = f" for ad account {account}" if len(accounts) > 1 else ""
+                raise CheckFailed(
+                    f"Pinterest accepted the token but refused the test event{which}: "
+                    f"{result.error_message or 'no reason given'}",
+                )
     finally:
         client.close()
-    if not result.processed:
-        raise CheckFailed(
-            f"Pinterest accepted the token but refused the test event: "
-            f"{result.error_message or 'no reason given'}",
-        )
+    which = (
+        f"ad account {accounts[0]}"
+        if len(accounts) == 1
+        else f"each of ad accounts {', '.join(accounts)}"
+    )
     return (
-        f"Connection check passed: {host} accepted a test event for ad account "
-        f"{settings.ad_account_id} with this access token (sent with test=true: "
-        "validated, not recorded)"
+        f"Connection check passed: {host} accepted a test event for {which} with this "
+        f"access token (sent with test=true: validated, not recorded){unchecked}"
     )

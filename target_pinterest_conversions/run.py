@@ -42,9 +42,12 @@ def make_sender(
     user_agent: str,
     stop: threading.Event | None = None,
 ) -> Sender:
-    """Return the dry-run writer or the HTTP client the settings ask for."""
+    """Return the dry-run writer or the HTTP client the settings ask for.
+
+    Either serves every ad account: each request names its own.
+    """
     if settings.dry_run:
-        return DryRunSender(settings.dry_run_path)
+        return DryRunSender(settings.dry_run_path, settings.ad_account_id)
     return PinterestClient(
         ad_account_id=settings.ad_account_id,
         access_token=settings.access_token or "",
@@ -112,13 +115,27 @@ class Run:
         key: dict[str, Any],
         reasons: Sequence[str],
         event: dict[str, Any] | None,
+        ad_account_id: str | None,
     ) -> None:
-        """Dead-letter a record that cannot become a valid event, before it is sent."""
+        """Dead-letter a record that cannot become a valid event, before it is sent.
+
+        ``ad_account_id`` is the account the record was bound for, ``None`` when its
+        account is what is wrong with it.
+        """
         reason = "; ".join(reasons)
         for one in reasons:
             self.summary.count(stream, "reasons", one)
         self.summary.update(stream, dead_lettered_locally=1)
-        self.dead_letters.write(stream=stream, key=key, reason=reason, stage="target", event=event)
+        if ad_account_id is not None:
+            self.summary.update_account(ad_account_id, dead_lettered_locally=1)
+        self.dead_letters.write(
+            stream=stream,
+            ad_account_id=ad_account_id,
+            key=key,
+            reason=reason,
+            stage="target",
+            event=event,
+        )
 
     def skip(self, stream: str, reasons: Sequence[str]) -> None:
         """Count a record left out on purpose (``skip`` fallback); it is not dead-lettered."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
-import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,11 +24,10 @@ from target_pinterest_conversions.mapping.keys import STREAM_MAPPING_KEYS, strea
 from target_pinterest_conversions.mapping.parse import parse_streams
 from target_pinterest_conversions.mapping.spec import MappingConfigError, StreamMapping
 from target_pinterest_conversions.mapping.suggest import did_you_mean, nearest, suggest_event_name
+from target_pinterest_conversions.pinterest.limits import ad_account_id as read_ad_account_id
 from target_pinterest_conversions.pinterest.vocabulary import (
     PINTEREST_EVENT_NAMES,
 )
-
-_AD_ACCOUNT_ID = re.compile(r"^\d{1,18}$")
 
 UNMAPPED_STREAM_POLICIES: tuple[str, ...] = ("fail", "ignore")
 
@@ -37,9 +35,11 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "ad_account_id",
         th.StringType,
-        required=True,
         title="Ad Account ID",
-        description="Pinterest ad account that receives the events (digits only).",
+        description=(
+            "Pinterest ad account that receives the events (digits only). Required unless "
+            "every stream in streams sets its own ad_account_id, which overrides this one."
+        ),
         examples=["549755885175"],
     ),
     th.Property(
@@ -64,21 +64,29 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.BooleanType,
         default=False,
         title="Test Mode",
-        description="Send with ?test=true: Pinterest validates the events but records nothing.",
+        description=(
+            "Send with ?test=true: Pinterest validates the events but records nothing. Test "
+            "requests are held to 10 a second, Pinterest's limit for them."
+        ),
     ),
     th.Property(
         "dry_run",
         th.BooleanType,
         default=False,
         title="Dry Run",
-        description="Use no network at all; write the exact request bodies to dry_run_path.",
+        description=(
+            "Use no network at all; write each request's ad account and exact body to dry_run_path."
+        ),
     ),
     th.Property(
         "dry_run_path",
         th.StringType,
         default="dry-run-requests.jsonl",
         title="Dry Run Path",
-        description="JSON-lines file that receives one request body per line in dry runs.",
+        description=(
+            "JSON-lines file that receives one line per request in dry runs: the ad "
+            'account and the exact body, {"ad_account_id": ..., "data": [...]}.'
+        ),
     ),
     th.Property(
         "dead_letter_path",
@@ -87,7 +95,8 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         title="Dead Letter Path",
         description=(
             "JSON-lines file (appended to) of records and events that were not delivered, "
-            "each with its stream, key, reason and hashed event; never raw personal data."
+            "each with its stream, ad account, key, reason and hashed event; never raw personal "
+            "data."
         ),
     ),
     th.Property(
@@ -242,7 +251,8 @@ SDK_SETTINGS: frozenset[str] = frozenset(
 class Settings:
     """Checked settings the target runs with."""
 
-    ad_account_id: str
+    ad_account_id: str | None
+    """The top-level ad account: every stream without its own sends there."""
     access_token: str | None
     api_url: str
     test_mode: bool
@@ -279,7 +289,44 @@ class Settings:
             return f"DRY RUN: request bodies to {self.dry_run_path}"
         host = urlsplit(self.api_url).netloc or self.api_url
         test = ", test mode" if self.test_mode else ""
-        return f"LIVE: {host}, ad account {self.ad_account_id}{test}"
+        return f"LIVE: {host}, {self.accounts_label}{test}"
+
+    @property
+    def constant_accounts(self) -> tuple[str, ...]:
+        """The ad accounts the streams send to that are known before any input."""
+        accounts = []
+        for mapping in self.streams.values():
+            source = mapping.ad_account_id
+            if source is None:
+                accounts.append(self.ad_account_id)
+            elif source.is_const:
+                accounts.append(str(source.const))
+        return tuple(dict.fromkeys(a for a in accounts if a))
+
+    @property
+    def check_accounts(self) -> tuple[str, ...]:
+        """The ad accounts ``--check`` tries: the top-level one, then each stream's constant."""
+        top = (self.ad_account_id,) if self.ad_account_id else ()
+        return tuple(dict.fromkeys((*top, *self.constant_accounts)))
+
+    @property
+    def streams_with_account_field(self) -> tuple[str, ...]:
+        """Streams whose records say which ad account they go to."""
+        return tuple(
+            name
+            for name, mapping in self.streams.items()
+            if mapping.ad_account_id is not None and not mapping.ad_account_id.is_const
+        )
+
+    @property
+    def accounts_label(self) -> str:
+        """Where events go: ``ad account 1``, or ``ad accounts 1, 2, per record (events)``."""
+        accounts = list(self.constant_accounts)
+        fields = self.streams_with_account_field
+        if fields:
+            accounts.append(f"per record ({', '.join(fields)})")
+        noun = "ad account" if len(accounts) == 1 and not fields else "ad accounts"
+        return f"{noun} {', '.join(accounts)}"
 
 
 def env_settings(
@@ -435,9 +482,11 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
             repeats a secret's value.
 
     """
-    ad_account_id = str(config.get("ad_account_id") or "").strip()
-    if not _AD_ACCOUNT_ID.match(ad_account_id):
-        raise ConfigError("ad_account_id: must be the ad account's id, 1 to 18 digits")
+    ad_account_id = None
+    if config.get("ad_account_id") not in (None, ""):
+        ad_account_id = read_ad_account_id(config["ad_account_id"])
+        if ad_account_id is None:
+            raise ConfigError("ad_account_id: must be the ad account's id, 1 to 18 digits")
     dry_run = bool(config.get("dry_run", False))
     token = config.get("access_token")
     if isinstance(token, str):
@@ -470,6 +519,14 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         streams = parse_streams(config["streams"])
     except MappingConfigError as exc:
         raise ConfigError(str(exc)) from None
+    if ad_account_id is None:
+        # The simplest rule that is never ambiguous: an account for every mapped stream.
+        without = [name for name, mapping in streams.items() if mapping.ad_account_id is None]
+        if without:
+            raise ConfigError(
+                "ad_account_id: required unless every stream in streams sets its own "
+                f"ad_account_id (not set for: {', '.join(without)})",
+            )
     partner_name = config.get("partner_name")
     phone_country = config.get("default_phone_country")
     if phone_country is not None:

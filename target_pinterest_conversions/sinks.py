@@ -34,7 +34,8 @@ class PinterestEventsSink(BatchSink):
 
     Contract: every record is either added to the pending batch as a valid event or
     written to the dead-letter output before :meth:`process_record` returns; a batch is
-    closed in the state gate only once every event in it has Pinterest's verdict.
+    closed in the state gate only once every event in it has Pinterest's verdict. The
+    batch keeps each ad account's events apart: a request goes to one account.
     """
 
     MAX_SIZE_DEFAULT = MAX_EVENTS_PER_REQUEST
@@ -57,6 +58,13 @@ class PinterestEventsSink(BatchSink):
                 self.stream_name,
                 ", ".join(dropped),
             )
+        account = self._mapping.ad_account_id
+        #: The stream's one ad account; ``None`` when each record names its own.
+        self._account: str | None = (
+            self._settings.ad_account_id
+            if account is None
+            else (str(account.const) if account.is_const else None)
+        )
         self._stats = self._run.summary.stats(self.stream_name)
         self._converter = StreamConverter(
             self._mapping,
@@ -85,9 +93,17 @@ class PinterestEventsSink(BatchSink):
         # Numbered and counted by the reading thread only, hence no lock.
         seq = run.gate.next_seq()
         self._stats.records_read += 1
+        account = self._account
+        problem: tuple[str, ...] = ()  # why the record has no account, when it has none
+        if account is None:
+            account, why = self._mapping.ad_account(record)
+            problem = (why,) if why else ()
         converted = self._converter.convert(record, int(time.time()))
         if converted.event is not None:
-            self._queue(context, seq, converted.event, converted.key)
+            if account is not None:
+                self._queue(context, seq, account, converted.event, converted.key)
+            else:
+                run.reject(self.stream_name, converted.key, problem, converted.event, None)
             return
         for conversion in converted.conversions:
             for field, reason in conversion.dropped:
@@ -102,20 +118,31 @@ class PinterestEventsSink(BatchSink):
                 run.reject(
                     self.stream_name,
                     conversion.key,
-                    conversion.reasons,
-                    event=conversion.partial_event,
+                    [*conversion.reasons, *problem],
+                    conversion.partial_event,
+                    account,
                 )
+            elif account is None:
+                run.reject(self.stream_name, conversion.key, problem, conversion.event, None)
             else:
-                self._queue(context, seq, conversion.event, conversion.key)
+                self._queue(context, seq, account, conversion.event, conversion.key)
 
     def _queue(
-        self, context: dict[str, Any], seq: int, event: dict[str, Any], key: dict[str, Any]
+        self,
+        context: dict[str, Any],
+        seq: int,
+        account: str,
+        event: dict[str, Any],
+        key: dict[str, Any],
     ) -> None:
-        events = context.get("events")
-        if events is None:
+        batches: dict[str, list[PendingEvent]] | None = context.get("events")
+        if batches is None:
             # The batch holds undelivered events from this record on.
             self._run.gate.open_batch(context["batch_id"], seq)
-            events = context["events"] = []
+            batches = context["events"] = {}
+        events = batches.get(account)
+        if events is None:
+            events = batches[account] = []
         events.append(PendingEvent(event=event, key=key))
 
     def _after_process_record(self, context: dict[str, Any]) -> None:
@@ -123,7 +150,7 @@ class PinterestEventsSink(BatchSink):
         return
 
     def process_batch(self, context: dict[str, Any]) -> None:
-        """Hand the batch's events to the deliveries; STATE advances once they are settled."""
+        """Hand the batch's events, by account, to the deliveries; STATE waits for them."""
         items = context.get("events")
         if items:
             self._run.deliveries.submit(self.stream_name, context["batch_id"], items)

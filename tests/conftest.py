@@ -24,6 +24,7 @@ SLOW_MODULES = frozenset(
 
 CLI_MODULES = frozenset(
     {
+        "test_accounts_cli",
         "test_bad_input",
         "test_capabilities",
         "test_check",

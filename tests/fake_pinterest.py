@@ -3,7 +3,8 @@
 It checks every request the way Pinterest would (path, bearer token, JSON body, at most
 1000 events, the published request schema when ../shared is present, hashed fields as
 64-hex) and answers with scripted responses: by default a 200 with every event
-processed, except event ids listed in ``fail_ids``.
+processed, except event ids listed in ``fail_ids``. It serves one ad account or several
+(``ad_account_id`` a collection); a path naming another account is a 400 it records.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -60,6 +62,11 @@ class Received:
     status: int
     at: float
 
+    @property
+    def account(self) -> str:
+        """The ad account of the request's path."""
+        return self.path.split("/")[3]
+
 
 class FakePinterest:
     """Run with ``with FakePinterest(...) as api:``; ``api.url`` is the api_url to use."""
@@ -68,20 +75,26 @@ class FakePinterest:
         self,
         *,
         token: str = "test-token-XYZ",
-        ad_account_id: str = "549755885175",
+        ad_account_id: str | Collection[str] = "549755885175",
         delay: float = 0.0,
     ) -> None:
         self.token = token
-        self.ad_account_id = ad_account_id
+        accounts = [ad_account_id] if isinstance(ad_account_id, str) else list(ad_account_id)
+        self.ad_account_id = accounts[0]
+        self.paths = {f"/v5/ad_accounts/{account}/events" for account in accounts}
         self.delay = delay
         self.script: deque[Scripted] = deque()
         self.fail_ids: dict[str, str] = {}
         # Requests holding one of these event ids answer 503 (Retry-After: 1): a stuck batch.
         self.stuck_ids: set[str] = set()
         self.arrived = 0  # requests received, counted before any scripted delay
+        self.arrivals: list[float] = []  # when each request arrived (time.time())
         self.requests: list[Received] = []
         self.errors: list[str] = []
         self.accepted: list[tuple[float, str]] = []
+        self.accepted_accounts: list[tuple[str, str]] = []  # (ad account, event id)
+        # Scripted answers for one ad account's requests, before the shared script.
+        self.script_for: dict[str, deque[Scripted]] = {}
         self._lock = threading.Lock()
         self._validator = load_request_validator()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -100,6 +113,14 @@ class FakePinterest:
         with self._lock:
             return [event_id for _, event_id in self.accepted]
 
+    def accepted_by_account(self) -> dict[str, list[str]]:
+        """The event ids processed, by the ad account they were sent to."""
+        out: dict[str, list[str]] = {}
+        with self._lock:
+            for account, event_id in self.accepted_accounts:
+                out.setdefault(account, []).append(event_id)
+        return out
+
     def all_events(self) -> list[dict[str, Any]]:
         with self._lock:
             return [e for r in self.requests for e in r.events]
@@ -113,7 +134,7 @@ class FakePinterest:
         self._server.server_close()
 
     def _check(self, path: str, headers: dict[str, str], body: bytes) -> tuple[list, str | None]:
-        if path != f"/v5/ad_accounts/{self.ad_account_id}/events":
+        if path not in self.paths:
             return [], f"unexpected path {path}"
         if headers.get("authorization") != f"Bearer {self.token}":
             return [], "bad authorization header"
@@ -170,13 +191,19 @@ class FakePinterest:
             def do_POST(self) -> None:
                 with fake._lock:
                     fake.arrived += 1
+                    fake.arrivals.append(time.time())
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
                 parsed = urlparse(self.path)
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 events, problem = fake._check(parsed.path, headers, body)
+                account = parsed.path.split("/")[3] if parsed.path.count("/") >= 4 else ""
                 with fake._lock:
-                    scripted = fake.script.popleft() if fake.script else Scripted()
+                    own = fake.script_for.get(account)
+                    if own:
+                        scripted = own.popleft()
+                    else:
+                        scripted = fake.script.popleft() if fake.script else Scripted()
                 if problem == "bad authorization header":
                     status, answer = (
                         401,
@@ -224,6 +251,7 @@ class FakePinterest:
                         for event, result in zip(events, results, strict=False):
                             if result.get("status") == "processed":
                                 fake.accepted.append((now, event["event_id"]))
+                                fake.accepted_accounts.append((account, event["event_id"]))
                 data = scripted.raw if scripted.raw is not None else json.dumps(answer).encode()
                 self.send_response(status)
                 for name, value in scripted.headers.items():

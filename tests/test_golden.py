@@ -1,5 +1,6 @@
 """Golden input-to-request fixtures: a Singer file in, the exact request bodies and
-dead-letter lines out (dry run, so the bodies are byte-for-byte what would be sent).
+dead-letter lines out (dry run, so the bodies are byte-for-byte what would be sent; each
+dry-run line also names its ad account beside the body).
 
 Times in the fixtures are relative, because Pinterest takes only the last 7 days:
 ``"@now-N"`` is an ISO time N seconds ago, ``"@epoch-N"`` and ``"@epoch-ms-N"`` are epoch
@@ -76,7 +77,8 @@ def test_golden(case: str, tmp_path: Path):
     validator = load_request_validator()
     if validator is not None:
         raw = read_jsonl(tmp_path / "dry-run.jsonl")
-        assert [e.message for body in raw for e in validator.iter_errors(body)] == []
+        bodies = [{k: v for k, v in line.items() if k != "ad_account_id"} for line in raw]
+        assert [e.message for body in bodies for e in validator.iter_errors(body)] == []
 
     if os.environ.get("UPDATE_GOLDEN"):
         for name, data in (

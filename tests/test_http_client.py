@@ -249,13 +249,16 @@ def test_parse_retry_after_in_the_past_is_zero():
     assert parse_retry_after(past) == 0.0
 
 
-def test_dry_run_writes_the_exact_body_and_uses_no_network(tmp_path, requests_mock):
-    sender = DryRunSender(tmp_path / "out.jsonl")
+def test_dry_run_writes_the_account_and_exact_body_and_uses_no_network(tmp_path, requests_mock):
+    sender = DryRunSender(tmp_path / "out.jsonl", "123")
     assert sender.send(EVENTS) == [EventResult("processed")] * 2
-    sender.send(EVENTS[:1])
+    sender.send(EVENTS[:1], "456")
     sender.close()
     lines = (tmp_path / "out.jsonl").read_text().splitlines()
-    assert [json.loads(x) for x in lines] == [{"data": EVENTS}, {"data": EVENTS[:1]}]
+    assert [json.loads(x) for x in lines] == [
+        {"ad_account_id": "123", "data": EVENTS},
+        {"ad_account_id": "456", "data": EVENTS[:1]},
+    ]
     assert requests_mock.call_count == 0
 
 

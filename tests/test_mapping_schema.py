@@ -55,6 +55,16 @@ def _accepted() -> list[tuple[str, Any]]:
             },
         ),
     ]
+    out += [
+        (f"ad_account_id {name}", {"preset": "tap-shopify/orders", "ad_account_id": value})
+        for name, value in (
+            ("digits", "549755885175"),
+            ("integer", 549755885175),
+            ("const", {"const": "549755885175"}),
+            ("path", "brand.ad_account"),
+            ("paths", ["brand.ad_account", "account"]),
+        )
+    ]
     return out
 
 
@@ -94,6 +104,9 @@ REFUSED = {
         "preset": "tap-shopify/orders",
         "skip_when": {"path": "test", "is": "there"},
     },
+    "ad_account_id a boolean": {"preset": "tap-shopify/orders", "ad_account_id": True},
+    "ad_account_id an object": {"preset": "tap-shopify/orders", "ad_account_id": {"id": "1"}},
+    "ad_account_id a negative number": {"preset": "tap-shopify/orders", "ad_account_id": -1},
 }
 
 

@@ -1,4 +1,4 @@
-"""Per-stream counters for the run summary; safe to update from several threads.
+"""Per-stream and per-ad-account counters for the run summary; safe between threads.
 
 Messages are counted by kind, not one by one: Pinterest's per-event messages embed ids,
 times and values (``Given event_timestamp: 1678203524``), so :func:`message_template`
@@ -104,12 +104,35 @@ class StreamStats:
         }
 
 
+@dataclass
+class AccountStats:
+    """What happened to the events of one ad account, whatever their streams."""
+
+    events_sent: int = 0
+    processed: int = 0
+    failed_at_pinterest: int = 0
+    events_written: int = 0
+    dead_lettered_locally: int = 0
+    """Records bound for this account that were dead-lettered before sending."""
+
+    def counts(self) -> dict[str, int]:
+        """Return the counters."""
+        return {
+            "events_sent": self.events_sent,
+            "processed": self.processed,
+            "failed_at_pinterest": self.failed_at_pinterest,
+            "events_written": self.events_written,
+            "dead_lettered_locally": self.dead_lettered_locally,
+        }
+
+
 class RunSummary:
-    """All streams' counters, plus the set of warnings already logged."""
+    """All streams' and ad accounts' counters."""
 
     def __init__(self) -> None:
         self._lock = threading.RLock()  # re-entrant: a termination signal may drain mid-call
         self.streams: dict[str, StreamStats] = {}
+        self.accounts: dict[str, AccountStats] = {}
         self.ignored_streams: Counter[str] = Counter()
 
     def stats(self, stream: str) -> StreamStats:
@@ -124,6 +147,15 @@ class RunSummary:
         """Add to counters of ``stream`` under the lock."""
         with self._lock:
             stats = self.stats(stream)
+            for name, amount in increments.items():
+                setattr(stats, name, getattr(stats, name) + amount)
+
+    def update_account(self, account: str, **increments: int) -> None:
+        """Add to the counters of ad account ``account`` under the lock."""
+        with self._lock:
+            stats = self.accounts.get(account)
+            if stats is None:
+                stats = self.accounts[account] = AccountStats()
             for name, amount in increments.items():
                 setattr(stats, name, getattr(stats, name) + amount)
 
@@ -151,10 +183,13 @@ class RunSummary:
             return len(getattr(self.stats(stream), counter))
 
     def as_dict(self) -> dict[str, Any]:
-        """Return every stream's counters."""
+        """Return every stream's counters and every ad account's (``by_ad_account``)."""
         with self._lock:
             return {
                 "streams": {name: s.as_dict() for name, s in sorted(self.streams.items())},
+                "by_ad_account": {
+                    account: s.counts() for account, s in sorted(self.accounts.items())
+                },
                 "ignored_streams": dict(self.ignored_streams),
             }
 
@@ -199,6 +234,25 @@ class RunSummary:
             )
             for counter, line in _LINES:
                 _log_counter(logger, name, getattr(stats, counter), line)
+        with self._lock:
+            accounts = sorted((a, s.counts()) for a, s in self.accounts.items())
+        for account, counts in accounts:
+            if counts["events_written"]:
+                delivery = (
+                    f"{counts['events_written']} events written to the dry-run file (not sent)"
+                )
+            else:
+                delivery = (
+                    f"{counts['events_sent']} events sent, {counts['processed']} processed, "
+                    f"{counts['failed_at_pinterest']} failed at Pinterest"
+                )
+            logger.info(
+                "Summary for ad account %s: %s, %d dead-lettered locally",
+                account,
+                delivery,
+                counts["dead_lettered_locally"],
+                extra={"ad_account_id": account, "counts": counts},
+            )
         for name, n in ignored.items():
             logger.info("Stream '%s' is not in `streams`: %d records ignored", name, n)
 

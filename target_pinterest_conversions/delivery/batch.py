@@ -1,10 +1,14 @@
-"""Events waiting to be sent, and their split into requests of at most 1000."""
+"""Events waiting to be sent, by ad account, and their split into requests of at most 1000.
+
+A batch holds, for each ad account its records go to, that account's events in the order
+they came: a request goes to exactly one account.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from target_pinterest_conversions.delivery.client import MAX_EVENTS_PER_REQUEST
 
@@ -15,6 +19,10 @@ class PendingEvent:
 
     event: dict[str, Any]
     key: dict[str, Any]
+
+
+AccountBatches: TypeAlias = Mapping[str, Sequence[PendingEvent]]
+"""A batch's events by the ad account they go to."""
 
 
 def chunks(

@@ -1,12 +1,17 @@
 """HTTP delivery to ``POST {api_url}/v5/ad_accounts/{ad_account_id}/events``.
 
-:class:`PinterestClient` sends one request of up to 1000 events on a keep-alive
-session, retries transient failures (429, 5xx, connection errors, timeouts) with
-exponential backoff and full jitter, honours ``Retry-After`` up to ``max_retry_after``,
-and returns one :class:`EventResult` per event read from the 200 body (``events``) or
-the 422 body (``details.events``). Errors that a retry cannot fix raise a
-:class:`DeliveryError` whose message says what to change. :class:`DryRunSender` has the
-same interface and writes the exact request bodies to a file instead of the network.
+:class:`PinterestClient` sends one request of up to 1000 events to one ad account on a
+keep-alive session (one host serves every account), retries transient failures (429,
+5xx, connection errors, timeouts) with exponential backoff and full jitter, honours
+``Retry-After`` up to ``max_retry_after``, and returns one :class:`EventResult` per
+event read from the 200 body (``events``) or the 422 body (``details.events``). Errors
+that a retry cannot fix raise a :class:`DeliveryError` whose message says what to
+change. :class:`DryRunSender` has the same interface and writes the exact request bodies
+(with their ad account) to a file instead of the network.
+
+Pinterest limits requests per ad account, so a 429 pauses every request to that account
+(:class:`~.throttle.Pauses`), not to the others; requests with ``test=true``, limited
+to 10 a second per app, pass a :class:`~.throttle.TokenBucket` first.
 
 Every wait is bounded: one request (connect, headers and whole body) is cut at
 ``request_timeout`` by a watchdog that shuts its socket, a body is read up to
@@ -23,6 +28,7 @@ import math
 import random
 import socket
 import threading
+import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +42,8 @@ from singer_sdk import metrics
 
 from target_pinterest_conversions.context.files import output_file_error
 from target_pinterest_conversions.context.redaction import Redactor
+from target_pinterest_conversions.delivery.throttle import Clock, Pauses, TokenBucket
+from target_pinterest_conversions.pinterest.limits import TEST_REQUESTS_PER_SECOND
 
 logger = logging.getLogger("target-pinterest-conversions.client")
 
@@ -99,12 +107,22 @@ class DeliveryStopped(Exception):
 
 
 class TransientError(Exception):
-    """A failure worth retrying; ``retry_after`` is the server's wait in seconds."""
+    """A failure worth retrying; ``retry_after`` is the server's wait in seconds.
 
-    def __init__(self, description: str, retry_after: float | None = None) -> None:
+    ``rate_limited`` marks a 429: the wait then holds back the whole ad account.
+    """
+
+    def __init__(
+        self,
+        description: str,
+        retry_after: float | None = None,
+        *,
+        rate_limited: bool = False,
+    ) -> None:
         super().__init__(description)
         self.description = description
         self.retry_after = retry_after
+        self.rate_limited = rate_limited
 
 
 class Sender(Protocol):
@@ -113,8 +131,15 @@ class Sender(Protocol):
     dry_run: bool
     """True when events only go to a file: its results are not Pinterest's verdicts."""
 
-    def send(self, events: Sequence[dict[str, Any]]) -> list[EventResult]:
-        """Deliver ``events`` (at most 1000) and return one result per event, in order."""
+    def send(
+        self,
+        events: Sequence[dict[str, Any]],
+        ad_account_id: str | None = None,
+    ) -> list[EventResult]:
+        """Deliver ``events`` (at most 1000) to one ad account; one result per event, in order.
+
+        ``ad_account_id`` ``None`` means the sender's default account.
+        """
         ...
 
     def close(self) -> None:
@@ -305,7 +330,7 @@ class PinterestClient:
     def __init__(
         self,
         *,
-        ad_account_id: str,
+        ad_account_id: str | None = None,
         access_token: str,
         api_url: str = DEFAULT_API_URL,
         test_mode: bool = False,
@@ -317,11 +342,21 @@ class PinterestClient:
         session: requests.Session | None = None,
         user_agent: str = "target-pinterest-conversions",
         stop: threading.Event | None = None,
+        test_requests: TokenBucket | None = None,
+        clock: Clock = time.monotonic,
     ) -> None:
         self.ad_account_id = ad_account_id
+        """The account :meth:`send` uses when it is given none."""
         self.api_url = api_url
-        self.url = f"{api_url.rstrip('/')}/v5/ad_accounts/{ad_account_id}/events"
+        self._base = f"{api_url.rstrip('/')}/v5/ad_accounts/"
         self.params = {"test": "true"} if test_mode else {}
+        # Pinterest takes 10 test requests a second per app: more are refused with 429s.
+        self._test_requests = (
+            (test_requests or TokenBucket(TEST_REQUESTS_PER_SECOND, clock=clock))
+            if test_mode
+            else None
+        )
+        self._pauses = Pauses(clock)
         self.max_tries = max_tries
         self.timeout = timeout
         self.max_retry_after = max_retry_after
@@ -344,8 +379,18 @@ class PinterestClient:
             "User-Agent": user_agent,
         }
 
-    def send(self, events: Sequence[dict[str, Any]]) -> list[EventResult]:
-        """Send up to 1000 events and return Pinterest's result for each, in order.
+    def url(self, ad_account_id: str) -> str:
+        """The events endpoint of an ad account."""
+        return f"{self._base}{ad_account_id}/events"
+
+    def send(
+        self,
+        events: Sequence[dict[str, Any]],
+        ad_account_id: str | None = None,
+    ) -> list[EventResult]:
+        """Send up to 1000 events to one ad account; return Pinterest's result for each.
+
+        ``ad_account_id`` defaults to the client's. Results come in the events' order.
 
         Raises:
             AuthError: the token or the ad account was refused (401, 403).
@@ -358,14 +403,23 @@ class PinterestClient:
         """
         if not 0 < len(events) <= MAX_EVENTS_PER_REQUEST:
             raise ValueError(f"a request holds 1 to {MAX_EVENTS_PER_REQUEST} events")
+        account = ad_account_id or self.ad_account_id
+        if not account:
+            raise ValueError("no ad account to send to")
+        url = self.url(account)
         body = encode_body(events)
         waits = _wait_times(*self._backoff)
         next(waits)
         tries = 0
+        # Another thread's 429 for this account holds this request back too.
+        paused = self._pauses.remaining(account)
+        if paused and self._wait(paused):
+            raise DeliveryStopped("the run is stopping")
         while True:
             tries += 1
+            self._pace()
             try:
-                return self._send_once(body, len(events))
+                return self._send_once(url, account, body, len(events))
             except TransientError as exc:
                 if self._stop.is_set():
                     raise DeliveryStopped(exc.description) from None
@@ -382,8 +436,15 @@ class PinterestClient:
                         "advanced)",
                     ) from None
                 wait = waits.send(exc)
+                if exc.rate_limited:
+                    # The limit is the account's: every request to it waits as long.
+                    wait = self._pauses.extend(account, wait)
+                else:
+                    wait = max(wait, self._pauses.remaining(account))
                 logger.warning(
-                    "Pinterest request failed (%s) on try %d of %d; retrying in %.1fs",
+                    "Pinterest request for ad account %s failed (%s) on try %d of %d; "
+                    "retrying in %.1fs",
+                    account,
                     exc.description,
                     tries,
                     self.max_tries,
@@ -391,6 +452,14 @@ class PinterestClient:
                 )
                 if self._wait(wait):
                     raise DeliveryStopped(exc.description) from None
+
+    def _pace(self) -> None:
+        """Wait for the test-request bucket, in test mode; raise if the run stops meanwhile."""
+        if self._test_requests is None:
+            return
+        delay = self._test_requests.reserve()
+        if delay > 0 and self._wait(delay):
+            raise DeliveryStopped("the run is stopping")
 
     def abort(self) -> None:
         """Cut every request in flight (the run is stopping after its grace period)."""
@@ -425,7 +494,7 @@ class PinterestClient:
             # Proxies and the CA bundle come from the environment as usual, but are
             # read once here: requests reads them on every request otherwise, about
             # a millisecond of a delivery thread holding the GIL per batch.
-            settings = session.merge_environment_settings(self.url, {}, None, None, None)
+            settings = session.merge_environment_settings(self._base, {}, None, None, None)
             session.proxies.update(settings["proxies"])
             session.verify = settings["verify"]
             session.trust_env = False
@@ -434,7 +503,7 @@ class PinterestClient:
                 self._sessions.append(session)
         return session
 
-    def _post(self, body: bytes) -> Answer:
+    def _post(self, url: str, body: bytes) -> Answer:
         """Send one request and read the whole answer within ``timeout`` seconds.
 
         A watchdog timer shuts the socket when the time is up, so a server that drips
@@ -453,7 +522,7 @@ class PinterestClient:
                 raise DeliveryStopped("the run is stopping")
             watchdog.start()
             with timer:
-                answer = self._exchange(body)
+                answer = self._exchange(url, body)
                 timer.tags[metrics.Tag.HTTP_STATUS_CODE] = answer.status_code
                 if answer.status_code not in (200, 422):
                     timer.tags[metrics.Tag.STATUS] = metrics.Status.FAILED
@@ -474,9 +543,9 @@ class PinterestClient:
             raise DeliveryStopped(flight.cut)
         return answer
 
-    def _exchange(self, body: bytes) -> Answer:
+    def _exchange(self, url: str, body: bytes) -> Answer:
         response = self._session().post(
-            self.url,
+            url,
             params=self.params,
             data=body,
             headers=self._headers,
@@ -495,8 +564,8 @@ class PinterestClient:
             )
         return Answer(response.status_code, response.headers, content, response.reason or "")
 
-    def _send_once(self, body: bytes, count: int) -> list[EventResult]:
-        answer = self._post(body)
+    def _send_once(self, url: str, account: str, body: bytes, count: int) -> list[EventResult]:
+        answer = self._post(url, body)
         status = answer.status_code
         if status == 200:
             return self._accepted(answer, count)
@@ -508,8 +577,9 @@ class PinterestClient:
             raise TransientError(
                 f"HTTP {status} {_message(answer, self._redact)}".strip(),
                 retry_after=parse_retry_after(answer.headers.get("Retry-After")),
+                rate_limited=status == 429,
             )
-        raise self._fatal(answer)
+        raise self._fatal(answer, account)
 
     def _unreadable(self, answer: Answer, count: int, what: str) -> list[EventResult]:
         """A 2xx that is not Pinterest's JSON: each event's fate is unknown.
@@ -566,7 +636,7 @@ class PinterestClient:
             return known + [missing] * (count - len(known))
         return results
 
-    def _fatal(self, response: Answer) -> DeliveryError:
+    def _fatal(self, response: Answer, account: str) -> DeliveryError:
         status = response.status_code
         message = _message(response, self._redact)
         if status == 401:
@@ -576,12 +646,12 @@ class PinterestClient:
             )
         if status == 403:
             return AuthError(
-                f"access to ad account {self.ad_account_id} was denied (403): check "
+                f"access to ad account {account} was denied (403): check "
                 "ad_account_id and that the token's user has a role on that ad account",
             )
         if status == 404:
             return RequestRejected(
-                f"the events endpoint for ad account {self.ad_account_id} was not found "
+                f"the events endpoint for ad account {account} was not found "
                 "(404): check ad_account_id and api_url",
             )
         if 300 <= status < 400:
@@ -593,12 +663,18 @@ class PinterestClient:
 
 
 class DryRunSender:
-    """Writes each request body as one JSON line and reports every event processed."""
+    """Writes each request as one JSON line and reports every event processed.
+
+    A line is the exact body with the ad account beside it:
+    ``{"ad_account_id": "...", "data": [...]}``; without the ``ad_account_id`` key, it is
+    what a request to that account would carry.
+    """
 
     dry_run = True
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, ad_account_id: str | None = None) -> None:
         self.path = Path(path)
+        self.ad_account_id = ad_account_id
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = self.path.open("wb")
@@ -606,13 +682,21 @@ class DryRunSender:
             raise output_file_error("dry_run_path", self.path, exc) from None
         self._lock = threading.RLock()  # re-entrant: a termination signal may drain mid-call
 
-    def send(self, events: Sequence[dict[str, Any]]) -> list[EventResult]:
-        """Write the exact body a real request would carry; no network is used."""
+    def send(
+        self,
+        events: Sequence[dict[str, Any]],
+        ad_account_id: str | None = None,
+    ) -> list[EventResult]:
+        """Write the account and the exact body a real request would carry; no network."""
         if not 0 < len(events) <= MAX_EVENTS_PER_REQUEST:
             raise ValueError(f"a request holds 1 to {MAX_EVENTS_PER_REQUEST} events")
+        account = ad_account_id or self.ad_account_id
+        if not account:
+            raise ValueError("no ad account to send to")
+        line = orjson.dumps({"ad_account_id": account, "data": list(events)})
         with self._lock:
             try:
-                self._file.write(encode_body(events) + b"\n")
+                self._file.write(line + b"\n")
                 self._file.flush()
             except OSError as exc:
                 raise output_file_error("dry_run_path", self.path, exc) from None

@@ -1,6 +1,7 @@
 """The dead-letter output: one JSON line per record or event that was not delivered.
 
-Each line holds the stream, the record's key, the reason, where it was rejected
+Each line holds the stream, the ad account it goes to (``null`` when the record does not
+say), the record's key, the reason, where it was rejected
 (``target`` before sending, ``pinterest`` after) and the event as it would have been
 sent, so with hashed personal data only. Lines are flushed as they are written: a STATE
 message is emitted only after the dead-letter lines of the records before it are on disk.
@@ -109,6 +110,7 @@ class DeadLetterWriter:
         self,
         *,
         stream: str,
+        ad_account_id: str | None,
         key: dict[str, Any],
         reason: str,
         stage: str,
@@ -118,6 +120,7 @@ class DeadLetterWriter:
         line = orjson.dumps(
             {
                 "stream": stream,
+                "ad_account_id": ad_account_id,
                 "key": safe_key(key),
                 "reason": scrub(reason),
                 "stage": stage,

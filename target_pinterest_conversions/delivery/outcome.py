@@ -15,6 +15,7 @@ logger = logging.getLogger("target-pinterest-conversions.outcome")
 
 def settle(
     stream: str,
+    ad_account_id: str,
     items: Sequence[PendingEvent],
     results: Sequence[EventResult],
     dead_letters: DeadLetterWriter,
@@ -22,7 +23,10 @@ def settle(
     *,
     dry_run: bool = False,
 ) -> int:
-    """Record Pinterest's per-event results for one request; return how many processed.
+    """Record Pinterest's per-event results for one request to one ad account.
+
+    Returns how many events were processed; the stream's and the account's counters
+    both take the outcome.
 
     Results are matched to events by position, as Pinterest returns them in request
     order. A failed event goes to the dead-letter output with Pinterest's exact
@@ -35,6 +39,7 @@ def settle(
     """
     if dry_run:
         summary.update(stream, events_written=len(items))
+        summary.update_account(ad_account_id, events_written=len(items))
         return len(items)
     processed = 0
     failed = 0
@@ -52,12 +57,16 @@ def settle(
         summary.count(stream, "reasons", message_template(reason))
         dead_letters.write(
             stream=stream,
+            ad_account_id=ad_account_id,
             key=item.key,
             reason=reason,
             stage="pinterest",
             event=item.event,
         )
     summary.update(stream, events_sent=len(items), processed=processed, failed_at_pinterest=failed)
+    summary.update_account(
+        ad_account_id, events_sent=len(items), processed=processed, failed_at_pinterest=failed
+    )
     return processed
 
 

@@ -1,9 +1,10 @@
 """Batches in flight: up to ``max_parallel_requests`` deliveries at once, in threads.
 
-A submitted batch is sent in requests of at most ``batch_size`` events, each request's
-per-event results are settled (delivered or dead-lettered), and only then is the batch
-closed in the state gate, so STATE never passes an undelivered record however the
-deliveries interleave.
+A submitted batch is sent, account by account, in requests of at most ``batch_size``
+events to one ad account each; each request's per-event results are settled (delivered
+or dead-lettered), and only once every account's part is settled is the batch closed in
+the run's one state gate, whatever the accounts, so STATE never passes an undelivered
+record however the deliveries interleave.
 
 Submitting blocks (and the target stops reading input) while all slots are busy, and
 also while the oldest unsettled batch is ``max_parallel_requests`` batches behind: a
@@ -20,11 +21,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from target_pinterest_conversions.context.summary import RunSummary
-from target_pinterest_conversions.delivery.batch import PendingEvent, chunks
+from target_pinterest_conversions.delivery.batch import AccountBatches, chunks
 from target_pinterest_conversions.delivery.client import Sender
 from target_pinterest_conversions.delivery.deadletter import DeadLetterWriter
 from target_pinterest_conversions.delivery.outcome import settle
@@ -66,8 +67,8 @@ class Deliveries:
         self._next_ordinal = 0
         self._failure: BaseException | None = None
 
-    def submit(self, stream: str, batch_id: str, items: Sequence[PendingEvent]) -> None:
-        """Start delivering a batch once a slot is free and the window allows it.
+    def submit(self, stream: str, batch_id: str, items: AccountBatches) -> None:
+        """Start delivering a batch (events by ad account) once a slot and the window allow.
 
         Raises:
             BaseException: the first failure of an earlier delivery, or what the
@@ -128,23 +129,26 @@ class Deliveries:
         """Stop the threads once the deliveries in flight are done."""
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _deliver(self, stream: str, batch_id: str, items: Sequence[PendingEvent]) -> None:
+    def _deliver(self, stream: str, batch_id: str, items: AccountBatches) -> None:
         if self._failure is not None:
             return  # another batch failed: the run is stopping, send nothing new
         started = time.monotonic()
         sender = self._sender()
-        for request in chunks(items, self._request_size):
-            results = sender.send([item.event for item in request])
-            settle(
-                stream,
-                request,
-                results,
-                self._dead_letters,
-                self._summary,
-                dry_run=sender.dry_run,
-            )
+        for account, events in items.items():
+            for request in chunks(events, self._request_size):
+                results = sender.send([item.event for item in request], account)
+                settle(
+                    stream,
+                    account,
+                    request,
+                    results,
+                    self._dead_letters,
+                    self._summary,
+                    dry_run=sender.dry_run,
+                )
         self._gate.close_batch(batch_id)
-        self._after_batch(stream, len(items), time.monotonic() - started)
+        count = sum(len(events) for events in items.values())
+        self._after_batch(stream, count, time.monotonic() - started)
 
     def _done(self, future: Future[None], ordinal: int) -> None:
         with self._changed:

@@ -224,6 +224,7 @@ def bind_mapping(
             group: binder.group(f"{prefix}.{group}", sources)
             for group, sources in mapping.info.items()
         },
+        ad_account_id=binder.source(f"{prefix}.ad_account_id", mapping.ad_account_id),
     )
     if binder.errors:
         raise MappingSchemaError("; ".join(binder.errors))

@@ -30,6 +30,7 @@ EVENT_NAME_FALLBACKS: tuple[str, ...] = ("custom", "skip", "as_is")
 
 STREAM_MAPPING_KEYS: tuple[str, ...] = (
     "preset",
+    "ad_account_id",
     "event_name",
     "event_name_from",
     "event_name_map",
@@ -62,6 +63,13 @@ _URL_PARAM_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "description": "A query parameter of the URL found at a path (or the first of paths).",
 }
+_CONST_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"const": {}},
+    "required": ["const"],
+    "additionalProperties": False,
+    "description": "A constant.",
+}
 _SOURCE_SCHEMA: dict[str, Any] = {
     "anyOf": [
         {"type": "string", "description": "A dotted path into the record."},
@@ -73,13 +81,7 @@ _SOURCE_SCHEMA: dict[str, Any] = {
             "value wins.",
         },
         _URL_PARAM_SCHEMA,
-        {
-            "type": "object",
-            "properties": {"const": {}},
-            "required": ["const"],
-            "additionalProperties": False,
-            "description": "A constant.",
-        },
+        _CONST_SCHEMA,
     ]
 }
 """A value source: a path, a list of paths, ``{"const": value}`` or a URL's parameter."""
@@ -101,8 +103,29 @@ _CONDITION_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
+_AD_ACCOUNT_ID_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {
+            "type": "string",
+            "description": "The ad account's id (1 to 18 digits), or a record path.",
+        },
+        {"type": "integer", "minimum": 0, "description": "The ad account's id."},
+        {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        {
+            **_CONST_SCHEMA,
+            "properties": {"const": {"type": ["string", "integer"]}},
+            "description": "The ad account's id as a constant.",
+        },
+    ]
+}
+"""``ad_account_id``: digits are the account itself; any other text is a record path."""
+
 _KEY_DESCRIPTIONS: dict[str, str] = {
     "preset": "A built-in mapping to start from; the other keys override it.",
+    "ad_account_id": (
+        "The stream's ad account, overriding the top-level ad_account_id: its digits, or a "
+        "value source (path, list of paths) of a record field holding them."
+    ),
     "event_name": "A Pinterest event name; with event_name_from, the name for empty values.",
     "event_name_from": "Value source of a source event name, looked up in event_name_map.",
     "event_name_map": "Source name to Pinterest name, a built-in map name, or a list of those.",
@@ -153,6 +176,7 @@ def stream_mapping_schema() -> dict[str, Any]:
     }
     properties: dict[str, Any] = {
         "preset": {"type": "string", "enum": list(PRESETS)},
+        "ad_account_id": _AD_ACCOUNT_ID_SCHEMA,
         "event_name": {"type": "string"},
         "event_name_from": dict(_SOURCE_SCHEMA),
         "event_name_map": names_schema,

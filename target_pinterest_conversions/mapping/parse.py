@@ -22,6 +22,7 @@ from target_pinterest_conversions.mapping.keys import (
     EXTRA_STRING_FIELDS,
     HASHED_KEYS,
     INFO_KEYS,
+    ITEM,
     STREAM_MAPPING_KEYS,
     USER_DATA_KEYS,
 )
@@ -33,6 +34,7 @@ from target_pinterest_conversions.mapping.spec import (
     Source,
     StreamMapping,
 )
+from target_pinterest_conversions.pinterest.limits import ad_account_id
 from target_pinterest_conversions.pinterest.vocabulary import (
     ACTION_SOURCES,
     BUILTIN_EVENT_MAPS,
@@ -83,6 +85,36 @@ def _alternatives(item: object, setting: str) -> list[tuple[tuple[str, ...], str
             raise MappingConfigError(f"{setting}.from: expected a path or a list of paths")
         return [(_parse_path(url, setting), name.strip()) for url in urls]
     raise MappingConfigError(f"{setting}: expected {_SOURCE_FORMS}")
+
+
+def parse_ad_account_id(spec: object, setting: str) -> Source:
+    """Parse a stream's ``ad_account_id``: its digits (a constant) or a value source.
+
+    Text of digits (or a non-negative integer) is the account itself; other text, a list
+    of paths or ``{"const": ...}`` is a value source. A constant must be 1 to 18 digits;
+    paths must read the record (not ``$item``): one record goes to one account.
+    """
+    if (isinstance(spec, str) and spec.strip().isascii() and spec.strip().isdigit()) or (
+        isinstance(spec, int) and not isinstance(spec, bool)
+    ):
+        spec = {"const": spec}
+    expected = (
+        f"{setting}: expected the ad account's id (1 to 18 digits), a path of a record "
+        'field holding it ("a.b"), a list of paths or {"const": "<digits>"}'
+    )
+    if isinstance(spec, Mapping) and set(spec) == {"const"}:
+        account = ad_account_id(spec["const"])
+        if account is None:
+            raise MappingConfigError(expected)
+        return Source(const=account)
+    if not isinstance(spec, (str, list)):
+        raise MappingConfigError(expected)
+    source = parse_source(spec, setting)
+    if any(path[0] == ITEM for path in source.paths):
+        raise MappingConfigError(
+            f"{setting}: reads the record, not {ITEM}: each record goes to one ad account",
+        )
+    return source
 
 
 def _parse_path(path: str, setting: str) -> tuple[str, ...]:
@@ -316,6 +348,11 @@ def parse_stream_mapping(stream: str, spec: object) -> StreamMapping:
         preset=preset,
         skip_when=skip_when if skip_when is not None and skip_when.conditions else None,
         info=info,
+        ad_account_id=(
+            parse_ad_account_id(cfg["ad_account_id"], f"{setting}.ad_account_id")
+            if cfg.get("ad_account_id") is not None
+            else None
+        ),
     )
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from target_pinterest_conversions.mapping.keys import ITEM
-from target_pinterest_conversions.pinterest.limits import InvalidText
+from target_pinterest_conversions.pinterest.limits import InvalidText, ad_account_id
 from target_pinterest_conversions.pinterest.vocabulary import ACTION_SOURCES, name_key
 
 if TYPE_CHECKING:
@@ -185,6 +185,8 @@ class StreamMapping:
     preset: str | None = None
     skip_when: SkipRule | None = None
     info: Mapping[str, Mapping[str, Source]] = field(default_factory=dict)
+    ad_account_id: Source | None = None
+    """The stream's own ad account (a constant, or record paths); ``None``: the top-level one."""
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -213,6 +215,24 @@ class StreamMapping:
             return [self._extract(record, None)]  # type: ignore[attr-defined]
         extract = self._extract  # type: ignore[attr-defined]
         return [extract({**record, ITEM: item}, index) for index, item in enumerate(items)]
+
+    def ad_account(self, record: Mapping[str, Any]) -> tuple[str | None, str | None]:
+        """Return ``(account, None)`` for the record's ad account, or ``(None, reason)``.
+
+        Only for a mapping whose ``ad_account_id`` reads the record. The reason names the
+        setting, never the value: a wrongly mapped field may hold personal data.
+        """
+        source = self.ad_account_id
+        if source is None:
+            raise ValueError(f"streams.{self.stream} has no ad_account_id of its own")
+        value = source.get(record)
+        account = ad_account_id(value)
+        if account is not None:
+            return account, None
+        setting = f"streams.{self.stream}.ad_account_id"
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None, f"ad_account_id is missing: the record has no value for {setting}"
+        return None, f"ad_account_id is not 1 to 18 digits ({setting})"
 
     def item_scoped_event_id(self) -> bool:
         """Tell whether the mapped event id already differs per item (reads ``$item``)."""

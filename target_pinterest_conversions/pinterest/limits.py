@@ -7,6 +7,9 @@ by Pinterest (or read as infinity or zero), and a huge exponent written out in f
 (``1e999999`` has a million digits) takes minutes and gigabytes: such numbers are refused
 here, before their text is built, with a reason.
 
+Pinterest's path parameter ``ad_account_id`` is a text of 1 to 18 digits (``^\\d+$``,
+``maxLength: 18``): :func:`ad_account_id` reads a configured or recorded value as one.
+
 JSON text may also escape lone UTF-16 surrogates (``"\\ud800"``), which are not Unicode
 characters and cannot be encoded as UTF-8, so no request body or file can hold them. The
 reader decodes such lines and wraps each such string in :class:`InvalidText`, so that a
@@ -15,6 +18,7 @@ converter refuses it by its class, at no cost to ordinary strings. Pure: no I/O.
 
 from __future__ import annotations
 
+import re
 import sys
 from decimal import Decimal
 from typing import Any
@@ -29,12 +33,34 @@ MAX_NUMBER_DIGITS = 4300
 JSON decoder's for integers, so a decoded integer always fits."""
 
 _UINT64_END = 2**64  # orjson writes integers from INT64_MIN up to, not including, this
+TEST_REQUESTS_PER_SECOND = 10
+"""Pinterest's limit on requests sent with ``test=true``: 10 a second per app."""
+AD_ACCOUNT_ID_DIGITS = 18
+"""The longest ``ad_account_id`` Pinterest's path parameter takes (``maxLength: 18``)."""
+_AD_ACCOUNT_ID = re.compile(rf"[0-9]{{1,{AD_ACCOUNT_ID_DIGITS}}}")  # ASCII digits only
 
 
 class InvalidText(str):
     """Input text holding a lone surrogate: not valid Unicode, so never sent or written."""
 
     __slots__ = ()
+
+
+def ad_account_id(value: object) -> str | None:
+    """Return ``value`` as an ad account id (1 to 18 ASCII digits), or ``None``.
+
+    Text is trimmed; a non-negative integer is written as its digits (a JSON number or
+    an unquoted YAML value). Anything else, booleans and fractions included, is not an id.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value < 10**AD_ACCOUNT_ID_DIGITS:
+            return None
+        text = str(value)
+    else:
+        return None
+    return text if _AD_ACCOUNT_ID.fullmatch(text) else None
 
 
 def in_int64(number: int | Decimal) -> bool:
