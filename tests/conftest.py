@@ -25,6 +25,7 @@ SLOW_MODULES = frozenset(
 CLI_MODULES = frozenset(
     {
         "test_bad_input",
+        "test_batch_messages",
         "test_capabilities",
         "test_check",
         "test_end_to_end",
