@@ -32,6 +32,48 @@ def _parse_int(text: str) -> int | Decimal:
         return Decimal(text)
 
 
+class UndecodableLineError(ValueError):
+    """A line that is not JSON; the message says why, never what the line holds."""
+
+
+def decode_json(line: str | bytes) -> Any:
+    """Decode one JSON line as RECORD messages are: numbers with a fraction as ``Decimal``.
+
+    A line msgspec refuses is read again by Python's ``json``, as the SDK's default
+    reader would: it takes what taps written in Python emit (``NaN``, ``Infinity``,
+    lone surrogate escapes, integers of more than 4300 digits), and the record's
+    converters then refuse such values one by one instead of the run stopping. Records
+    of BATCH files are decoded here too, so they reach the converters in the same types.
+
+    Raises:
+        UndecodableLineError: not UTF-8, not JSON, or nested too deeply.
+
+    """
+    try:
+        return decoder.decode(line)
+    except msgspec.DecodeError as exc:
+        return _decode_leniently(line, exc)
+    except UnicodeDecodeError:
+        raise UndecodableLineError("not valid UTF-8") from None
+    except RecursionError:
+        raise UndecodableLineError("nested too deeply") from None
+
+
+def _decode_leniently(line: str | bytes, error: msgspec.DecodeError) -> Any:
+    """Decode a line msgspec refused with Python's ``json``; else report msgspec's ``error``."""
+    try:
+        text = line.decode("utf-8") if isinstance(line, (bytes, bytearray)) else line
+        message = json.loads(text, parse_float=Decimal, parse_int=_parse_int)
+        # Only lines read here can hold lone surrogates: msgspec refuses them.
+        return mark_invalid_text(message)
+    except UnicodeDecodeError:
+        raise UndecodableLineError("not valid UTF-8") from None
+    except RecursionError:
+        raise UndecodableLineError("nested too deeply") from None
+    except ValueError:
+        raise UndecodableLineError(f"not valid JSON ({error})") from None
+
+
 class SafeMessageReader(MsgSpecReader):
     """Reads Singer messages; a malformed line raises :class:`InputError`.
 
@@ -72,39 +114,15 @@ class SafeMessageReader(MsgSpecReader):
         return open(fd, "rb", buffering=INPUT_BUFFER_BYTES, closefd=False)
 
     def deserialize_json(self, line: str | bytes) -> dict[str, Any]:
-        """Decode one line; numbers with a fraction become ``Decimal``.
-
-        A line msgspec refuses is read again by Python's ``json``, as the SDK's default
-        reader would: it takes what taps written in Python emit (``NaN``, ``Infinity``,
-        lone surrogate escapes, integers of more than 4300 digits), and the record's
-        converters then refuse such values one by one instead of the run stopping.
-        """
+        """Decode one line as :func:`decode_json` does; a message must be an object."""
         self.line_number += 1
         try:
-            message = decoder.decode(line)
-        except msgspec.DecodeError as exc:
-            message = self._decode_leniently(line, exc)
-        except UnicodeDecodeError:
-            raise InputError(f"input line {self.line_number}: not valid UTF-8") from None
-        except RecursionError:
-            raise InputError(f"input line {self.line_number}: nested too deeply") from None
+            message = decode_json(line)
+        except UndecodableLineError as exc:
+            raise InputError(f"input line {self.line_number}: {exc}") from None
         if not isinstance(message, dict):
             raise InputError(f"input line {self.line_number}: a Singer message must be an object")
         return message
-
-    def _decode_leniently(self, line: str | bytes, error: msgspec.DecodeError) -> Any:
-        """Decode a line msgspec refused with Python's ``json``; else raise msgspec's ``error``."""
-        try:
-            text = line.decode("utf-8") if isinstance(line, (bytes, bytearray)) else line
-            message = json.loads(text, parse_float=Decimal, parse_int=_parse_int)
-            # Only lines read here can hold lone surrogates: msgspec refuses them.
-            return mark_invalid_text(message)
-        except UnicodeDecodeError:
-            raise InputError(f"input line {self.line_number}: not valid UTF-8") from None
-        except RecursionError:
-            raise InputError(f"input line {self.line_number}: nested too deeply") from None
-        except ValueError:
-            raise InputError(f"input line {self.line_number}: not valid JSON ({error})") from None
 
     def assert_line_requires(self, line_dict: dict[str, Any], requires: set[str]) -> None:  # type: ignore[override]
         """Check that a message has the keys its type requires."""

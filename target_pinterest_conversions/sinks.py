@@ -7,21 +7,18 @@ outcome, state); the sinks only connect them to the SDK's record and batch hooks
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.sinks import BatchSink
 
 from target_pinterest_conversions.check import check_connection
-from target_pinterest_conversions.context.errors import ConfigError, InputError
+from target_pinterest_conversions.context.errors import ConfigError
 from target_pinterest_conversions.conversion.converter import StreamConverter
 from target_pinterest_conversions.delivery.batch import PendingEvent
 from target_pinterest_conversions.delivery.client import MAX_EVENTS_PER_REQUEST
 from target_pinterest_conversions.mapping.binding import MappingSchemaError, bind_mapping
 
 if TYPE_CHECKING:
-    from singer_sdk.helpers._batch import BaseBatchFileEncoding
-
     from target_pinterest_conversions.target import TargetPinterestConversions
 
 
@@ -155,17 +152,6 @@ class PinterestEventsSink(BatchSink):
         if items:
             self._run.deliveries.submit(self.stream_name, context["batch_id"], items)
         self._run.check_rejections(self.stream_name, sample=REJECTION_SAMPLE)
-
-    def process_batch_files(
-        self,
-        encoding: BaseBatchFileEncoding,
-        files: Sequence[str],
-    ) -> None:
-        """Refuse BATCH messages: their records would skip mapping checks and key tracking."""
-        raise InputError(
-            f"stream '{self.stream_name}': BATCH messages are not supported; "
-            "configure the tap to emit RECORD messages",
-        )
 
 
 class IgnoredStreamSink(BatchSink):

@@ -26,6 +26,7 @@ CLI_MODULES = frozenset(
     {
         "test_accounts_cli",
         "test_bad_input",
+        "test_batch_messages",
         "test_capabilities",
         "test_check",
         "test_end_to_end",

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -126,29 +127,39 @@ def _psql(sql: str) -> None:
     )
 
 
-@pytest.mark.skipif(
+needs_postgres = pytest.mark.skipif(
     _pg_env() is None and not os.environ.get("REQUIRE_POSTGRES"), reason="no PostgreSQL"
 )
-def test_incremental_runs_from_postgres_send_only_new_rows(tmp_path):
-    pg = _pg_env()
-    assert pg, "REQUIRE_POSTGRES is set but PGHOST/PGPORT/PGUSER/PGDATABASE are not"
+
+
+def _orders_table(
+    now: dt.datetime, *, newest: int = 120, step: int = 60
+) -> tuple[str, Callable[[int, int], None]]:
+    """A new orders table, and a function that inserts rows ``start`` to ``stop - 1``.
+
+    Row ``i`` was updated ``(newest - i) * step`` seconds before ``now``.
+    """
     table = f"orders_{uuid.uuid4().hex[:8]}"
-    now = dt.datetime.now(dt.timezone.utc)
     _psql(
         f"create table {table} (id integer primary key, email text, phone text, "
         "total numeric(10,2), currency text, updated_at timestamptz not null)",
     )
 
     def insert(start: int, stop: int) -> None:
-        rows = ", ".join(
-            f"({i}, 'buyer{i}@example.com', '+1 415 555 {i:04d}', {i}.50, 'USD', "
-            f"'{(now - dt.timedelta(minutes=120 - i)).isoformat()}')"
-            for i in range(start, stop)
+        _psql(
+            f"insert into {table} select i, 'buyer' || i || '@example.com', "  # noqa: S608
+            "'+1 415 555 ' || lpad(i::text, 4, '0'), i + 0.50, 'USD', "
+            f"timestamptz '{now.isoformat()}' - make_interval(secs => ({newest} - i) * {step}) "
+            f"from generate_series({start}, {stop - 1}) as i",
         )
-        _psql(f"insert into {table} values {rows}")  # noqa: S608 - test data we generate
 
-    insert(1, 31)
-    stream = f"public-{table}"
+    return table, insert
+
+
+def _postgres_project(
+    tmp_path: Path, pg: dict[str, str], stream: str, tap_config: dict | None = None
+) -> Path:
+    """A Meltano project: tap-postgres reading ``stream`` incrementally, into the target."""
     extractor = {
         "name": "tap-postgres",
         "namespace": "tap_postgres",
@@ -163,6 +174,7 @@ def test_incremental_runs_from_postgres_send_only_new_rows(tmp_path):
             "password": os.environ.get("PGPASSWORD", "trust"),
             "database": pg["PGDATABASE"],
             "filter_schemas": ["public"],
+            **(tap_config or {}),
         },
         "select": [f"{stream}.*"],
         "metadata": {
@@ -183,6 +195,27 @@ def test_incremental_runs_from_postgres_send_only_new_rows(tmp_path):
     }
     spec.pop("jobs", None)
     (folder / "meltano.yml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    return folder
+
+
+def _check_bookmark(folder: Path, stream: str, newest: dt.datetime) -> None:
+    state = json.loads(
+        meltano(folder, "state", "get", "dev:tap-postgres-to-target-pinterest-conversions")
+    )
+    bookmark = state["singer_state"]["bookmarks"][stream]
+    assert bookmark["replication_key"] == "updated_at"
+    assert bookmark["replication_key_value"].startswith(newest.strftime("%Y-%m-%dT%H"))
+
+
+@needs_postgres
+def test_incremental_runs_from_postgres_send_only_new_rows(tmp_path):
+    pg = _pg_env()
+    assert pg, "REQUIRE_POSTGRES is set but PGHOST/PGPORT/PGUSER/PGDATABASE are not"
+    now = dt.datetime.now(dt.timezone.utc)
+    table, insert = _orders_table(now)
+    insert(1, 31)
+    stream = f"public-{table}"
+    folder = _postgres_project(tmp_path, pg, stream)
     meltano(folder, "install")
     with FakePinterest(token=TOKEN) as api:
         meltano(folder, "run", "tap-postgres", "target-pinterest-conversions", env=loader_env(api))
@@ -196,14 +229,46 @@ def test_incremental_runs_from_postgres_send_only_new_rows(tmp_path):
     # with the same event id, which Pinterest deduplicates.
     assert set(second) - {30} == set(range(31, 41))
     assert len(second) <= 11
-    state = json.loads(
-        meltano(folder, "state", "get", "dev:tap-postgres-to-target-pinterest-conversions")
-    )
-    bookmark = state["singer_state"]["bookmarks"][stream]
-    assert bookmark["replication_key"] == "updated_at"
-    assert bookmark["replication_key_value"].startswith(
-        (now - dt.timedelta(minutes=80)).strftime("%Y-%m-%dT%H")
-    )
+    _check_bookmark(folder, stream, now - dt.timedelta(minutes=80))
+
+
+@needs_postgres
+def test_batch_messages_from_postgres_deliver_every_row_then_only_new_ones(tmp_path):
+    """tap-postgres in batch mode: gzipped JSONL files, announced in BATCH messages."""
+    pg = _pg_env()
+    assert pg, "REQUIRE_POSTGRES is set but PGHOST/PGPORT/PGUSER/PGDATABASE are not"
+    now = dt.datetime.now(dt.timezone.utc)
+    table, insert = _orders_table(now, newest=3000, step=1)
+    insert(1, 2501)
+    stream = f"public-{table}"
+    batches = tmp_path / "batches"
+    batch_config = {
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": batches.as_uri(), "prefix": "orders-"},
+        "batch_size": 1000,
+    }
+    (tmp_path / "project").mkdir()
+    folder = _postgres_project(tmp_path / "project", pg, stream, {"batch_config": batch_config})
+    meltano(folder, "install")
+    with FakePinterest(token=TOKEN) as api:
+        run = meltano_result(
+            folder, "run", "tap-postgres", "target-pinterest-conversions", env=loader_env(api)
+        )
+        assert run.returncode == 0, run.stderr[-4000:]
+        first = sorted(int(i) for i in api.accepted_ids())
+        files = sorted(batches.glob("orders-*.json.gz"))
+        insert(2501, 2521)
+        meltano(folder, "run", "tap-postgres", "target-pinterest-conversions", env=loader_env(api))
+        everything = [int(i) for i in api.accepted_ids()]
+    assert len(files) == 3  # 2500 rows in files of at most 1000: the rows came as BATCH
+    assert first == list(range(1, 2501))
+    assert api.errors == []
+    second = everything[len(first) :]
+    # The replication key is inclusive: the last row of the first run may come again.
+    assert set(second) - {2500} == set(range(2501, 2521))
+    assert len(second) <= 21
+    assert len(list(batches.glob("orders-*.json.gz"))) == 4
+    _check_bookmark(folder, stream, now - dt.timedelta(seconds=480))
 
 
 def test_meltano_config_test_checks_the_token_for_real(tmp_path):

@@ -181,3 +181,10 @@ def test_the_loaders_config_and_setting_groups_name_only_settings():
     for group in LOADER["settings_group_validation"]:
         assert set(group) <= set(DECLARED), group
         assert required <= set(group), group
+
+
+def test_the_capabilities_are_the_ones_about_declares():
+    # Meltano 4.4's meltano.yml schema has no validate-records capability.
+    declared = [str(c.value) for c in TargetPinterestConversions.capabilities]
+    assert LOADER["capabilities"] == [c for c in declared if c != "validate-records"]
+    assert "batch" in LOADER["capabilities"]
