@@ -77,6 +77,11 @@ def check_connection(settings: Settings, *, now: int, user_agent: str) -> str:
             "Connection check: dry_run is true, so Pinterest was not contacted; the "
             "settings are valid. Set dry_run to false to check the token and ad account"
         )
+    if settings.output == "csv":
+        return (
+            "Connection check: output is csv, so Pinterest was not contacted; the settings "
+            "are valid and csv_path can be written. The files are uploaded in Ads Manager"
+        )
     accounts = settings.check_accounts
     from_records = settings.streams_with_account_field
     unchecked = (

@@ -25,6 +25,7 @@ from target_pinterest_conversions.delivery.client import (
     PinterestClient,
     Sender,
 )
+from target_pinterest_conversions.delivery.csvfile import CsvWriter
 from target_pinterest_conversions.delivery.deadletter import DeadLetterWriter
 from target_pinterest_conversions.delivery.pool import Deliveries
 from target_pinterest_conversions.delivery.state import StateGate
@@ -81,7 +82,12 @@ class Run:
         )
         """Record warnings already given at start-up: counted, not logged again."""
         self.dead_letters = DeadLetterWriter(settings.dead_letter_path)
-        self.gate = StateGate(before_emit=self.dead_letters.sync)
+        #: The CSV files (``output: csv``); opening it cuts a crashed run's uncommitted rows.
+        self.csv = CsvWriter(settings.csv_path) if settings.output == "csv" else None
+        if self.csv is not None:
+            for note in self.csv.recovered:
+                logger.warning("csv_path: %s", note)
+        self.gate = StateGate(before_emit=self.before_state)
         self.deliveries = Deliveries(
             sender=lambda: self.sender,
             gate=self.gate,
@@ -100,6 +106,18 @@ class Run:
         self._started = time.monotonic()
         self._last_progress = self._started
         self._metric_counts: dict[tuple[str, str], int] = {}
+
+    def before_state(self) -> None:
+        """Make durable what a STATE about to be written covers: dead letters, CSV rows."""
+        self.dead_letters.sync()
+        if self.csv is not None:
+            self.csv.commit()
+
+    def write_row(self, stream: str, event: dict[str, Any]) -> None:
+        """Write a valid event as a CSV row (``output: csv``), counted as written."""
+        assert self.csv is not None  # noqa: S101 - only called with output csv
+        self.csv.write(event)
+        self.summary.update(stream, events_written=1)
 
     @property
     def sender(self) -> Sender:
@@ -126,11 +144,11 @@ class Run:
         for one in reasons:
             self.summary.count(stream, "reasons", one)
         self.summary.update(stream, dead_lettered_locally=1)
-        if ad_account_id is not None:
+        if ad_account_id:  # "" with output csv: no ad account
             self.summary.update_account(ad_account_id, dead_lettered_locally=1)
         self.dead_letters.write(
             stream=stream,
-            ad_account_id=ad_account_id,
+            ad_account_id=ad_account_id or None,
             key=key,
             reason=reason,
             stage="target",
@@ -190,7 +208,7 @@ class Run:
                 name,
                 counts["records_read"],
                 delivered,
-                "written" if self.settings.dry_run else "processed",
+                "written" if self.settings.writes_files else "processed",
                 counts["dead_lettered_locally"] + counts["failed_at_pinterest"],
                 counts["skipped"],
                 delivered / elapsed,
@@ -208,7 +226,7 @@ class Run:
         with self._lock:
             for name, stats in self.summary.items():
                 current = {
-                    "written" if self.settings.dry_run else "processed": stats.delivered,
+                    "written" if self.settings.writes_files else "processed": stats.delivered,
                     "failed": stats.failed_at_pinterest,
                     "dead_lettered": stats.dead_lettered_locally,
                     "skipped": stats.skipped,
@@ -326,7 +344,7 @@ class Run:
         }.get(report["status"], f"failed (exit code {exit_code})")
         delivered = (
             f"{totals['events_written']} events written"
-            if self.settings.dry_run
+            if self.settings.writes_files
             else f"{totals['events_sent']} events sent, {totals['processed']} processed"
         )
         line = (
@@ -375,10 +393,21 @@ class Run:
         return None if isinstance(failure, DeliveryStopped) else failure
 
     def close(self) -> None:
-        """Finish the deliveries in flight, then close the sender and the dead-letter file."""
+        """Finish the deliveries in flight, then close the sender and the output files."""
         self.deliveries.close()
         with self._lock:
             sender, self._sender = self._sender, None
         if sender is not None:
             sender.close()
         self.dead_letters.close()
+        if self.csv is not None:
+            self.csv.close()
+            files = ", ".join(str(path) for path in self.csv.files) or "none"
+            logger.info("CSV files written for upload in Ads Manager: %s", files)
+            if self.csv.uncommitted_rows:
+                # Rows after the last STATE: the tap sends their records again from it.
+                logger.warning(
+                    "csv_path: %d rows were written after the last STATE; the next run "
+                    "cuts them and writes them again from the records the tap re-sends",
+                    self.csv.uncommitted_rows,
+                )

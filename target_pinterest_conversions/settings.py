@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from singer_sdk import typing as th
 
 from target_pinterest_conversions.context.errors import ConfigError
+from target_pinterest_conversions.conversion.checks import OUTPUTS
 from target_pinterest_conversions.conversion.geo import normalize_country
 from target_pinterest_conversions.conversion.text import DroppedValue
 from target_pinterest_conversions.delivery.client import DEFAULT_API_URL, MAX_EVENTS_PER_REQUEST
@@ -38,7 +39,8 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         title="Ad Account ID",
         description=(
             "Pinterest ad account that receives the events (digits only). Required unless "
-            "every stream in streams sets its own ad_account_id, which overrides this one."
+            "every stream in streams sets its own ad_account_id, which overrides this one, "
+            "or output is csv."
         ),
         examples=["549755885175"],
     ),
@@ -49,7 +51,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         title="Access Token",
         description=(
             "Conversion access token from Ads Manager (or an OAuth token with ads:write). "
-            "Required unless dry_run is true."
+            "Required unless dry_run is true or output is csv."
         ),
     ),
     th.Property(
@@ -86,6 +88,29 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         description=(
             "JSON-lines file that receives one line per request in dry runs: the ad "
             'account and the exact body, {"ad_account_id": ..., "data": [...]}.'
+        ),
+    ),
+    th.Property(
+        "output",
+        th.StringType,
+        default="api",
+        allowed_values=list(OUTPUTS),
+        title="Output",
+        description=(
+            "'api' sends events to the API for Conversions (events up to 7 days old); 'csv' "
+            "sends nothing and writes Ads Manager's offline-conversions CSV files to csv_path "
+            "for upload (events up to 30 days old; no access token or ad account needed)."
+        ),
+    ),
+    th.Property(
+        "csv_path",
+        th.StringType,
+        default="pinterest-conversions",
+        title="CSV Path",
+        description=(
+            "With output csv: a folder, or a file name ending in .csv whose folder and name "
+            "start the files' names. Each run writes new files, <name>-<UTC time>-<part>.csv, "
+            "never overwriting one; a file rolls over before 10 million rows or 5 GB."
         ),
     ),
     th.Property(
@@ -276,6 +301,14 @@ class Settings:
     """Start-up warnings about settings that work but are probably not what was meant."""
     unlisted_event_names: frozenset[str] = frozenset()
     """Configured event names Pinterest does not list (warned about at start-up)."""
+    output: str = "api"
+    """``api`` (send) or ``csv`` (write Ads Manager's upload files to ``csv_path``)."""
+    csv_path: str = "pinterest-conversions"
+
+    @property
+    def writes_files(self) -> bool:
+        """True when events only go to files (a dry run, the CSV output): nothing is sent."""
+        return self.dry_run or self.output == "csv"
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -287,6 +320,8 @@ class Settings:
         """One line saying where events go: ``DRY RUN: ...`` or ``LIVE: ...``."""
         if self.dry_run:
             return f"DRY RUN: request bodies to {self.dry_run_path}"
+        if self.output == "csv":
+            return f"CSV: Ads Manager upload files to {self.csv_path}"
         host = urlsplit(self.api_url).netloc or self.api_url
         test = ", test mode" if self.test_mode else ""
         return f"LIVE: {host}, {self.accounts_label}{test}"
@@ -488,11 +523,20 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         if ad_account_id is None:
             raise ConfigError("ad_account_id: must be the ad account's id, 1 to 18 digits")
     dry_run = bool(config.get("dry_run", False))
+    output = config.get("output") or "api"
+    if output not in OUTPUTS:
+        raise ConfigError(
+            f"output: must be one of {', '.join(OUTPUTS)}{did_you_mean(str(output), OUTPUTS)}"
+        )
+    csv_path = str(config.get("csv_path") or "pinterest-conversions").strip()
+    if output == "csv" and dry_run:
+        # Both would write files instead of sending; one run has one output.
+        raise ConfigError("dry_run: output csv sends nothing already; set dry_run to false")
     token = config.get("access_token")
     if isinstance(token, str):
         token = token.strip() or None
-    if token is None and not dry_run:
-        raise ConfigError("access_token: required unless dry_run is true")
+    if token is None and not dry_run and output == "api":
+        raise ConfigError("access_token: required unless dry_run is true or output is csv")
     if token is not None and (not isinstance(token, str) or any(c.isspace() for c in token)):
         raise ConfigError("access_token: must be the token text, without spaces or 'Bearer'")
     api_url = str(config.get("api_url") or DEFAULT_API_URL).strip()
@@ -519,7 +563,7 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         streams = parse_streams(config["streams"])
     except MappingConfigError as exc:
         raise ConfigError(str(exc)) from None
-    if ad_account_id is None:
+    if ad_account_id is None and output == "api":
         # The simplest rule that is never ambiguous: an account for every mapped stream.
         without = [name for name, mapping in streams.items() if mapping.ad_account_id is None]
         if without:
@@ -582,4 +626,6 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
             for name in names
         ),
         unlisted_event_names=frozenset(n for names in unlisted.values() for n in names),
+        output=output,
+        csv_path=csv_path,
     )

@@ -56,9 +56,14 @@ class PinterestEventsSink(BatchSink):
                 ", ".join(dropped),
             )
         account = self._mapping.ad_account_id
-        #: The stream's one ad account; ``None`` when each record names its own.
+        #: With output csv, rows go to the CSV files, which name no ad account.
+        self._csv = self._settings.output == "csv"
+        #: The stream's one ad account; ``None`` when each record names its own, ``""``
+        #: with output csv (the file is uploaded to an account in Ads Manager).
         self._account: str | None = (
-            self._settings.ad_account_id
+            ""
+            if self._csv
+            else self._settings.ad_account_id
             if account is None
             else (str(account.const) if account.is_const else None)
         )
@@ -70,6 +75,7 @@ class PinterestEventsSink(BatchSink):
             validate=self.config.get("validate_records", True),
             partner_name=self._settings.partner_name,
             default_country=self._settings.default_phone_country,
+            output=self._settings.output,
         )
 
     def get_validator(self) -> None:
@@ -132,6 +138,11 @@ class PinterestEventsSink(BatchSink):
         event: dict[str, Any],
         key: dict[str, Any],
     ) -> None:
+        if self._csv:
+            # Written at once, in record order, so a STATE always covers a prefix of the
+            # files (delivery/csvfile.py): no batch is held open.
+            self._run.write_row(self.stream_name, event)
+            return
         batches: dict[str, list[PendingEvent]] | None = context.get("events")
         if batches is None:
             # The batch holds undelivered events from this record on.
@@ -151,6 +162,8 @@ class PinterestEventsSink(BatchSink):
         items = context.get("events")
         if items:
             self._run.deliveries.submit(self.stream_name, context["batch_id"], items)
+        elif self._csv:
+            self._run.log_progress(self.stream_name)
         self._run.check_rejections(self.stream_name, sample=REJECTION_SAMPLE)
 
 

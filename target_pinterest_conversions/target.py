@@ -50,6 +50,7 @@ from target_pinterest_conversions.context.files import OutputFileError, check_wr
 from target_pinterest_conversions.context.interrupt import PROCESS, Interrupted
 from target_pinterest_conversions.context.redaction import install as install_redaction
 from target_pinterest_conversions.delivery.client import AuthError, DeliveryError
+from target_pinterest_conversions.delivery.csvfile import csv_path_problem
 from target_pinterest_conversions.mapping.suggest import did_you_mean
 from target_pinterest_conversions.reader import SafeMessageReader
 from target_pinterest_conversions.run import Run
@@ -324,7 +325,8 @@ class TargetPinterestConversions(Target):
         self._finished = True
         self.run.close()
         self.run.emit_outcome_metrics()
-        self.run.summary.log(self.logger)
+        csv = self.run.settings.output == "csv"
+        self.run.summary.log(self.logger, "the CSV files" if csv else "the dry-run file")
         if self.run.dead_letters.count:
             self.logger.warning(
                 "%d records or events were dead-lettered to %s",
@@ -516,6 +518,8 @@ def _interrupted(
 def _check_output_files(settings: Settings) -> None:
     """Refuse, before any input is read, output paths that cannot be written."""
     paths = [("dead_letter_path", settings.dead_letter_path)]
+    if settings.output == "csv" and (problem := csv_path_problem(settings.csv_path)):
+        raise ConfigError(problem)
     if settings.dry_run:
         paths.append(("dry_run_path", settings.dry_run_path))
     if settings.summary_path:

@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from target_pinterest_conversions.conversion.checks import TOO_OLD as _TOO_OLD
 from tests.cli import command, run_target, write_config
 from tests.fake_pinterest import FakePinterest, Scripted
 from tests.shopify import EXAMPLE_MAPPING, make_order, orders_schema, singer_lines
+
+TOO_OLD = _TOO_OLD["api"]
 
 TOKEN = "test-token-XYZ"
 ACCOUNT = "549755885175"
@@ -208,7 +211,7 @@ def test_invalid_records_are_dead_lettered_and_the_rest_delivered(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(api.accepted_ids()) == 10
     dead = {d["key"]["id"]: d for d in read_lines(tmp_path / "dead-letter.jsonl")}
-    assert dead["gid://shopify/Order/1000100"]["reason"] == "event_time is more than 7 days old"
+    assert dead["gid://shopify/Order/1000100"]["reason"] == TOO_OLD
     assert dead["gid://shopify/Order/1000101"]["reason"] == "event_time is in the future"
     assert dead["gid://shopify/Order/1000102"]["reason"].startswith("user_data has no match key")
     assert "subtotalLineItemsQuantity" in dead["gid://shopify/Order/1000103"]["reason"]

@@ -309,6 +309,7 @@ def compile_fast_path(
     partner_name: str | None = None,
     default_country: str | None = None,
     types: Mapping[str, Any] | None = None,
+    output: str = "api",
 ) -> FastPath | None:
     """Compile the common case of ``convert_record`` for one stream's mapping.
 
@@ -338,6 +339,7 @@ def compile_fast_path(
         _put_contents=put_contents,
         _put_custom_data=put_custom_data,
         _validate=validate_event,
+        _output=output,
         _known=KNOWN_EVENT_NAMES,
         _country_of=country_of,
         _digester=text_digester,
@@ -375,7 +377,7 @@ def compile_fast_path(
     body += build.custom_data()
     body += build.user_data(default_country)
     body += build.info()  # last, as in the full pipeline: see fields.EVENT_ORDER
-    body += ["    if _validate(ev, now): return None", "    return ev"]
+    body += ["    if _validate(ev, now, _output): return None", "    return ev"]
     lines = [
         "def fast(r, id_key, now):",
         "  try:",

@@ -206,17 +206,18 @@ class RunSummary:
                 total.update(stats.counts())
             return {name: total[name] for name in StreamStats().counts()}
 
-    def log(self, logger: logging.Logger) -> None:
+    def log(self, logger: logging.Logger, written_to: str = "the dry-run file") -> None:
         """Log one summary line per stream, then its reasons, dropped values and warnings.
 
-        Each stream's line carries its counters as structured fields (``extra``).
+        Each stream's line carries its counters as structured fields (``extra``);
+        ``written_to`` names where events that were written, not sent, went.
         """
         with self._lock:
             ignored = dict(self.ignored_streams)
         for name, stats in self.items():
             counts = stats.counts()
             if stats.events_written:
-                delivery = f"{stats.events_written} events written to the dry-run file (not sent)"
+                delivery = f"{stats.events_written} events written to {written_to} (not sent)"
             else:
                 delivery = (
                     f"{stats.events_sent} events sent, {stats.processed} processed, "
@@ -238,9 +239,7 @@ class RunSummary:
             accounts = sorted((a, s.counts()) for a, s in self.accounts.items())
         for account, counts in accounts:
             if counts["events_written"]:
-                delivery = (
-                    f"{counts['events_written']} events written to the dry-run file (not sent)"
-                )
+                delivery = f"{counts['events_written']} events written to {written_to} (not sent)"
             else:
                 delivery = (
                     f"{counts['events_sent']} events sent, {counts['processed']} processed, "

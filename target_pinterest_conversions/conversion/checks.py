@@ -3,6 +3,10 @@
 The rules come from Pinterest's request schema (required fields, the ``user_data``
 match-key rule, at most 1000 events a request) and from its documented time window:
 ``event_time`` may not be in the future, and events older than 7 days are rejected.
+
+The output decides the window and the match keys: the API takes 7 days, Ads Manager's
+CSV upload (``output: csv``) takes 30 days, an email or a mobile ad id, and (the one
+event type whose spelling its specification confirms) checkout events only.
 """
 
 from __future__ import annotations
@@ -13,6 +17,19 @@ from typing import Any
 from target_pinterest_conversions.pinterest.vocabulary import ACTION_SOURCES, PINTEREST_EVENT_NAMES
 
 MAX_EVENT_AGE_SECONDS = 7 * 24 * 3600
+"""The API's window."""
+CSV_MAX_EVENT_AGE_SECONDS = 30 * 24 * 3600
+"""The window of Ads Manager's CSV upload."""
+OUTPUTS: tuple[str, ...] = ("api", "csv")
+MAX_EVENT_AGE: dict[str, int] = {"api": MAX_EVENT_AGE_SECONDS, "csv": CSV_MAX_EVENT_AGE_SECONDS}
+"""The oldest event each output takes, in seconds."""
+TOO_OLD: dict[str, str] = {
+    "api": "event_time is more than 7 days old: the API takes 7 days; output: csv takes 30",
+    "csv": "event_time is more than 30 days old: Ads Manager's CSV upload takes 30 days",
+}
+CSV_EVENT_NAMES = frozenset({"checkout"})
+"""Event names the CSV output writes: its specification confirms only ``Checkout``."""
+CSV_NO_MATCH_KEY = "user_data has no match key for the CSV: needs em or hashed_maids"
 
 KNOWN_EVENT_NAMES = PINTEREST_EVENT_NAMES
 
@@ -34,12 +51,18 @@ def has_match_key(user_data: Mapping[str, Any]) -> bool:
     )
 
 
-def validate_event(event: Mapping[str, Any], now: int) -> list[str]:
+def has_csv_match_key(user_data: Mapping[str, Any]) -> bool:
+    """Ads Manager's CSV needs an ``email`` or a ``madid`` column: ``em`` or ``hashed_maids``."""
+    return bool(user_data.get("em") or user_data.get("hashed_maids"))
+
+
+def validate_event(event: Mapping[str, Any], now: int, output: str = "api") -> list[str]:
     """Return the reasons ``event`` cannot be sent; an empty list means it can.
 
     Args:
         event: a fully built event, ``user_data`` already hashed.
         now: the current Unix time in seconds.
+        output: ``api`` or ``csv``, which sets the time window and the CSV's own rules.
 
     """
     # Every event is checked: one expression settles the usual valid one, and only
@@ -53,13 +76,18 @@ def validate_event(event: Mapping[str, Any], now: int) -> list[str]:
         and type(user_data) is dict
         and has_match_key(user_data)
         and type(event_time) is int
-        and now - MAX_EVENT_AGE_SECONDS <= event_time <= now
+        and now - MAX_EVENT_AGE[output] <= event_time <= now
+        and (output == "api" or _csv_writable(event, user_data))
     ):
         return []
-    return _reasons(event, now)
+    return _reasons(event, now, output)
 
 
-def _reasons(event: Mapping[str, Any], now: int) -> list[str]:
+def _csv_writable(event: Mapping[str, Any], user_data: Mapping[str, Any]) -> bool:
+    return event.get("event_name") in CSV_EVENT_NAMES and has_csv_match_key(user_data)
+
+
+def _reasons(event: Mapping[str, Any], now: int, output: str = "api") -> list[str]:
     """Check ``event`` rule by rule; the reasons it breaks them."""
     reasons = [f"{name} is missing" for name in REQUIRED_FIELDS if event.get(name) in (None, "")]
     if reasons:
@@ -71,9 +99,16 @@ def _reasons(event: Mapping[str, Any], now: int) -> list[str]:
             "user_data has no match key: needs em, hashed_maids, "
             "or both client_ip_address and client_user_agent",
         )
+    elif output == "csv" and not has_csv_match_key(event["user_data"]):
+        reasons.append(CSV_NO_MATCH_KEY)
+    if output == "csv" and event["event_name"] not in CSV_EVENT_NAMES:
+        reasons.append(
+            f"event_name '{event['event_name']}': output: csv writes checkout events only "
+            "(the one event_type Pinterest's CSV specification spells out)",
+        )
     event_time = event["event_time"]
     if event_time > now:
         reasons.append("event_time is in the future")
-    elif now - event_time > MAX_EVENT_AGE_SECONDS:
-        reasons.append("event_time is more than 7 days old")
+    elif now - event_time > MAX_EVENT_AGE[output]:
+        reasons.append(TOO_OLD[output])
     return reasons

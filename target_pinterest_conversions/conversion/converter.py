@@ -49,8 +49,10 @@ class StreamConverter:
         validate: bool = True,
         partner_name: str | None = None,
         default_country: str | None = None,
+        output: str = "api",
     ) -> None:
         self.mapping = mapping
+        self.output = output
         self.key_properties = list(key_properties)
         self.partner_name = partner_name
         self.default_country = default_country
@@ -70,6 +72,7 @@ class StreamConverter:
             partner_name=self.partner_name,
             default_country=self.default_country,
             types=types,
+            output=self.output,
         )
 
     def convert(self, record: dict[str, Any], now: int) -> Converted:
@@ -91,6 +94,7 @@ class StreamConverter:
             now=now,
             partner_name=self.partner_name,
             default_country=self.default_country,
+            output=self.output,
         )
         return Converted(key, None, conversions)
 

@@ -74,14 +74,18 @@ def convert_record(
     now: int,
     partner_name: str | None = None,
     default_country: str | None = None,
+    output: str = "api",
 ) -> list[Conversion]:
     """Convert one record into checked Pinterest events, or the reasons it cannot be.
 
-    A record gives one conversion, or one per item with ``event_per_item``.
+    A record gives one conversion, or one per item with ``event_per_item``; ``output``
+    (``api`` or ``csv``) sets the checks' time window and rules.
     """
     key = record_key(record, key_properties, mapping.hashed_paths)
     return [
-        _convert(raw, record, key, mapping, key_properties, now, partner_name, default_country)
+        _convert(
+            raw, record, key, mapping, key_properties, now, partner_name, default_country, output
+        )
         for raw in mapping.extract_all(record)
     ]
 
@@ -95,6 +99,7 @@ def _convert(
     now: int,
     partner_name: str | None,
     default_country: str | None,
+    output: str = "api",
 ) -> Conversion:
     id_key: object = key if key_properties else record
     if raw.item_index is not None:
@@ -128,7 +133,7 @@ def _convert(
         )
     event["user_data"] = user_data
     event.update(info)  # last: see fields.EVENT_ORDER
-    reasons = validate_event(event, now)
+    reasons = validate_event(event, now, output)
     if reasons:
         return Conversion(
             event=None,
