@@ -345,3 +345,61 @@ def test_the_usual_valid_event_is_settled_without_the_rule_by_rule_check(monkeyp
 
     monkeypatch.setattr(checks, "_reasons", slow)
     assert checks.validate_event(event, NOW) == []
+
+
+DAY = 24 * 3600
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {**_valid(em=["a" * 64]), "event_time": NOW - 30 * DAY},  # the oldest the CSV takes
+        {**_valid(hashed_maids=["b" * 64]), "event_time": NOW - 20 * DAY},
+    ],
+)
+def test_the_usual_csv_row_is_settled_without_the_rule_by_rule_check(monkeypatch, event):
+    def slow(*_: object) -> list[str]:
+        raise AssertionError("a valid CSV event went to the rule-by-rule check")
+
+    monkeypatch.setattr(checks, "_reasons", slow)
+    assert checks.validate_event(event, NOW, "csv") == []
+
+
+@pytest.mark.parametrize(
+    ("change", "output", "reasons"),
+    [
+        ({"event_time": NOW - 8 * DAY}, "api", [checks.TOO_OLD["api"]]),
+        ({"event_time": NOW - 8 * DAY}, "csv", []),
+        ({"event_time": NOW - 31 * DAY}, "csv", [checks.TOO_OLD["csv"]]),
+        (
+            {"user_data": {"client_ip_address": "203.0.113.9", "client_user_agent": "UA"}},
+            "csv",
+            [checks.CSV_NO_MATCH_KEY],
+        ),
+        (
+            {"user_data": {"client_ip_address": "203.0.113.9", "client_user_agent": "UA"}},
+            "api",
+            [],
+        ),
+        (
+            {"event_name": "lead"},
+            "csv",
+            [
+                "event_name 'lead': output: csv writes checkout events only (the one "
+                "event_type Pinterest's CSV specification spells out)"
+            ],
+        ),
+        ({"event_name": "lead"}, "api", []),
+    ],
+)
+def test_each_output_has_its_window_and_the_csv_its_own_rules(change, output, reasons):
+    event = {**_valid(em=["a" * 64]), "event_time": NOW - DAY, **change}
+    assert checks.validate_event(event, NOW, output) == reasons
+    assert checks._reasons(event, NOW, output) == reasons
+
+
+def test_the_csv_match_key_is_an_email_or_a_mobile_ad_id():
+    assert checks.has_csv_match_key({"em": ["a"]})
+    assert checks.has_csv_match_key({"hashed_maids": ["b"]})
+    assert not checks.has_csv_match_key({"client_ip_address": "x", "client_user_agent": "y"})
+    assert not checks.has_csv_match_key({"em": [], "hashed_maids": []})
