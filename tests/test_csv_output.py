@@ -275,7 +275,8 @@ def test_kill_9_then_resume_from_the_last_state_leaves_every_row_once(tmp_path):
     writer.join(timeout=10)
     resume_at = states[-1]["bookmarks"]["orders"]["n"]
     assert 0 < resume_at < total
-    assert len(read_rows(tmp_path / "out")) >= resume_at  # rows past the STATE, not yet cut
+    written = len(read_rows(tmp_path / "out"))
+    assert written >= resume_at  # rows past the STATE, not yet cut
 
     # The tap resumes after the last STATE the target wrote.
     rest = [lines[0]] + [
@@ -292,7 +293,8 @@ def test_kill_9_then_resume_from_the_last_state_leaves_every_row_once(tmp_path):
     ]
     result = run_target(tmp_path, csv_config(tmp_path), rest)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "csv_path: cut" in result.stderr or "csv_path: removed" in result.stderr
+    if written > resume_at:  # the kill may also land just as a STATE was committed
+        assert "csv_path: cut" in result.stderr or "csv_path: removed" in result.stderr
     rows = read_rows(tmp_path / "out")
     assert sorted(rows) == expected  # every row exactly once
     assert len(list((tmp_path / "out").glob("*.csv"))) >= 2
