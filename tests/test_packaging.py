@@ -33,21 +33,39 @@ def test_sdist_and_wheel_build_and_the_wheel_runs(tmp_path):
         names = archive.namelist()
     assert "target_pinterest_conversions/target.py" in names
     assert not any(name.startswith(("tests/", "benchmarks/")) for name in names)
+    assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names)
     with tarfile.open(sdist) as archive:
         assert any(name.endswith("README.md") for name in archive.getnames())
+        assert any(name.endswith("/LICENSE") for name in archive.getnames())
+    # The version is the one setuptools-scm gave the build (from the git tags), never a
+    # version written in a file: the wheel's name carries it.
+    version = wheel.name.split("-")[1]
+    if _has_module("twine"):
+        subprocess.run(
+            [sys.executable, "-m", "twine", "check", "--strict", str(wheel), str(sdist)],
+            check=True,
+            capture_output=True,
+        )
 
+    # A clean venv: no PYTHONPATH, which could show pip the checkout's own egg-info (left by
+    # the build) as this very version already installed.
+    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, env=clean)
     subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "-q", str(wheel)], check=True, timeout=600
+        [str(venv / "bin" / "pip"), "install", "-q", str(wheel)],
+        check=True,
+        timeout=600,
+        env=clean,
     )
-    version = subprocess.run(
+    shown = subprocess.run(
         [str(venv / "bin" / "target-pinterest-conversions"), "--version"],
         capture_output=True,
         text=True,
         check=True,
+        env=clean,
     )
-    assert "target-pinterest-conversions v0.1.0" in version.stdout + version.stderr
+    assert f"target-pinterest-conversions v{version}," in shown.stdout + shown.stderr
 
 
 def _has_module(name: str) -> bool:
