@@ -27,6 +27,7 @@ from singer_sdk.plugin_base import JSONSchemaValidator
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.sinks import Sink
 
+from target_pinterest_conversions.about import markdown_about
 from target_pinterest_conversions.batch_files import (
     BatchFileError,
     batch_compression,
@@ -103,6 +104,14 @@ class TargetPinterestConversions(Target):
         )
         if isinstance(self.message_reader, SafeMessageReader):
             self.message_reader.interrupt = self.interrupt
+
+    @classmethod
+    def print_about(cls, output_format: str | None = None) -> None:
+        """Print ``--about``; the markdown format as Markdown that renders (see about.py)."""
+        if output_format != "markdown":
+            super().print_about(output_format)
+            return
+        print(markdown_about(cls._get_about_info()), end="")
 
     def _setup_signal_handlers(self) -> None:
         # Replaces the SDK's handler, which drains batches inside the signal handler

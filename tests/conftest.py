@@ -12,6 +12,7 @@ SLOW_MODULES = frozenset(
     {
         "test_meltano",  # meltano install and run, PostgreSQL
         "test_readme_meltano",  # a fresh clone and the README's Meltano commands
+        "test_hub_meltano",  # meltano add --from-ref the Hub definition, then run
         "test_packaging",  # sdist, wheel, pipx and uv installs
         "test_benchmarks",  # the benchmark harness
         "test_hardening",  # signals, stuck batches, dripping servers
