@@ -90,3 +90,61 @@ def run_with_stdin_open(
     finally:
         proc.kill()
     return Result(proc.returncode, out, err)
+
+
+def kill_after_states(
+    tmp_path: Path,
+    config: dict[str, Any],
+    lines: list[str],
+    states_before_kill: int,
+    *,
+    pause_every: int = 0,
+    pause: float = 0.0,
+) -> list[dict[str, Any]]:
+    """Feed ``lines`` to the command, SIGKILL it once it wrote that many STATEs; return them.
+
+    ``pause_every`` lines the feeder sleeps ``pause`` seconds, a tap's pace, so the kill
+    lands mid-way through the input.
+    """
+    import signal
+    import threading
+    import time
+
+    path = write_config(tmp_path, config)
+    proc = subprocess.Popen(
+        [*command(), "--config", str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    states: list[dict[str, Any]] = []
+
+    def read() -> None:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            states.append(json.loads(line))
+
+    def feed() -> None:
+        try:
+            for i, line in enumerate(lines):
+                proc.stdin.write(line + "\n")  # type: ignore[union-attr]
+                if pause_every and i % pause_every == 0:
+                    proc.stdin.flush()  # type: ignore[union-attr]
+                    time.sleep(pause)
+            proc.stdin.close()  # type: ignore[union-attr]
+        except (BrokenPipeError, ValueError, OSError):
+            pass  # killed while feeding
+
+    reader = threading.Thread(target=read)
+    writer = threading.Thread(target=feed)
+    reader.start()
+    writer.start()
+    deadline = time.monotonic() + 60
+    while len(states) < states_before_kill and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    reader.join(timeout=10)
+    writer.join(timeout=10)
+    assert len(states) >= states_before_kill
+    return states

@@ -9,21 +9,19 @@ SIGKILL and resumed from its last STATE losing nothing on either account.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import threading
-import time
 from collections import deque
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cli import command, run_target, run_with_stdin_open, write_config
+from tests.cli import (
+    kill_after_states,
+    run_target,
+    run_with_stdin_open,
+)
 from tests.fake_pinterest import FakePinterest, Scripted
 from tests.singer import CHECKOUT, ORDERS_SCHEMA, RECENT, state_line
-from tests.test_faults import _feed
 
 TOKEN = "test-token-XYZ"
 A, B = "111111111111", "222222222222"
@@ -333,17 +331,6 @@ def test_test_requests_are_held_to_ten_a_second(tmp_path):
     assert times[-1] - times[0] >= 0.1 * (len(times) - 1) - 0.1
 
 
-def _start(tmp_path: Path, config: dict[str, Any]) -> subprocess.Popen:
-    path = write_config(tmp_path, config)
-    return subprocess.Popen(
-        [*command(), "--config", str(path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-
-
 def _lines(start: int, stop: int, every: int) -> list[str]:
     out = [schema_line("events")]
     for i in range(start, stop):
@@ -359,25 +346,7 @@ def test_kill_9_then_resume_from_the_last_state_loses_nothing_on_either_account(
     streams = {"events": {**CHECKOUT, "ad_account_id": "account"}}
     with FakePinterest(token=TOKEN, ad_account_id=[A, B], delay=0.05) as api:
         config = live(api, streams, batch_size_rows=batch, max_parallel_requests=4)
-        proc = _start(tmp_path, config)
-        states: list[dict] = []
-
-        def read() -> None:
-            for line in proc.stdout:  # type: ignore[union-attr]
-                states.append(json.loads(line))
-
-        reader = threading.Thread(target=read)
-        reader.start()
-        writer = threading.Thread(target=lambda: _feed(proc, _lines(0, total, batch)))
-        writer.start()
-        deadline = time.monotonic() + 60
-        while len(states) < 4 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-        reader.join(timeout=10)
-        writer.join(timeout=10)
-        assert len(states) >= 4
+        states = kill_after_states(tmp_path, config, _lines(0, total, batch), 4)
         resume_at = states[-1]["events"]
         assert resume_at < total
         first = api.accepted_by_account()

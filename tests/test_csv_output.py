@@ -5,11 +5,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import os
-import signal
-import subprocess
-import threading
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -22,7 +17,11 @@ from target_pinterest_conversions.conversion.checks import (
     validate_event,
 )
 from target_pinterest_conversions.delivery.csvfile import COLUMNS, CsvWriter, csv_location, csv_row
-from tests.cli import command, run_target, run_with_stdin_open, write_config
+from tests.cli import (
+    kill_after_states,
+    run_target,
+    run_with_stdin_open,
+)
 from tests.shopify import EXAMPLE_MAPPING, make_order, orders_schema, singer_lines
 
 NOW = 1_800_000_000
@@ -237,42 +236,9 @@ def test_kill_9_then_resume_from_the_last_state_leaves_every_row_once(tmp_path):
     expected = sorted(read_rows(tmp_path / "clean" / "out"))
     assert len(expected) == total
 
-    path = write_config(tmp_path, csv_config(tmp_path))
-    proc = subprocess.Popen(
-        [*command(), "--config", str(path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+    states = kill_after_states(
+        tmp_path, csv_config(tmp_path), lines, 20, pause_every=50, pause=0.002
     )
-    states: list[dict] = []
-
-    def read() -> None:
-        for line in proc.stdout:  # type: ignore[union-attr]
-            states.append(json.loads(line))
-
-    def feed() -> None:
-        try:
-            for i, line in enumerate(lines):
-                proc.stdin.write(line + "\n")  # type: ignore[union-attr]
-                if i % 50 == 0:
-                    proc.stdin.flush()  # type: ignore[union-attr]
-                    time.sleep(0.002)  # a tap's pace, so the kill lands mid-way
-            proc.stdin.close()  # type: ignore[union-attr]
-        except (BrokenPipeError, ValueError, OSError):
-            pass
-
-    reader = threading.Thread(target=read)
-    writer = threading.Thread(target=feed)
-    reader.start()
-    writer.start()
-    deadline = time.monotonic() + 60
-    while len(states) < 20 and time.monotonic() < deadline:
-        time.sleep(0.005)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    reader.join(timeout=10)
-    writer.join(timeout=10)
     resume_at = states[-1]["bookmarks"]["orders"]["n"]
     assert 0 < resume_at < total
     written = len(read_rows(tmp_path / "out"))

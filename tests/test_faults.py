@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import json
-import os
 import signal
 import subprocess
 import threading
@@ -18,7 +17,7 @@ import time
 
 import pytest
 
-from tests.cli import command, run_target, write_config
+from tests.cli import command, kill_after_states, run_target, write_config
 from tests.fake_pinterest import FakePinterest, Scripted
 
 TOKEN = "test-token-XYZ"
@@ -209,27 +208,12 @@ def _start(tmp_path, api: FakePinterest, **extra: object) -> subprocess.Popen:
 def test_kill_9_then_resume_from_the_last_state_loses_nothing(tmp_path, parallel):
     total, batch = 1000, 50
     with FakePinterest(token=TOKEN, delay=0.05) as api:
-        proc = _start(tmp_path, api, batch_size_rows=batch, max_parallel_requests=parallel)
-        states: list[dict] = []
-
-        def read() -> None:
-            for line in proc.stdout:  # type: ignore[union-attr]
-                states.append(json.loads(line))
-
-        reader = threading.Thread(target=read)
-        reader.start()
-        writer = threading.Thread(
-            target=lambda: _feed(proc, lines_for(0, total, state_every=batch)),
+        states = kill_after_states(
+            tmp_path,
+            config(api, batch_size_rows=batch, max_parallel_requests=parallel),
+            lines_for(0, total, state_every=batch),
+            4,
         )
-        writer.start()
-        deadline = time.monotonic() + 60
-        while len(states) < 4 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-        reader.join(timeout=10)
-        writer.join(timeout=10)
-        assert len(states) >= 4
         resume_at = states[-1]["orders"]
         first_run = set(api.accepted_ids())
         assert resume_at < total
