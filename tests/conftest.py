@@ -57,3 +57,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
         elif name in CLI_MODULES:
             item.add_marker(pytest.mark.cli)
+
+
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The HTTP client's waits between tries, recorded instead of waited."""
+    from target_pinterest_conversions.delivery.client import PinterestClient
+
+    recorded: list[float] = []
+
+    def wait(self: PinterestClient, seconds: float) -> bool:
+        recorded.append(seconds)
+        return False
+
+    monkeypatch.setattr(PinterestClient, "_wait", wait)
+    return recorded

@@ -256,19 +256,6 @@ class FakeClock:
         return self.now
 
 
-@pytest.fixture
-def waits(monkeypatch):
-    """The client's waits, recorded instead of waited; the fake clock moves by them."""
-    recorded: list[float] = []
-
-    def wait(self, seconds: float) -> bool:
-        recorded.append(seconds)
-        return False
-
-    monkeypatch.setattr(PinterestClient, "_wait", wait)
-    return recorded
-
-
 def client(clock: FakeClock | None = None, **kwargs: Any) -> PinterestClient:
     return PinterestClient(
         access_token=TOKEN,

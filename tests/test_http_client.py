@@ -24,19 +24,6 @@ URL = "https://api.example.test/v5/ad_accounts/123/events"
 EVENTS = [{"event_id": "a"}, {"event_id": "b"}]
 
 
-@pytest.fixture
-def waits(monkeypatch):
-    """Record the waits between tries instead of waiting."""
-    recorded: list[float] = []
-
-    def wait(self, seconds: float) -> bool:
-        recorded.append(seconds)
-        return False
-
-    monkeypatch.setattr(PinterestClient, "_wait", wait)
-    return recorded
-
-
 def client(**kwargs) -> PinterestClient:
     return PinterestClient(
         ad_account_id="123",
