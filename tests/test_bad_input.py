@@ -150,7 +150,7 @@ def test_deep_nesting_stops_or_passes_without_a_crash(tmp_path):
         ({"ts": (NOW + dt.timedelta(hours=1)).isoformat()}, "event_time is in the future"),
         (
             {"ts": int((NOW - dt.timedelta(days=30)).timestamp() * 1000)},
-            "event_time is more than 7 days old: the API takes 7 days; output: csv takes 30",
+            "event_time is more than 7 days old: the API takes 7 days; output: csv takes 28",
         ),
         ({"email": None}, "user_data has no match key"),
         ({"email": "not-an-address"}, "user_data has no match key"),

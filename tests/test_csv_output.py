@@ -5,17 +5,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from target_pinterest_conversions.conversion.checks import (
-    CSV_MAX_EVENT_AGE_SECONDS,
-    CSV_NO_MATCH_KEY,
-    MAX_EVENT_AGE_SECONDS,
-    validate_event,
-)
+from target_pinterest_conversions.context.errors import ConfigError
+from target_pinterest_conversions.conversion.checks import CSV_NO_MATCH_KEY, validate_event
 from target_pinterest_conversions.delivery.csvfile import COLUMNS, CsvWriter, csv_location, csv_row
 from tests.cli import (
     kill_after_states,
@@ -28,7 +25,7 @@ NOW = 1_800_000_000
 HASH = "a" * 64
 SCHEMA = orders_schema()
 needs_schema = pytest.mark.skipif(SCHEMA is None, reason="tap-shopify orders schema unavailable")
-TOO_OLD_API = "event_time is more than 7 days old: the API takes 7 days; output: csv takes 30"
+TOO_OLD_API = "event_time is more than 7 days old: the API takes 7 days; output: csv takes 28"
 
 
 def event(**changes: object) -> dict:
@@ -45,15 +42,18 @@ def event(**changes: object) -> dict:
 # --- the rules: one check, its window and match keys from the output ------------------
 
 
-def test_the_csv_output_takes_30_days_and_the_api_7():
-    ten_days = event(event_time=NOW - 10 * 86400)
+def test_the_csv_output_takes_28_days_leaving_2_of_pinterests_30_for_the_upload():
+    day = 86_400
+    ten_days = event(event_time=NOW - 10 * day)
     assert validate_event(ten_days, NOW, "csv") == []
     assert validate_event(ten_days, NOW) == [TOO_OLD_API]
-    assert validate_event(event(event_time=NOW - CSV_MAX_EVENT_AGE_SECONDS), NOW, "csv") == []
-    assert validate_event(event(event_time=NOW - CSV_MAX_EVENT_AGE_SECONDS - 1), NOW, "csv") == [
-        "event_time is more than 30 days old: Ads Manager's CSV upload takes 30 days"
+    assert validate_event(event(event_time=NOW - 28 * day), NOW, "csv") == []
+    assert validate_event(event(event_time=NOW - 28 * day - 1), NOW, "csv") == [
+        "event_time is more than 28 days old: Ads Manager's CSV upload takes 30 days, "
+        "and 2 are left for the upload"
     ]
-    assert validate_event(event(event_time=NOW - MAX_EVENT_AGE_SECONDS), NOW) == []
+    assert validate_event(event(event_time=NOW - 7 * day), NOW) == []
+    assert validate_event(event(event_time=NOW - 7 * day - 1), NOW) == [TOO_OLD_API]
 
 
 def test_the_csv_needs_an_email_or_a_mobile_ad_id():
@@ -93,12 +93,20 @@ def read_rows(folder: Path) -> list[list[str]]:
     return rows
 
 
+def crash(writer: CsvWriter) -> None:
+    """What kill -9 leaves: written bytes in the files, the folder's lock released."""
+    if writer._file is not None:
+        writer._file.flush()
+    os.close(writer._lock_fd)  # type: ignore[arg-type]
+
+
 def test_files_roll_over_at_the_row_limit_and_never_overwrite(tmp_path):
     writer = CsvWriter(tmp_path, max_rows=3, clock=lambda: NOW)
     for i in range(7):
         writer.write(event(event_time=NOW - i))
-    writer.commit()
-    writer.close()
+    writer.commit('{"n":7}')
+    writer.emitted()
+    assert writer.close(finished=True) == 0
     assert [p.name for p in writer.files] == [
         "pinterest-conversions-20270115T080000Z-0001.csv",
         "pinterest-conversions-20270115T080000Z-0002.csv",
@@ -106,13 +114,18 @@ def test_files_roll_over_at_the_row_limit_and_never_overwrite(tmp_path):
     ]
     assert [r[2] for r in read_rows(tmp_path)] == [str(NOW - i) for i in range(7)]
     again = CsvWriter(tmp_path, max_rows=3, clock=lambda: NOW)  # the same second
+    again.commit('{"n":7}')
+    again.emitted()
     again.write(event())
-    again.close()
     assert again.files[0].name.endswith("-0004.csv")
+    again._file.flush()  # type: ignore[union-attr]
     assert len(read_rows(tmp_path)) == 8
-    CsvWriter(tmp_path)  # that row was never committed: the next start removes it
+    # No STATE covers that row: the run cuts it itself, its file with it.
+    assert again.close(finished=True) == 1
+    assert again.files == []
     assert len(read_rows(tmp_path)) == 7
-    assert not again.files[0].exists()
+    CsvWriter(tmp_path).close(finished=True)  # the next start changes nothing
+    assert len(read_rows(tmp_path)) == 7
 
 
 def test_files_roll_over_before_the_byte_limit(tmp_path):
@@ -129,16 +142,134 @@ def test_a_restart_cuts_rows_written_after_the_last_commit(tmp_path):
     writer = CsvWriter(tmp_path, max_rows=2)
     for i in range(3):
         writer.write(event(event_time=NOW - i))
-    writer.commit()
+    writer.commit('{"n":3}')
+    writer.emitted()
     for i in range(3, 6):  # a new file, then a crash before the next STATE
         writer.write(event(event_time=NOW - i))
-    writer._file.flush()  # type: ignore[union-attr]
+    crash(writer)
     assert len(read_rows(tmp_path)) == 6
     recovered = CsvWriter(tmp_path)
     assert [r[2] for r in read_rows(tmp_path)] == [str(NOW - i) for i in range(3)]
     assert any("cut" in note for note in recovered.recovered)
     assert any("removed" in note for note in recovered.recovered)
-    assert writer.uncommitted_rows == 3
+    assert recovered.unsettled_rows == 0
+
+
+def killed_between_manifest_and_state(tmp_path: Path) -> None:
+    """Rows 0-2 under STATE n=3, rows 3-5 committed for n=6, killed before that line."""
+    writer = CsvWriter(tmp_path)
+    for i in range(3):
+        writer.write(event(event_time=NOW - i))
+    writer.commit('{"bookmarks":{"orders":{"n":3}}}')
+    writer.emitted()
+    for i in range(3, 6):
+        writer.write(event(event_time=NOW - i))
+    writer.commit('{"bookmarks":{"orders":{"n":6}}}')
+    crash(writer)  # the STATE line never went out
+    assert len(read_rows(tmp_path)) == 6
+
+
+@pytest.mark.parametrize(
+    ("resumed_from", "kept"),
+    [
+        # The JSON of the STATE the tap was given back, key order and spacing its own.
+        ('{"bookmarks": {"orders": {"n": 3}}}', 3),
+        ('{"bookmarks":{"orders":{"n":6}}}', 6),
+    ],
+)
+def test_a_kill_after_the_manifest_before_the_state_is_settled_by_the_taps_first_state(
+    tmp_path, resumed_from, kept
+):
+    killed_between_manifest_and_state(tmp_path)
+    writer = CsvWriter(tmp_path)
+    assert writer.unsettled_rows == 3
+    writer.commit(resumed_from)  # the tap's first message: the STATE it resumes from
+    writer.emitted()
+    assert writer.unsettled_rows == 0
+    assert len(read_rows(tmp_path)) == kept
+    for i in range(kept, 8):  # the tap sends the records after that STATE
+        writer.write(event(event_time=NOW - i))
+    writer.commit('{"bookmarks":{"orders":{"n":8}}}')
+    writer.emitted()
+    writer.close(finished=True)
+    assert sorted(r[2] for r in read_rows(tmp_path)) == sorted(str(NOW - i) for i in range(8))
+
+
+@pytest.mark.parametrize("resumed_at", [3, 6])
+def test_without_a_first_state_the_taps_first_row_settles_the_interval(tmp_path, resumed_at):
+    killed_between_manifest_and_state(tmp_path)
+    writer = CsvWriter(tmp_path)
+    writer.commit('{"bookmarks":{}}')  # a STATE that says nothing of the interval
+    assert writer.unsettled_rows == 3
+    for i in range(resumed_at, 8):
+        writer.write(event(event_time=NOW - i))
+    assert writer.unsettled_rows == 0
+    writer.commit('{"bookmarks":{"orders":{"n":8}}}')
+    writer.emitted()
+    writer.close(finished=True)
+    assert sorted(r[2] for r in read_rows(tmp_path)) == sorted(str(NOW - i) for i in range(8))
+    # Settled for good: the next start changes nothing.
+    CsvWriter(tmp_path).close(finished=True)
+    assert len(read_rows(tmp_path)) == 8
+
+
+def test_an_interrupted_run_leaves_the_interval_for_the_next_one_to_settle(tmp_path):
+    killed_between_manifest_and_state(tmp_path)
+    writer = CsvWriter(tmp_path)
+    writer.close(finished=False)  # e.g. SIGTERM before the tap sent anything
+    assert len(read_rows(tmp_path)) == 6
+    again = CsvWriter(tmp_path)
+    assert again.unsettled_rows == 3
+    again.commit('{"bookmarks":{"orders":{"n":3}}}')
+    assert len(read_rows(tmp_path)) == 3
+
+
+def test_an_input_without_any_state_is_kept_whole_at_its_end(tmp_path):
+    writer = CsvWriter(tmp_path)
+    for i in range(3):
+        writer.write(event(event_time=NOW - i))
+    assert writer.close(finished=True) == 0
+    assert len(read_rows(tmp_path)) == 3
+    CsvWriter(tmp_path).close(finished=True)
+    assert len(read_rows(tmp_path)) == 3
+
+
+def test_a_failed_run_cuts_what_no_state_covers_itself(tmp_path):
+    writer = CsvWriter(tmp_path, max_rows=2)
+    for i in range(3):
+        writer.write(event(event_time=NOW - i))
+    writer.commit('{"n":3}')
+    writer.emitted()
+    writer.write(event(event_time=NOW - 3))
+    assert writer.close(finished=False) == 1
+    assert [p.name[-8:] for p in writer.files] == ["0001.csv", "0002.csv"]
+    assert len(read_rows(tmp_path)) == 3
+
+
+def test_one_run_at_a_time_holds_the_folder(tmp_path):
+    first = CsvWriter(tmp_path)
+    with pytest.raises(ConfigError) as refused:
+        CsvWriter(tmp_path / "orders.csv")  # the same folder, another name
+    assert str(tmp_path) in str(refused.value)
+    assert f"process {os.getpid()}" in str(refused.value)
+    first.close(finished=True)
+    CsvWriter(tmp_path).close(finished=True)
+
+
+def test_no_file_is_written_through_a_symbolic_link(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    planted = tmp_path / "pinterest-conversions-20270115T080000Z-0001.csv"
+    planted.symlink_to(victim)
+    writer = CsvWriter(tmp_path, clock=lambda: NOW)
+    writer.write(event())
+    writer.commit('{"n":1}')
+    writer.emitted()
+    writer.close(finished=True)
+    assert victim.read_text() == "keep me\n"
+    assert writer.files[0].name.endswith("-0002.csv")
+    # The manifest's temporary files have names of their own, and none is left behind.
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 
 # --- through the command ---------------------------------------------------------------

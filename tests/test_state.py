@@ -52,7 +52,7 @@ def test_only_the_newest_ready_state_is_written_and_repeats_are_not():
 def test_dead_letters_are_synced_before_each_state():
     calls = []
     out = io.StringIO()
-    gate = StateGate(out=out, before_emit=lambda: calls.append(len(lines(out))))
+    gate = StateGate(out=out, before_emit=lambda _line: calls.append(len(lines(out))))
     gate.offer({"a": 1})
     gate.offer({"a": 2})
     assert calls == [0, 1]

@@ -66,7 +66,7 @@ def test_time_window():
     assert validate_event(event(event_time=NOW), NOW) == []
     assert validate_event(event(event_time=NOW - MAX_EVENT_AGE_SECONDS), NOW) == []
     assert validate_event(event(event_time=NOW - MAX_EVENT_AGE_SECONDS - 1), NOW) == [
-        "event_time is more than 7 days old: the API takes 7 days; output: csv takes 30"
+        "event_time is more than 7 days old: the API takes 7 days; output: csv takes 28"
     ]
 
 

@@ -5,8 +5,9 @@ match-key rule, at most 1000 events a request) and from its documented time wind
 ``event_time`` may not be in the future, and events older than 7 days are rejected.
 
 The output decides the window and the match keys: the API takes 7 days, Ads Manager's
-CSV upload (``output: csv``) takes 30 days, an email or a mobile ad id, and (the one
-event type whose spelling its specification confirms) checkout events only.
+CSV upload (``output: csv``) takes 30 days (28 here, leaving 2 for the upload), an email
+or a mobile ad id, and (the one event type whose spelling its specification confirms)
+checkout events only.
 """
 
 from __future__ import annotations
@@ -18,14 +19,19 @@ from target_pinterest_conversions.pinterest.vocabulary import ACTION_SOURCES, PI
 
 MAX_EVENT_AGE_SECONDS = 7 * 24 * 3600
 """The API's window."""
-CSV_MAX_EVENT_AGE_SECONDS = 30 * 24 * 3600
-"""The window of Ads Manager's CSV upload."""
+CSV_UPLOAD_MARGIN_SECONDS = 2 * 24 * 3600
+"""Time left to upload a CSV file: its rows must still be in the window at upload."""
+CSV_MAX_EVENT_AGE_SECONDS = 30 * 24 * 3600 - CSV_UPLOAD_MARGIN_SECONDS
+"""The CSV output's window: Ads Manager's 30 days, less the upload margin."""
 OUTPUTS: tuple[str, ...] = ("api", "csv")
 MAX_EVENT_AGE: dict[str, int] = {"api": MAX_EVENT_AGE_SECONDS, "csv": CSV_MAX_EVENT_AGE_SECONDS}
 """The oldest event each output takes, in seconds."""
 TOO_OLD: dict[str, str] = {
-    "api": "event_time is more than 7 days old: the API takes 7 days; output: csv takes 30",
-    "csv": "event_time is more than 30 days old: Ads Manager's CSV upload takes 30 days",
+    "api": "event_time is more than 7 days old: the API takes 7 days; output: csv takes 28",
+    "csv": (
+        "event_time is more than 28 days old: Ads Manager's CSV upload takes 30 days, "
+        "and 2 are left for the upload"
+    ),
 }
 CSV_EVENT_NAMES = frozenset({"checkout"})
 """Event names the CSV output writes: its specification confirms only ``Checkout``."""

@@ -5,31 +5,42 @@ Each valid event becomes one row of the columns Pinterest's CSV specification na
 API path hashes them, ``event_time`` in Unix seconds and ``event_type``. Rows are written
 in the order records arrive, so what a STATE covers is always a prefix of the files.
 
-Crash safety: the target cannot read STATE back, so a manifest beside the files
-(``.<name>.manifest.json``) holds each file's committed length. It is replaced
-atomically, after the rows are fsync'ed, right before each STATE goes out, and a new
-file is entered in it (at length 0) before its first byte is written. On start, every
-file the manifest lists is cut back to its committed length (a file with no committed
-row is removed), so a run killed with ``kill -9`` and resumed from its last STATE
-leaves every row exactly once.
+One run at a time: a run holds an exclusive lock on ``.target-pinterest-conversions.lock``
+in the folder for as long as it lives; a second run on the same folder is refused.
 
-Each run writes new files, ``<name>-<UTC time>-<part>.csv``, created exclusively: a
-file from an earlier run, uploaded or not, is never overwritten or appended to.
+Exactly once across crashes. The target cannot read STATE back, so a manifest beside the
+files (``.<name>.manifest.json``) records, for each file, two lengths: *confirmed* (a
+STATE that covers it went out) and *pending* (the rows of the STATE being written now),
+with both STATE values. A commit fsyncs the rows, renames the new manifest into place and
+the caller writes the STATE line right after; only then is *pending* confirmed. A run
+killed between the rename and the STATE line leaves an interval of rows that the tap may
+or may not send again, depending on whether the STATE line got out. The next run settles
+it from what it receives first: a STATE equal to the pending one (the tap resumes after
+those rows: kept), equal to the confirmed one (the tap sends them again: cut), else its
+first row (equal to the interval's first row: cut, else kept). Rows past *pending* were
+never covered and are cut on start.
+
+At the end of a run, rows that no STATE covers are cut by the run itself and it says so
+(the tap sends their records again from its last STATE); an input with no STATE at all is
+committed whole at its end. A file announced as written is never changed afterwards.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import fcntl
 import io
 import json
 import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
+from target_pinterest_conversions.context.errors import ConfigError
 from target_pinterest_conversions.context.files import check_writable, output_file_error
 
 COLUMNS: tuple[str, ...] = ("email", "madid", "event_time", "event_type")
@@ -41,7 +52,14 @@ MAX_ROWS = 9_900_000
 MAX_BYTES = 4_900_000_000
 """Bytes per file: under 5 GB whether Pinterest means 10^9 or 2^30 bytes."""
 DEFAULT_NAME = "pinterest-conversions"
+LOCK_NAME = ".target-pinterest-conversions.lock"
+"""The lock file a run holds in the folder (it names the run's process id)."""
+UPLOAD_WINDOW_SECONDS = 30 * 24 * 3600
+"""Pinterest takes a row in an upload up to 30 days after the conversion."""
 _HEADER = (",".join(COLUMNS) + "\n").encode()
+_MANIFEST_VERSION = 2
+# O_NOFOLLOW: a symbolic link planted in the folder is never followed to another file.
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def csv_row(event: Mapping[str, Any]) -> bytes:
@@ -84,68 +102,81 @@ def csv_path_problem(path: str | Path) -> str | None:
     return check_writable("csv_path", folder)
 
 
+def same_state(line: str | None, other: str | None) -> bool:
+    """Tell whether two encoded STATE values are the same value (key order aside)."""
+    if line is None or other is None:
+        return False
+    return bool(json.loads(line, parse_float=Decimal) == json.loads(other, parse_float=Decimal))
+
+
 @dataclass
 class _Part:
-    """One file of this run: its name, what is written and what STATE covers."""
+    """One file: its name, what is written, what a STATE covers and what one is about to."""
 
     name: str
     written: int = 0
     rows: int = 0
     committed: int = 0
     committed_rows: int = 0
+    pending: int = 0
+    pending_rows: int = 0
 
 
 def _fsync_folder(folder: Path) -> None:
     # A rename or a new file is durable only once its folder's entry is.
-    fd = os.open(folder, os.O_RDONLY)
+    fd = os.open(folder, os.O_RDONLY | os.O_CLOEXEC)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
 
 
-def recover(manifest: Path) -> list[str]:
-    """Cut each file the manifest lists back to its committed length; say what was cut.
-
-    A file with no committed row is removed. Idempotent: a crash while recovering is
-    recovered from by the next start.
-    """
-    try:
-        data = json.loads(manifest.read_bytes())
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError) as exc:
-        raise output_file_error(
-            "csv_path", manifest, exc if isinstance(exc, OSError) else OSError(str(exc))
-        ) from None
-    notes = []
-    for entry in data.get("files", []):
-        path = manifest.parent / Path(str(entry["name"])).name
-        committed = int(entry["bytes"])
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            continue
-        if committed == 0:
+def _cut(path: Path, length: int) -> None:
+    """Cut ``path`` to ``length`` bytes; a file with no covered row (0) is removed."""
+    if length == 0:
+        with contextlib.suppress(FileNotFoundError):
             path.unlink()
-            notes.append(f"removed {path.name}: none of its rows was covered by a STATE")
-        elif size > committed:
-            with path.open("r+b") as file:
-                file.truncate(committed)
-                os.fsync(file.fileno())
-            notes.append(
-                f"cut {path.name} back to its last committed row ({size - committed} bytes "
-                "of rows no STATE covered; the tap sends those records again)",
-            )
-    _fsync_folder(manifest.parent)
-    return notes
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        os.ftruncate(fd, length)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _first_row(path: Path, offset: int) -> bytes:
+    """The row that starts at ``offset`` of ``path`` (after the header when at 0)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as file:
+        file.seek(max(offset, len(_HEADER)))
+        return file.readline(1 << 20)
+
+
+class _Unsettled:
+    """The interval of rows a killed run committed without knowing its STATE got out."""
+
+    def __init__(
+        self,
+        parts: list[_Part],
+        state: str | None,
+        confirmed_state: str | None,
+        first_row: bytes,
+    ) -> None:
+        self.parts = parts
+        self.state = state
+        """The STATE the interval's rows were committed for (it may not have gone out)."""
+        self.confirmed_state = confirmed_state
+        """The STATE before them, which did go out."""
+        self.first_row = first_row
+        self.rows = sum(p.pending_rows - p.committed_rows for p in parts)
 
 
 class CsvWriter:
     """Writes rows to rolling CSV files and commits them, durably, when STATE goes out.
 
     Used by the reading thread only (rows are written as records are converted), so it
-    takes no lock.
+    takes no lock of its own; the folder's lock keeps other runs out.
     """
 
     def __init__(
@@ -155,19 +186,40 @@ class CsvWriter:
         max_rows: int = MAX_ROWS,
         max_bytes: int = MAX_BYTES,
         clock: Callable[[], float] = time.time,
+        note: Callable[[str], None] | None = None,
     ) -> None:
         self.folder, self.name = csv_location(path)
+        self._on_note = note
         self.manifest = self.folder / f".{self.name}.manifest.json"
         self.max_rows = max_rows
         self.max_bytes = max_bytes
         self._clock = clock
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self.recovered = recover(self.manifest)
-        except OSError as exc:
-            raise output_file_error("csv_path", self.folder, exc) from None
         self._parts: list[_Part] = []
         self._file: IO[bytes] | None = None
+        self._lock_fd: int | None = None
+        self._state: str | None = None
+        """The last STATE the files are committed to."""
+        self._pending_state: str | None = None
+        self._states_seen = False
+        self.notes: list[str] = []
+        """What the start or the end did to files of an earlier run or rows of this one."""
+        self.oldest_event_time: int | None = None
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise output_file_error("csv_path", self.folder, exc) from None
+        self._lock()
+        self._unsettled = self._recover()
+
+    def _note(self, text: str) -> None:
+        self.notes.append(text)
+        if self._on_note is not None:
+            self._on_note(text)
+
+    @property
+    def recovered(self) -> list[str]:
+        """What the start did to an earlier run's files (kept for callers and tests)."""
+        return list(self.notes)
 
     @property
     def files(self) -> list[Path]:
@@ -176,12 +228,139 @@ class CsvWriter:
 
     @property
     def uncommitted_rows(self) -> int:
-        """Rows written that no STATE covers yet: the next start cuts them."""
+        """Rows written that no STATE covers yet."""
         return sum(part.rows - part.committed_rows for part in self._parts)
+
+    @property
+    def unsettled_rows(self) -> int:
+        """Rows of a killed run whose fate this run has not settled yet."""
+        return self._unsettled.rows if self._unsettled else 0
+
+    # --- the lock -----------------------------------------------------------------------
+
+    def _lock(self) -> None:
+        path = self.folder / LOCK_NAME
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise output_file_error("csv_path", path, exc) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            os.close(fd)
+            who = f"process {holder}" if holder.isdigit() else "another process"
+            raise ConfigError(
+                f"csv_path: {self.folder} is in use by another run of the target ({who}); "
+                "two runs on one folder would cut each other's files: wait for it to "
+                "finish, or give each run its own csv_path",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock_fd = fd
+
+    def _unlock(self) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)  # releases the lock; the file stays for the next run
+
+    # --- start: the earlier run's files -------------------------------------------------
+
+    def _recover(self) -> _Unsettled | None:
+        """Cut rows no STATE was about to cover; keep aside what may or may not have been."""
+        try:
+            data = json.loads(self.manifest.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise output_file_error(
+                "csv_path", self.manifest, exc if isinstance(exc, OSError) else OSError(str(exc))
+            ) from None
+        parts = []
+        for entry in data.get("files", []):
+            committed = int(entry["bytes"])
+            parts.append(
+                _Part(
+                    Path(str(entry["name"])).name,
+                    committed=committed,
+                    committed_rows=int(entry.get("rows", 0)),
+                    # A version 1 manifest recorded only lengths a STATE went out for.
+                    pending=int(entry.get("pending_bytes", committed)),
+                    pending_rows=int(entry.get("pending_rows", entry.get("rows", 0))),
+                ),
+            )
+        try:
+            for part in parts:
+                path = self.folder / part.name
+                try:
+                    size = os.lstat(path).st_size
+                except FileNotFoundError:
+                    continue
+                if part.pending == 0:
+                    _cut(path, 0)
+                    self._note(
+                        f"removed {part.name}: none of its rows was covered by a STATE",
+                    )
+                elif size > part.pending:
+                    _cut(path, part.pending)
+                    self._note(
+                        f"cut {part.name} back to its last committed row ({size - part.pending}"
+                        " bytes of rows no STATE covered; the tap sends those records again)",
+                    )
+            _fsync_folder(self.folder)
+        except OSError as exc:
+            raise output_file_error("csv_path", self.folder, exc) from None
+        open_parts = [p for p in parts if p.pending > p.committed]
+        if not open_parts:
+            return None
+        first = open_parts[0]
+        try:
+            first_row = _first_row(self.folder / first.name, first.committed)
+        except OSError as exc:
+            raise output_file_error("csv_path", self.folder / first.name, exc) from None
+        return _Unsettled(parts, data.get("state"), data.get("confirmed_state"), first_row)
+
+    def _settle(self, *, keep: bool, why: str) -> None:
+        """Keep or cut a killed run's unsettled rows, and record that in its manifest."""
+        unsettled, self._unsettled = self._unsettled, None
+        if unsettled is None:
+            return
+        try:
+            for part in unsettled.parts:
+                if part.pending == part.committed:
+                    continue
+                if keep:
+                    part.committed, part.committed_rows = part.pending, part.pending_rows
+                else:
+                    _cut(self.folder / part.name, part.committed)
+                    part.pending, part.pending_rows = part.committed, part.committed_rows
+            state = unsettled.state if keep else unsettled.confirmed_state
+            self._write_manifest_of(unsettled.parts, state, state)
+        except OSError as exc:
+            raise output_file_error("csv_path", self.folder, exc) from None
+        files = ", ".join(p.name for p in unsettled.parts if p.pending > 0) or "none"
+        if keep:
+            self._note(
+                f"kept the last {unsettled.rows} rows of the interrupted run ({files}): {why}",
+            )
+        else:
+            self._note(
+                f"cut the last {unsettled.rows} rows of the interrupted run: {why}; they "
+                "are written again from the records the tap sends",
+            )
+
+    # --- writing ------------------------------------------------------------------------
 
     def write(self, event: Mapping[str, Any]) -> None:
         """Append the event's row, in a new file when this one would pass a limit."""
         line = csv_row(event)
+        if self._unsettled is not None:
+            # The same records make the same rows: a tap that resumed before the
+            # interval sends its first row again first.
+            if line == self._unsettled.first_row:
+                self._settle(keep=False, why="the tap sends their records again")
+            else:
+                self._settle(keep=True, why="the tap resumed after them")
         part = self._parts[-1] if self._parts else None
         if part is None or part.rows >= self.max_rows or part.written + len(line) > self.max_bytes:
             part = self._roll()
@@ -192,33 +371,91 @@ class CsvWriter:
             raise output_file_error("csv_path", self.folder / part.name, exc) from None
         part.written += len(line)
         part.rows += 1
+        event_time = int(event["event_time"])
+        if self.oldest_event_time is None or event_time < self.oldest_event_time:
+            self.oldest_event_time = event_time
 
-    def commit(self) -> None:
-        """Make every row written durable, then record it as committed in the manifest.
+    def commit(self, state: str | None = None) -> None:
+        """Make every row written durable and record it in the manifest as pending.
 
-        Called right before a STATE is written: the rows it covers reach the disk first.
+        Called right before the STATE ``state`` (its JSON) is written; :meth:`emitted`
+        is called right after it. A killed run's unsettled rows are settled here when
+        the STATE tells where the tap resumed.
         """
-        if self._file is None:
+        self._states_seen = True
+        if self._unsettled is not None and not self._parts and state is not None:
+            if same_state(state, self._unsettled.state):
+                self._settle(keep=True, why="the tap resumed from the STATE that covers them")
+            elif same_state(state, self._unsettled.confirmed_state):
+                self._settle(keep=False, why="the tap resumed from the STATE before them")
+        if self._file is None and not self._parts:
             return
-        try:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-        except OSError as exc:
-            raise output_file_error("csv_path", self.files[-1], exc) from None
+        if self._file is not None:
+            try:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+            except OSError as exc:
+                raise output_file_error("csv_path", self.files[-1], exc) from None
         for part in self._parts:
-            part.committed = part.written if part.rows else 0  # a lone header is no file
-            part.committed_rows = part.rows
-        self._write_manifest()
+            part.pending = part.written if part.rows else 0  # a lone header is no file
+            part.pending_rows = part.rows
+        self._pending_state = state
+        self._write_manifest(fsync_folder=False)
 
-    def close(self) -> None:
-        """Flush and close the current file; rows after the last commit stay uncommitted."""
-        if self._file is None:
-            return
+    def emitted(self) -> None:
+        """The STATE of the last commit went out: its rows are confirmed."""
+        for part in self._parts:
+            part.committed, part.committed_rows = part.pending, part.pending_rows
+        if self._pending_state is not None:
+            self._state = self._pending_state
+        try:
+            _fsync_folder(self.folder)
+        except OSError as exc:
+            raise output_file_error("csv_path", self.folder, exc) from None
+
+    def close(self, *, finished: bool) -> int:
+        """Close the files; cut the rows no STATE covers; return how many were cut.
+
+        ``finished``: the input was read to its end. Then an input that held no STATE
+        at all is committed whole (there is no STATE a tap could resume from), and a
+        killed run's rows that nothing was sent again for are kept.
+        """
         file, self._file = self._file, None
-        with contextlib.suppress(OSError):
-            file.flush()
-            os.fsync(file.fileno())
-        file.close()
+        cut = 0
+        try:
+            if file is not None:
+                with contextlib.suppress(OSError):
+                    file.flush()
+                    os.fsync(file.fileno())
+                file.close()
+            if finished and self._unsettled is not None:
+                self._settle(keep=True, why="the tap sent nothing again")
+            if self._parts:
+                if finished and not self._states_seen:
+                    for part in self._parts:
+                        part.committed = part.pending = part.written if part.rows else 0
+                        part.committed_rows = part.pending_rows = part.rows
+                else:
+                    cut = self._cut_uncommitted()
+                self._write_manifest(fsync_folder=True)
+        except OSError as exc:
+            raise output_file_error("csv_path", self.folder, exc) from None
+        finally:
+            self._unlock()
+        return cut
+
+    def _cut_uncommitted(self) -> int:
+        cut = 0
+        for part in self._parts:
+            rows = part.rows - part.committed_rows
+            if rows == 0 and part.committed:
+                continue
+            _cut(self.folder / part.name, part.committed)
+            cut += rows
+            part.written = part.pending = part.committed
+            part.rows = part.pending_rows = part.committed_rows
+        self._parts = [part for part in self._parts if part.committed]
+        return cut
 
     def _roll(self) -> _Part:
         """Close the current file and start the next, entered in the manifest first."""
@@ -235,34 +472,64 @@ class CsvWriter:
         while True:
             part = _Part(f"{self.name}-{stamp}-{number:04d}.csv")
             path = self.folder / part.name
-            if not path.exists():
+            if not os.path.lexists(path):
                 break
             number += 1
         self._parts.append(part)
         # Entered at length 0 before it exists: a crash from here on removes it on start.
-        self._write_manifest()
+        self._write_manifest(fsync_folder=True)
         try:
-            self._file = path.open("xb")  # exclusive: never another run's file
+            self._file = os.fdopen(os.open(path, _CREATE, 0o644), "wb")
             self._file.write(_HEADER)
         except OSError as exc:
             raise output_file_error("csv_path", path, exc) from None
         part.written = len(_HEADER)
         return part
 
-    def _write_manifest(self) -> None:
-        data = {
-            "files": [
-                {"name": part.name, "bytes": part.committed, "rows": part.committed_rows}
-                for part in self._parts
-            ],
-        }
-        temporary = self.manifest.with_name(self.manifest.name + ".tmp")
+    def _write_manifest(self, *, fsync_folder: bool) -> None:
         try:
-            with temporary.open("wb") as file:
+            self._write_manifest_of(
+                self._parts, self._pending_state or self._state, self._state, fsync_folder
+            )
+        except OSError as exc:
+            raise output_file_error("csv_path", self.manifest, exc) from None
+
+    def _write_manifest_of(
+        self,
+        parts: list[_Part],
+        state: str | None,
+        confirmed_state: str | None,
+        fsync_folder: bool = True,
+    ) -> None:
+        data = {
+            "version": _MANIFEST_VERSION,
+            "files": [
+                {
+                    "name": part.name,
+                    "bytes": part.committed,
+                    "rows": part.committed_rows,
+                    "pending_bytes": part.pending,
+                    "pending_rows": part.pending_rows,
+                }
+                for part in parts
+            ],
+            "state": state,
+            "confirmed_state": confirmed_state,
+        }
+        # A name of its own, created exclusively: never another run's file, never a link.
+        temporary = self.manifest.with_name(
+            f"{self.manifest.name}.{os.getpid()}.{time.monotonic_ns()}.tmp"
+        )
+        fd = os.open(temporary, _CREATE, 0o644)
+        try:
+            with os.fdopen(fd, "wb") as file:
                 file.write(json.dumps(data, indent=1).encode() + b"\n")
                 file.flush()
                 os.fsync(file.fileno())
-            temporary.replace(self.manifest)
+            os.replace(temporary, self.manifest)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            raise
+        if fsync_folder:
             _fsync_folder(self.folder)
-        except OSError as exc:
-            raise output_file_error("csv_path", self.manifest, exc) from None

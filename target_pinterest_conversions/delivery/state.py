@@ -38,10 +38,12 @@ class StateGate:
     def __init__(
         self,
         out: IO[str] | None = None,
-        before_emit: Callable[[], None] | None = None,
+        before_emit: Callable[[str], None] | None = None,
+        after_emit: Callable[[], None] | None = None,
     ) -> None:
         self._out = out
         self._before_emit = before_emit
+        self._after_emit = after_emit
         self._lock = threading.RLock()
         self._seq = 0
         self._pending: deque[tuple[int, Any]] = deque()
@@ -102,10 +104,14 @@ class StateGate:
         line = encode_state(state)
         if line == self._last_written:
             return
+        # Between the two hooks only the line is written and flushed: what the STATE
+        # covers is made durable before it, and the window a crash can fall in is small.
         if self._before_emit is not None:
-            self._before_emit()
+            self._before_emit(line.rstrip("\n"))
         out = self._out or sys.stdout
         out.write(line)
         out.flush()
         self._last_written = line
         self.emitted += 1
+        if self._after_emit is not None:
+            self._after_emit()
