@@ -18,6 +18,7 @@ from target_pinterest_conversions.context.files import describe
 from target_pinterest_conversions.context.interrupt import Interrupt
 from target_pinterest_conversions.context.redaction import scrub_data
 from target_pinterest_conversions.context.summary import RunSummary
+from target_pinterest_conversions.conversion.checks import MAX_EVENT_AGE, TOO_OLD
 from target_pinterest_conversions.conversion.pipeline import unlisted_event_name
 from target_pinterest_conversions.delivery.client import (
     DeliveryStopped,
@@ -25,7 +26,7 @@ from target_pinterest_conversions.delivery.client import (
     PinterestClient,
     Sender,
 )
-from target_pinterest_conversions.delivery.csvfile import CsvWriter
+from target_pinterest_conversions.delivery.csvfile import UPLOAD_WINDOW_SECONDS, CsvWriter
 from target_pinterest_conversions.delivery.deadletter import DeadLetterWriter
 from target_pinterest_conversions.delivery.pool import Deliveries
 from target_pinterest_conversions.delivery.state import StateGate
@@ -71,7 +72,9 @@ class Run:
         *,
         user_agent: str = "target-pinterest-conversions",
         interrupt: Interrupt | None = None,
+        open_outputs: bool = True,
     ) -> None:
+        """``open_outputs=False``: for a summary only, the CSV folder is not touched."""
         self.settings = settings
         self.interrupt = interrupt or Interrupt()
         self.stopping = threading.Event()
@@ -82,12 +85,16 @@ class Run:
         )
         """Record warnings already given at start-up: counted, not logged again."""
         self.dead_letters = DeadLetterWriter(settings.dead_letter_path)
-        #: The CSV files (``output: csv``); opening it cuts a crashed run's uncommitted rows.
-        self.csv = CsvWriter(settings.csv_path) if settings.output == "csv" else None
-        if self.csv is not None:
-            for note in self.csv.recovered:
-                logger.warning("csv_path: %s", note)
-        self.gate = StateGate(before_emit=self.before_state)
+        #: The CSV files (``output: csv``); opening it locks the folder and cuts a
+        #: crashed run's rows that no STATE covered.
+        self.csv = (
+            CsvWriter(settings.csv_path, note=lambda text: logger.warning("csv_path: %s", text))
+            if settings.output == "csv" and open_outputs
+            else None
+        )
+        #: Rows written per stream since the last STATE went out (cut if none follows).
+        self._rows_since_state: dict[str, int] = {}
+        self.gate = StateGate(before_emit=self.before_state, after_emit=self.after_state)
         self.deliveries = Deliveries(
             sender=lambda: self.sender,
             gate=self.gate,
@@ -107,17 +114,24 @@ class Run:
         self._last_progress = self._started
         self._metric_counts: dict[tuple[str, str], int] = {}
 
-    def before_state(self) -> None:
-        """Make durable what a STATE about to be written covers: dead letters, CSV rows."""
+    def before_state(self, line: str) -> None:
+        """Make durable what the STATE ``line`` covers: dead letters, CSV rows."""
         self.dead_letters.sync()
         if self.csv is not None:
-            self.csv.commit()
+            self.csv.commit(line)
+
+    def after_state(self) -> None:
+        """The STATE line went out: the CSV rows it covers are confirmed."""
+        if self.csv is not None:
+            self.csv.emitted()
+            self._rows_since_state.clear()
 
     def write_row(self, stream: str, event: dict[str, Any]) -> None:
         """Write a valid event as a CSV row (``output: csv``), counted as written."""
         assert self.csv is not None  # noqa: S101 - only called with output csv
         self.csv.write(event)
         self.summary.update(stream, events_written=1)
+        self._rows_since_state[stream] = self._rows_since_state.get(stream, 0) + 1
 
     @property
     def sender(self) -> Sender:
@@ -263,11 +277,37 @@ class Run:
             rejected = stats["dead_lettered_locally"] + stats["failed_at_pinterest"]
             if read >= sample and rejected / read > limit:
                 top = ", ".join(list(stats["reasons"])[:3])
-                raise TooManyRejectedError(
+                too_old = stats["reasons"].get(TOO_OLD[self.settings.output], 0)
+                head = (
                     f"stream '{name}': {rejected} of {read} records were rejected, more than "
-                    f"max_rejected_ratio {limit:g} allows; check the mapping (top reasons: "
-                    f"{top}); rejected records are in {self.settings.dead_letter_path}",
+                    f"max_rejected_ratio {limit:g} allows"
                 )
+                where = f"rejected records are in {self.settings.dead_letter_path}"
+                if too_old * 2 > rejected:
+                    # Old data is not a mapping mistake: say so, and how to send it anyway.
+                    raise TooManyRejectedError(
+                        f"{head}; {too_old} of them are too old ({TOO_OLD[self.settings.output]})"
+                        f". The mapping is not at fault: {self._too_old_ways_out(limit)}; "
+                        f"{where}",
+                    )
+                raise TooManyRejectedError(
+                    f"{head}; check the mapping (top reasons: {top}); {where}",
+                )
+
+    def _too_old_ways_out(self, limit: float) -> str:
+        """The ways to run a stream whose records are mostly too old for the output."""
+        days = MAX_EVENT_AGE[self.settings.output] // 86400
+        ways = [f"set the tap's start date within the last {days} days"]
+        if self.settings.output == "api":
+            ways.append(
+                f"use output: csv for Ads Manager's upload "
+                f"(events up to {MAX_EVENT_AGE['csv'] // 86400} days old)",
+            )
+        ways.append(
+            f"or raise max_rejected_ratio above {limit:g} (1 never stops) to send the recent "
+            "records and dead-letter the old ones",
+        )
+        return ", ".join(ways)
 
     def report(
         self,
@@ -392,8 +432,11 @@ class Run:
         failure = self.deliveries.failure()
         return None if isinstance(failure, DeliveryStopped) else failure
 
-    def close(self) -> None:
-        """Finish the deliveries in flight, then close the sender and the output files."""
+    def close(self, *, finished: bool = False) -> None:
+        """Finish the deliveries in flight, then close the sender and the output files.
+
+        ``finished``: the input was read to its end (see :meth:`CsvWriter.close`).
+        """
         self.deliveries.close()
         with self._lock:
             sender, self._sender = self._sender, None
@@ -401,13 +444,40 @@ class Run:
             sender.close()
         self.dead_letters.close()
         if self.csv is not None:
-            self.csv.close()
-            files = ", ".join(str(path) for path in self.csv.files) or "none"
-            logger.info("CSV files written for upload in Ads Manager: %s", files)
-            if self.csv.uncommitted_rows:
-                # Rows after the last STATE: the tap sends their records again from it.
-                logger.warning(
-                    "csv_path: %d rows were written after the last STATE; the next run "
-                    "cuts them and writes them again from the records the tap re-sends",
-                    self.csv.uncommitted_rows,
-                )
+            self._close_csv(self.csv, finished=finished)
+
+    def _close_csv(self, csv: CsvWriter, *, finished: bool) -> None:
+        """Close the CSV files and say which are ready for upload, and until when."""
+        cut = csv.close(finished=finished)
+        if cut:
+            for stream, rows in self._rows_since_state.items():
+                self.summary.update(stream, events_written=-rows)
+            self._rows_since_state.clear()
+            # The tap resumes from the last STATE and sends these records again.
+            logger.warning(
+                "csv_path: %d rows written after the last STATE were cut from the files: "
+                "no STATE covers them, so the next run writes them again from the records "
+                "the tap re-sends",
+                cut,
+            )
+        if csv.unsettled_rows:
+            logger.warning(
+                "csv_path: %d rows of an earlier, interrupted run are not settled yet; the "
+                "next run settles them: do not upload %s before it finishes",
+                csv.unsettled_rows,
+                csv.manifest.parent,
+            )
+        if not csv.files:
+            logger.info("No CSV file was written to %s", csv.folder)
+            return
+        files = ", ".join(str(path) for path in csv.files)
+        deadline = ""
+        if csv.oldest_event_time is not None:
+            last = csv.oldest_event_time + UPLOAD_WINDOW_SECONDS
+            deadline = time.strftime(" before %Y-%m-%d %H:%M UTC", time.gmtime(last))
+        logger.info(
+            "CSV files ready for upload in Ads Manager%s (Pinterest takes rows up to 30 days "
+            "after the conversion): %s",
+            deadline,
+            files,
+        )

@@ -395,6 +395,55 @@ def env_settings(
     return config
 
 
+SDK_ENV_VARIABLES: frozenset[str] = frozenset({"LOGLEVEL"})
+"""Variables of the prefix that are not settings but that the SDK reads: the log level."""
+_SDK_OBJECT_SETTINGS = frozenset(
+    {"batch_config", "faker_config", "stream_maps", "stream_map_config"}
+)
+
+
+def unknown_env_settings(
+    schema: Mapping[str, Any],
+    prefix: str,
+    environ: Mapping[str, str],
+) -> list[str]:
+    """Describe each ``<PREFIX>*`` variable that names no setting, with the nearest one.
+
+    A misspelt variable is otherwise ignored without a word (``..._DRYRUN=true`` beside
+    a real token would send live). Also allowed: :data:`SDK_ENV_VARIABLES`, ``<PREFIX>_*``
+    (Meltano's extras, e.g. ``..._DIALECT`` with two underscores) and ``<PREFIX><OBJECT>_*``
+    for object settings (Meltano's form of nested ones, e.g. ``..._BATCH_CONFIG_STORAGE_ROOT``).
+    """
+    properties: Mapping[str, Any] = schema.get("properties", {})
+    names = {_env_name(name): name for name in (*properties, *SDK_SETTINGS)}
+    objects = {name for name, prop in properties.items() if "object" in _kinds(prop)}
+    nested = tuple(_env_name(name) + "_" for name in objects | _SDK_OBJECT_SETTINGS)
+    problems = []
+    for var in sorted(environ):
+        if not var.startswith(prefix):
+            continue
+        suffix = var[len(prefix) :]
+        if suffix in names or suffix in SDK_ENV_VARIABLES or suffix.startswith(("_", *nested)):
+            continue
+        match = nearest(suffix, names.values())
+        hint = (
+            f"did you mean '{match}' ({prefix}{_env_name(match)})?"
+            if match is not None
+            else "see --about for the settings"
+        )
+        problems.append(f"{var}: unknown setting; {hint}")
+    return problems
+
+
+def _env_name(setting: str) -> str:
+    return setting.upper().replace("-", "_")
+
+
+def _kinds(prop: Mapping[str, Any]) -> list[str]:
+    kinds = prop.get("type", "string")
+    return [kinds] if isinstance(kinds, str) else list(kinds)
+
+
 _ARTICLES = {
     "integer": "an integer",
     "number": "a number",
@@ -509,6 +558,72 @@ def _event_name_warning(stream: str, event_name: str) -> str:
     )
 
 
+CSV_COLUMNS_OF = {"em": "email", "hashed_maids": "madid"}
+"""The ``user_data`` keys the CSV carries (the first value of each), by column."""
+CSV_UNCONFIRMED = ("value", "currency", "order_id")
+"""``custom_data`` keys whose CSV column spelling Pinterest's help page does not show."""
+
+
+def csv_uncarried(mapping: StreamMapping) -> tuple[list[str], list[str]]:
+    """The mapped fields the CSV output does not write: unconfirmed columns, no column."""
+    unconfirmed = [key for key in CSV_UNCONFIRMED if key in mapping.custom_data]
+    other = [f"user_data.{key}" for key in mapping.user_data if key not in CSV_COLUMNS_OF]
+    other += [f"custom_data.{key}" for key in mapping.custom_data if key not in CSV_UNCONFIRMED]
+    other += ["contents"] if mapping.contents is not None else []
+    other += [*mapping.extra, *mapping.info]
+    return unconfirmed, other
+
+
+def _csv_warnings(streams: Mapping[str, StreamMapping]) -> list[str]:
+    """Name, once at start-up, what each stream maps that its CSV rows leave out."""
+    warnings = []
+    for name, mapping in streams.items():
+        unconfirmed, other = csv_uncarried(mapping)
+        parts = []
+        if unconfirmed:
+            parts.append(
+                f"{', '.join(unconfirmed)} (Pinterest's help page does not show these "
+                "columns' spelling: docs/pinterest-conversions-csv.md; Ads Manager counts "
+                "the conversions without them)",
+            )
+        if other:
+            parts.append(f"{', '.join(other)} (the CSV has no column for them)")
+        if parts:
+            warnings.append(
+                f"output csv: stream '{name}': mapped fields not written to the CSV: "
+                + "; ".join(parts),
+            )
+    return warnings
+
+
+def _csv_account_problem(
+    streams: Mapping[str, StreamMapping],
+    ad_account_id: str | None,
+) -> str | None:
+    """Why ``output: csv`` cannot serve the mapped ad accounts: one file set, one account."""
+    accounts = []
+    for name, mapping in streams.items():
+        source = mapping.ad_account_id
+        if source is None:
+            accounts.append(ad_account_id)
+        elif not source.is_const:
+            return (
+                f"streams.{name}.ad_account_id: output csv writes one set of files, uploaded "
+                "to one ad account in Ads Manager, but this stream reads each record's "
+                "account: use output api, or run once per account with its own csv_path"
+            )
+        else:
+            accounts.append(str(source.const))
+    distinct = sorted({a for a in accounts if a})
+    if len(distinct) > 1:
+        return (
+            f"ad_account_id: output csv writes one set of files, uploaded to one ad account "
+            f"in Ads Manager, but the streams name {len(distinct)} ({', '.join(distinct)}): "
+            "run once per account, each with its own csv_path"
+        )
+    return None
+
+
 def load_settings(config: Mapping[str, Any]) -> Settings:
     """Check ``config`` and return :class:`Settings`.
 
@@ -598,6 +713,12 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
     grace = float(config.get("shutdown_grace", 20))
     if not 0 <= grace <= 600:
         raise ConfigError("shutdown_grace: must be from 0 to 600 seconds")
+    csv_warnings: list[str] = []
+    if output == "csv":
+        problem = _csv_account_problem(streams, ad_account_id)
+        if problem:
+            raise ConfigError(problem)
+        csv_warnings = _csv_warnings(streams)
     unlisted = _unlisted_event_names(streams)
     return Settings(
         ad_account_id=ad_account_id,
@@ -620,10 +741,13 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         progress_interval=progress,
         max_retry_after=max_retry_after,
         shutdown_grace=grace,
-        warnings=tuple(
-            _event_name_warning(stream, name)
-            for stream, names in unlisted.items()
-            for name in names
+        warnings=(
+            *(
+                _event_name_warning(stream, name)
+                for stream, names in unlisted.items()
+                for name in names
+            ),
+            *csv_warnings,
         ),
         unlisted_event_names=frozenset(n for names in unlisted.values() for n in names),
         output=output,

@@ -61,6 +61,7 @@ from target_pinterest_conversions.settings import (
     Settings,
     env_settings,
     load_settings,
+    unknown_env_settings,
     unknown_settings,
     unmapped_stream_message,
     validation_schema,
@@ -325,14 +326,17 @@ class TargetPinterestConversions(Target):
             self.run.stopping.set()  # other batches' retries are pointless now
             self.finish()
             raise
-        self.finish()
+        self.finish(finished=True)
 
-    def finish(self) -> None:
-        """Close the sender and dead-letter file, then log the summary (idempotent)."""
+    def finish(self, *, finished: bool = False) -> None:
+        """Close the sender and output files, then log the summary (idempotent).
+
+        ``finished``: the input was read to its end and every STATE went out.
+        """
         if getattr(self, "_finished", False):
             return
         self._finished = True
-        self.run.close()
+        self.run.close(finished=finished)
         self.run.emit_outcome_metrics()
         csv = self.run.settings.output == "csv"
         self.run.summary.log(self.logger, "the CSV files" if csv else "the dry-run file")
@@ -430,12 +434,17 @@ class TargetPinterestConversions(Target):
         """Settings from ``TARGET_PINTEREST_CONVERSIONS_*`` variables (and ``./.env``).
 
         Raises:
+            ConfigValidationError: variables of the prefix that name no setting, each
+                with the nearest setting, as for a misspelt key of a config file.
             ConfigError: a variable does not parse as its setting's type.
 
         """
         dotenv.load_dotenv(dotenv.find_dotenv(usecwd=True), override=False)
         schema = cls.config_jsonschema
         cls.append_builtin_config(schema)
+        unknown = unknown_env_settings(schema, cls._env_var_prefix, os.environ)
+        if unknown:
+            raise ConfigValidationError("Config validation failed", errors=unknown)
         return env_settings(schema, cls._env_var_prefix, os.environ)
 
 
@@ -520,7 +529,9 @@ def _interrupted(
         message += "; STATE covers only the records delivered or dead-lettered"
         target.run.write_summary(exc.exit_code, message)
     elif settings is not None:
-        Run(settings).write_summary(exc.exit_code, message + " while starting; nothing was read")
+        Run(settings, open_outputs=False).write_summary(
+            exc.exit_code, message + " while starting; nothing was read"
+        )
     sys.exit(exc.exit_code)
 
 
