@@ -30,6 +30,7 @@ CLI_MODULES = frozenset(
         "test_batch_messages",
         "test_capabilities",
         "test_check",
+        "test_csv_crashes",
         "test_end_to_end",
         "test_golden",
         "test_mapping_e2e",

@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import json
 import os
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -15,11 +16,14 @@ from target_pinterest_conversions.context.errors import ConfigError
 from target_pinterest_conversions.conversion.checks import CSV_NO_MATCH_KEY, validate_event
 from target_pinterest_conversions.delivery.csvfile import COLUMNS, CsvWriter, csv_location, csv_row
 from tests.cli import (
+    command,
     kill_after_states,
     run_target,
     run_with_stdin_open,
+    write_config,
 )
 from tests.shopify import EXAMPLE_MAPPING, make_order, orders_schema, singer_lines
+from tests.singer import state_line
 
 NOW = 1_800_000_000
 HASH = "a" * 64
@@ -417,3 +421,125 @@ def test_csv_output_needs_no_token_or_ad_account(tmp_path):
     result = run_with_stdin_open(tmp_path, csv_config(tmp_path), "--check")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "output is csv, so Pinterest was not contacted" in result.stderr
+
+
+@pytest.mark.cli
+@needs_schema
+def test_a_second_run_on_the_same_csv_path_exits_2_and_the_first_loses_nothing(tmp_path):
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    lines = singer_lines(400, SCHEMA, state_every=100, now=now)
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    config = csv_config(tmp_path)  # both runs on one csv_path
+    path = write_config(tmp_path / "first", config)
+    first = subprocess.Popen(
+        [*command(), "--config", str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert first.stdin is not None and first.stdout is not None
+    first.stdin.write("\n".join(lines[:150]) + "\n")
+    first.stdin.flush()
+    assert json.loads(first.stdout.readline()) == {"bookmarks": {"orders": {"n": 100}}}
+
+    second = run_with_stdin_open(tmp_path / "second", config)
+    assert second.returncode == 2, second.stderr[-2000:]
+    assert f"csv_path: {tmp_path / 'out'} is in use by another run" in second.stderr
+    assert f"(process {first.pid})" in second.stderr
+
+    out, err = first.communicate("\n".join(lines[150:]) + "\n", timeout=300)
+    assert first.returncode == 0, err[-3000:]
+    assert out.splitlines()[-1] == '{"bookmarks":{"orders":{"n":400}}}'
+    assert len(read_rows(tmp_path / "out")) == 400
+
+
+@pytest.mark.cli
+@needs_schema
+def test_rows_no_state_covers_are_cut_by_their_own_run_and_never_by_the_next(tmp_path):
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    lines = singer_lines(150, SCHEMA, state_every=100, now=now)
+    without_last_state = lines[:-1]  # 100 rows under a STATE, 50 under none
+    result = run_target(tmp_path, csv_config(tmp_path), without_last_state)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "csv_path: 50 rows written after the last STATE were cut" in result.stderr
+    announced = result.stderr.split("CSV files ready for upload")[1].splitlines()[0]
+    files = sorted((tmp_path / "out").glob("*.csv"))
+    assert [str(p) in announced for p in files] == [True] * len(files)
+    assert len(read_rows(tmp_path / "out")) == 100
+    before = {p.name: p.read_bytes() for p in files}
+
+    # The tap resumes from the last STATE it was given back and sends the rest.
+    rest = [lines[0], state_line({"bookmarks": {"orders": {"n": 100}}}), *lines[101:]]
+    again = run_target(tmp_path, csv_config(tmp_path), rest)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert {p.name: p.read_bytes() for p in files} == before  # announced: never changed
+    assert sorted(read_rows(tmp_path / "out")) == sorted(
+        read_rows_of_clean_run(tmp_path / "clean", lines)
+    )
+
+
+def read_rows_of_clean_run(folder: Path, lines: list[str]) -> list[list[str]]:
+    folder.mkdir()
+    result = run_target(folder, csv_config(folder), lines)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return read_rows(folder / "out")
+
+
+@pytest.mark.cli
+@needs_schema
+def test_an_input_with_no_state_at_all_is_written_whole(tmp_path):
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    lines = [line for line in singer_lines(120, SCHEMA, now=now) if '"STATE"' not in line]
+    result = run_target(tmp_path, csv_config(tmp_path), lines)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.states == []
+    assert len(read_rows(tmp_path / "out")) == 120
+    assert "120 events written" in result.stderr
+
+
+@pytest.mark.cli
+@pytest.mark.parametrize(
+    ("streams", "message"),
+    [
+        (
+            {
+                "orders": {**EXAMPLE_MAPPING, "ad_account_id": "111"},
+                "refunds": {**EXAMPLE_MAPPING, "ad_account_id": "222"},
+            },
+            "ad_account_id: output csv writes one set of files, uploaded to one ad account "
+            "in Ads Manager, but the streams name 2 (111, 222)",
+        ),
+        (
+            {"orders": {**EXAMPLE_MAPPING, "ad_account_id": "shop.account"}},
+            "streams.orders.ad_account_id: output csv writes one set of files",
+        ),
+    ],
+)
+def test_csv_output_for_several_ad_accounts_exits_2_before_reading_input(
+    tmp_path, streams, message
+):
+    result = run_with_stdin_open(tmp_path, csv_config(tmp_path, streams=streams))
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert message in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.cli
+@needs_schema
+def test_mapped_fields_the_csv_cannot_carry_are_named_once_at_start_up(tmp_path):
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    result = run_target(tmp_path, csv_config(tmp_path), singer_lines(300, SCHEMA, now=now))
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [line for line in result.stderr.splitlines() if "not written to the CSV" in line]
+    assert len(lines) == 1
+    assert (
+        "stream 'orders': mapped fields not written to the CSV: value, currency, order_id "
+        "(Pinterest's help page does not show these columns' spelling" in lines[0]
+    )
+    for field in ("user_data.ph", "user_data.client_ip_address", "custom_data.num_items"):
+        assert field in lines[0]
+    assert "contents (the CSV has no column for them)" in lines[0]
+    # The files' deadline: the oldest row's 30 days.
+    assert "CSV files ready for upload in Ads Manager before " in result.stderr
