@@ -6,17 +6,23 @@ sent to each ad account known before the input: the top-level ``ad_account_id`` 
 stream's constant one; accounts that streams read from their records cannot be known
 before the records, and are said not to be checked.
 ``target-pinterest-conversions --check`` runs it, and so does ``meltano config test``,
-which sends the loader a stream named :data:`MELTANO_TEST_STREAM`.
+which sends the loader a stream named :data:`MELTANO_TEST_STREAM`. A run sends the same
+test event (:func:`token_accepted`) to tell an ad account Pinterest refuses from a token
+it refuses (delivery/refusals.py).
 """
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from target_pinterest_conversions.conversion.checks import validate_event
 from target_pinterest_conversions.conversion.hashing import hash_value
 from target_pinterest_conversions.delivery.client import (
+    UNKNOWN_STATUS,
     DeliveryError,
     PinterestClient,
     RetriesExhausted,
@@ -130,3 +136,38 @@ def check_connection(settings: Settings, *, now: int, user_agent: str) -> str:
         f"Connection check passed: {host} accepted a test event for {which} with this "
         f"access token (sent with test=true: validated, not recorded){unchecked}"
     )
+
+
+def token_accepted(
+    settings: Settings,
+    accounts: Sequence[str],
+    *,
+    user_agent: str,
+    stop: threading.Event | None = None,
+) -> str | None:
+    """Send one test event to each ad account in turn; return the first that took the token.
+
+    Taking the token means Pinterest answered with its verdict on the event (200 or 422),
+    whatever the verdict; a refusal or a failure to reach it tries the next account.
+    """
+    client = PinterestClient(
+        access_token=settings.access_token or "",
+        api_url=settings.api_url,
+        test_mode=True,
+        max_tries=min(settings.max_tries, CHECK_TRIES),
+        timeout=settings.request_timeout,
+        user_agent=user_agent,
+        stop=stop,
+    )
+    try:
+        for account in accounts:
+            event = synthetic_event(int(time.time()), settings.partner_name)
+            try:
+                result = client.send([event], account)[0]
+            except DeliveryError:
+                continue
+            if result.status != UNKNOWN_STATUS:
+                return account
+    finally:
+        client.close()
+    return None

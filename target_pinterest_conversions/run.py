@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from singer_sdk import metrics
 
+from target_pinterest_conversions.check import token_accepted
 from target_pinterest_conversions.context.errors import TooManyRejectedError
 from target_pinterest_conversions.context.files import describe
 from target_pinterest_conversions.context.interrupt import Interrupt
@@ -60,6 +61,7 @@ def make_sender(
         max_retry_after=settings.max_retry_after,
         user_agent=user_agent,
         stop=stop,
+        account_refusals=True,  # the deliveries tell a refused account from a bad token
     )
 
 
@@ -104,6 +106,10 @@ class Run:
             parallel=settings.max_parallel_requests,
             after_batch=self.log_progress,
             checkpoint=self.interrupt.check,
+            known_accounts=settings.check_accounts,
+            probe=lambda accounts: token_accepted(
+                settings, accounts, user_agent=self.user_agent, stop=self.stopping
+            ),
         )
         self._sender: Sender | None = None
         self.user_agent = user_agent

@@ -39,6 +39,13 @@ HASHED = (
 )
 
 
+REFUSALS = {
+    403: {"code": 29, "message": "You are not permitted to access that resource."},
+    404: {"code": 404, "message": "Ad account not found."},
+}
+"""Pinterest's bodies for an ad account that refuses the token (spec examples)."""
+
+
 @dataclass
 class Scripted:
     """One scripted answer; ``status=None`` means the default per-event 200."""
@@ -95,6 +102,10 @@ class FakePinterest:
         self.accepted_accounts: list[tuple[str, str]] = []  # (ad account, event id)
         # Scripted answers for one ad account's requests, before the shared script.
         self.script_for: dict[str, deque[Scripted]] = {}
+        # Ad accounts that refuse this (valid) token, always: 403 or 404, as Pinterest does.
+        self.refuse: dict[str, int] = {}
+        # A body larger than this many bytes is refused with a 413, as a gateway would.
+        self.max_body_bytes: int | None = None
         self._lock = threading.Lock()
         self._validator = load_request_validator()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -209,6 +220,11 @@ class FakePinterest:
                         401,
                         {"code": 2, "message": "Authentication failed.", "status": "failure"},
                     )
+                elif account in fake.refuse:
+                    status = fake.refuse[account]
+                    answer = REFUSALS[status]
+                elif fake.max_body_bytes is not None and len(body) > fake.max_body_bytes:
+                    status, answer = 413, {"code": 413, "message": "Request Entity Too Large"}
                 elif problem:
                     with fake._lock:
                         fake.errors.append(problem)

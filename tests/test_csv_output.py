@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import json
 import os
+import signal
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -543,3 +544,33 @@ def test_mapped_fields_the_csv_cannot_carry_are_named_once_at_start_up(tmp_path)
     assert "contents (the CSV has no column for them)" in lines[0]
     # The files' deadline: the oldest row's 30 days.
     assert "CSV files ready for upload in Ads Manager before " in result.stderr
+
+
+@pytest.mark.cli
+@needs_schema
+def test_sigterm_keeps_the_rows_its_states_cover_and_the_resume_writes_the_rest_once(tmp_path):
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    lines = singer_lines(300, SCHEMA, state_every=100, now=now)
+    path = write_config(tmp_path, csv_config(tmp_path))
+    proc = subprocess.Popen(
+        [*command(), "--config", str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write("\n".join(lines[:160]) + "\n")  # 100 rows under a STATE, 58 after it
+    proc.stdin.flush()
+    assert json.loads(proc.stdout.readline()) == {"bookmarks": {"orders": {"n": 100}}}
+    proc.send_signal(signal.SIGTERM)  # as a platform stops a run; stdin stays open
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err[-3000:]
+    assert out == ""
+    assert len(read_rows(tmp_path / "out")) == 100  # no row past the last STATE is left
+    rest = [lines[0], state_line({"bookmarks": {"orders": {"n": 100}}}), *lines[102:]]
+    again = run_target(tmp_path, csv_config(tmp_path), rest)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert sorted(read_rows(tmp_path / "out")) == sorted(
+        read_rows_of_clean_run(tmp_path / "clean", lines)
+    )

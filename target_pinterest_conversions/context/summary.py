@@ -133,6 +133,9 @@ class RunSummary:
         self._lock = threading.RLock()  # re-entrant: a termination signal may drain mid-call
         self.streams: dict[str, StreamStats] = {}
         self.accounts: dict[str, AccountStats] = {}
+        self.refused: dict[str, dict[str, Any]] = {}
+        """Ad accounts Pinterest refused in this run: ``status``, ``reason`` and ``events``
+        (of the account's events, those dead-lettered because of it)."""
         self.ignored_streams: Counter[str] = Counter()
 
     def stats(self, stream: str) -> StreamStats:
@@ -158,6 +161,16 @@ class RunSummary:
                 stats = self.accounts[account] = AccountStats()
             for name, amount in increments.items():
                 setattr(stats, name, getattr(stats, name) + amount)
+
+    def refuse_account(self, account: str, status: int, reason: str) -> None:
+        """Record that Pinterest refused ``account`` (403, 404), with the reason given."""
+        with self._lock:
+            self.refused.setdefault(account, {"status": status, "reason": reason, "events": 0})
+
+    def count_refused(self, account: str, amount: int) -> None:
+        """Count events of a refused account dead-lettered because it was refused."""
+        with self._lock:
+            self.refused[account]["events"] += amount
 
     def count(self, stream: str, counter: str, key: str, amount: int = 1) -> bool:
         """Count ``key`` in a counter of ``stream``; tell whether it is the first time.
@@ -189,6 +202,9 @@ class RunSummary:
                 "streams": {name: s.as_dict() for name, s in sorted(self.streams.items())},
                 "by_ad_account": {
                     account: s.counts() for account, s in sorted(self.accounts.items())
+                },
+                "refused_ad_accounts": {
+                    account: dict(refused) for account, refused in sorted(self.refused.items())
                 },
                 "ignored_streams": dict(self.ignored_streams),
             }
@@ -251,6 +267,17 @@ class RunSummary:
                 delivery,
                 counts["dead_lettered_locally"],
                 extra={"ad_account_id": account, "counts": counts},
+            )
+        with self._lock:
+            refused = sorted((a, dict(r)) for a, r in self.refused.items())
+        for account, entry in refused:
+            logger.warning(
+                "Ad account %s was refused (HTTP %d): %d events dead-lettered. %s",
+                account,
+                entry["status"],
+                entry["events"],
+                entry["reason"],
+                extra={"ad_account_id": account},
             )
         for name, n in ignored.items():
             logger.info("Stream '%s' is not in `streams`: %d records ignored", name, n)

@@ -102,6 +102,37 @@ class NotPinterest(DeliveryError):
     """Several 2xx answers in a row were not Pinterest's JSON: api_url is probably wrong."""
 
 
+class AccountRefused(DeliveryError):
+    """Pinterest refused one ad account (403 or 404); raised with ``account_refusals`` only.
+
+    Whether it is the account or the token that is wrong depends on whether the token is
+    known good, which the caller decides: ``token_proven`` says whether a request of this
+    client had Pinterest's answer before, and ``fatal`` is the error that stops the run
+    when the token is not known good (what a client without ``account_refusals`` raises).
+    ``reason`` says what Pinterest said (redacted) and what to fix.
+    """
+
+    def __init__(
+        self,
+        account: str,
+        status: int,
+        reason: str,
+        *,
+        token_proven: bool,
+        fatal: DeliveryError,
+    ) -> None:
+        super().__init__(reason)
+        self.account = account
+        self.status = status
+        self.reason = reason
+        self.token_proven = token_proven
+        self.fatal = fatal
+
+
+class _TooLarge(Exception):
+    """A 413: Pinterest (or a gateway before it) refused the request as too large."""
+
+
 class DeliveryStopped(Exception):
     """The run is stopping: the request was abandoned or not retried; nothing is lost."""
 
@@ -251,6 +282,21 @@ def _message(response: Answer, redact: Redactor) -> str:
     return redact(response.reason or "")
 
 
+def _refusal(account: str, status: int, message: str) -> str:
+    """The reason an ad account's events are dead-lettered: what Pinterest said, what to fix."""
+    said = f"HTTP {status}: {message or 'no message'}"
+    if status == 404:
+        return (
+            f"Pinterest did not find ad account {account} ({said}) although the token works "
+            f"for other ad accounts: check that {account} is the right ad_account_id"
+        )
+    return (
+        f"Pinterest refused ad account {account} ({said}) although the token works for "
+        f"other ad accounts: check that {account} is the right ad_account_id and that the "
+        "token's user has a role on it (Owner, Admin, Analyst, Audience or Campaign)"
+    )
+
+
 @dataclass(frozen=True)
 class Answer:
     """A response read whole (within bounds): status, headers, body and reason phrase."""
@@ -344,9 +390,14 @@ class PinterestClient:
         stop: threading.Event | None = None,
         test_requests: TokenBucket | None = None,
         clock: Clock = time.monotonic,
+        account_refusals: bool = False,
     ) -> None:
         self.ad_account_id = ad_account_id
         """The account :meth:`send` uses when it is given none."""
+        self.account_refusals = account_refusals
+        """Raise :class:`AccountRefused` for a 403 or 404, for the caller to judge."""
+        self._proven = threading.Event()
+        """Set once a request had Pinterest's answer (200 or 422): the token works."""
         self.api_url = api_url
         self._base = f"{api_url.rstrip('/')}/v5/ad_accounts/"
         self.params = {"test": "true"} if test_mode else {}
@@ -383,6 +434,11 @@ class PinterestClient:
         """The events endpoint of an ad account."""
         return f"{self._base}{ad_account_id}/events"
 
+    @property
+    def token_proven(self) -> bool:
+        """Whether a request of this client had Pinterest's answer (200 or 422) yet."""
+        return self._proven.is_set()
+
     def send(
         self,
         events: Sequence[dict[str, Any]],
@@ -392,8 +448,12 @@ class PinterestClient:
 
         ``ad_account_id`` defaults to the client's. Results come in the events' order.
 
+        A request refused as too large (413) is sent again as two halves, each split again
+        while it is refused; an event refused alone gets a ``failed`` result saying so.
+
         Raises:
             AuthError: the token or the ad account was refused (401, 403).
+            AccountRefused: with ``account_refusals``, the ad account was refused (403, 404).
             RequestRejected: the request was refused as a whole (400, 404, other 4xx).
             RetriesExhausted: 429, 5xx or network failures outlasted ``max_tries``, or
                 Pinterest asked to wait longer than ``max_retry_after``.
@@ -406,6 +466,41 @@ class PinterestClient:
         account = ad_account_id or self.ad_account_id
         if not account:
             raise ValueError("no ad account to send to")
+        return self._fitting(events, account, top=True)
+
+    def _fitting(
+        self,
+        events: Sequence[dict[str, Any]],
+        account: str,
+        *,
+        top: bool = False,
+    ) -> list[EventResult]:
+        """Send ``events``, halving them while Pinterest refuses the request as too large.
+
+        Halving, not guessing a size: Pinterest publishes no byte limit, so only its
+        answer says what fits. A 1000-event request takes at most 10 levels of halves.
+        """
+        try:
+            return self._request(events, account)
+        except _TooLarge as exc:
+            if len(events) == 1:
+                message = (
+                    f"the event alone is too large for Pinterest (HTTP 413: {exc}); look for "
+                    "an over-long value in it (a long list of contents, a long text)"
+                )
+                return [EventResult(status="failed", error_message=message)]
+            if top:
+                logger.warning(
+                    "Pinterest refused a request of %d events to ad account %s as too large "
+                    "(HTTP 413); sending it in halves until each part fits",
+                    len(events),
+                    account,
+                )
+            half = (len(events) + 1) // 2
+            return self._fitting(events[:half], account) + self._fitting(events[half:], account)
+
+    def _request(self, events: Sequence[dict[str, Any]], account: str) -> list[EventResult]:
+        """Send one request, retrying transient failures; raise :class:`_TooLarge` on a 413."""
         url = self.url(account)
         body = encode_body(events)
         waits = _wait_times(*self._backoff)
@@ -579,7 +674,18 @@ class PinterestClient:
                 retry_after=parse_retry_after(answer.headers.get("Retry-After")),
                 rate_limited=status == 429,
             )
-        raise self._fatal(answer, account)
+        if status == 413:
+            raise _TooLarge(_message(answer, self._redact) or "Request Entity Too Large")
+        fatal = self._fatal(answer, account)
+        if self.account_refusals and status in (403, 404):
+            raise AccountRefused(
+                account,
+                status,
+                _refusal(account, status, _message(answer, self._redact)),
+                token_proven=self.token_proven,
+                fatal=fatal,
+            )
+        raise fatal
 
     def _unreadable(self, answer: Answer, count: int, what: str) -> list[EventResult]:
         """A 2xx that is not Pinterest's JSON: each event's fate is unknown.
@@ -609,6 +715,7 @@ class PinterestClient:
             payload = None
         if not isinstance(payload, dict):
             return self._unreadable(response, count, "HTTP 200 whose body is not Pinterest's JSON")
+        self._proven.set()
         with self._lock:
             self._unreadable_in_a_row = 0
         results = _results(payload, count, self._redact) or []
@@ -629,6 +736,8 @@ class PinterestClient:
             payload = None
         details = payload.get("details") if isinstance(payload, dict) else None
         results = _results(details, count, self._redact)
+        if results is not None:
+            self._proven.set()  # Pinterest judged the events: it took the token
         if results is None or len(results) < count:
             message = _message(response, self._redact) or "no per-event results"
             known = results or []

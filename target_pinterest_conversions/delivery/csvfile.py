@@ -201,6 +201,8 @@ class CsvWriter:
         """The last STATE the files are committed to."""
         self._pending_state: str | None = None
         self._states_seen = False
+        self._manifest_pending = False
+        """A commit's manifest is in place and its STATE line not yet confirmed."""
         self.notes: list[str] = []
         """What the start or the end did to files of an earlier run or rows of this one."""
         self.oldest_event_time: int | None = None
@@ -388,7 +390,9 @@ class CsvWriter:
                 self._settle(keep=True, why="the tap resumed from the STATE that covers them")
             elif same_state(state, self._unsettled.confirmed_state):
                 self._settle(keep=False, why="the tap resumed from the STATE before them")
-        if self._file is None and not self._parts:
+        if all(p.written == p.committed or not p.rows for p in self._parts):
+            # No row since the last commit: nothing to make durable or to record.
+            self._pending_state = state
             return
         if self._file is not None:
             try:
@@ -401,13 +405,17 @@ class CsvWriter:
             part.pending_rows = part.rows
         self._pending_state = state
         self._write_manifest(fsync_folder=False)
+        self._manifest_pending = True
 
     def emitted(self) -> None:
         """The STATE of the last commit went out: its rows are confirmed."""
-        for part in self._parts:
-            part.committed, part.committed_rows = part.pending, part.pending_rows
         if self._pending_state is not None:
             self._state = self._pending_state
+        if not self._manifest_pending:
+            return
+        self._manifest_pending = False
+        for part in self._parts:
+            part.committed, part.committed_rows = part.pending, part.pending_rows
         try:
             _fsync_folder(self.folder)
         except OSError as exc:

@@ -13,7 +13,9 @@ at most ``max_parallel_requests`` + 1 batches. Every wait of the reading thread 
 ``checkpoint`` often, so a termination signal is acted on at once.
 
 The first failure of any delivery is kept and raised in the reading thread at the next
-submit or at :meth:`Deliveries.wait`; the failed batch stays open in the gate.
+submit or at :meth:`Deliveries.wait`; the failed batch stays open in the gate. An ad
+account Pinterest refuses once the token is known good is no failure: its events are
+dead-lettered and the batch is settled (:mod:`.refusals`).
 """
 
 from __future__ import annotations
@@ -21,14 +23,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from target_pinterest_conversions.context.summary import RunSummary
-from target_pinterest_conversions.delivery.batch import AccountBatches, chunks
-from target_pinterest_conversions.delivery.client import Sender
+from target_pinterest_conversions.delivery.batch import AccountBatches, PendingEvent, chunks
+from target_pinterest_conversions.delivery.client import AccountRefused, Sender
 from target_pinterest_conversions.delivery.deadletter import DeadLetterWriter
 from target_pinterest_conversions.delivery.outcome import settle
+from target_pinterest_conversions.delivery.refusals import AccountRefusals, TokenProbe
 from target_pinterest_conversions.delivery.state import StateGate
 
 logger = logging.getLogger("target-pinterest-conversions.delivery")
@@ -51,8 +54,17 @@ class Deliveries:
         parallel: int,
         after_batch: Callable[[str, int, float], None],
         checkpoint: Callable[[], None] = lambda: None,
+        known_accounts: Sequence[str] = (),
+        probe: TokenProbe | None = None,
     ) -> None:
         self._sender = sender
+        self.refusals = AccountRefusals(
+            dead_letters=dead_letters,
+            summary=summary,
+            known_accounts=known_accounts,
+            probe=probe,
+        )
+        """Refused ad accounts; ``probe`` proves the token on other accounts (``--check``'s)."""
         self._gate = gate
         self._dead_letters = dead_letters
         self._summary = summary
@@ -90,6 +102,7 @@ class Deliveries:
                 finally:
                     self._changed.acquire()
             self._unsettled.add(ordinal)
+            self.refusals.saw(items)
             future = self._pool.submit(self._deliver, stream, batch_id, items)
             self._futures.add(future)
         future.add_done_callback(lambda done: self._done(done, ordinal))
@@ -135,20 +148,43 @@ class Deliveries:
         started = time.monotonic()
         sender = self._sender()
         for account, events in items.items():
-            for request in chunks(events, self._request_size):
-                results = sender.send([item.event for item in request], account)
-                settle(
-                    stream,
-                    account,
-                    request,
-                    results,
-                    self._dead_letters,
-                    self._summary,
-                    dry_run=sender.dry_run,
-                )
+            self._deliver_account(sender, stream, account, events)
         self._gate.close_batch(batch_id)
         count = sum(len(events) for events in items.values())
         self._after_batch(stream, count, time.monotonic() - started)
+
+    def _deliver_account(
+        self,
+        sender: Sender,
+        stream: str,
+        account: str,
+        events: Sequence[PendingEvent],
+    ) -> None:
+        """Send one account's events of a batch; dead-letter them if it is refused."""
+        refused = self.refusals.reason(account)
+        if refused is not None:
+            self.refusals.dead_letter(stream, account, events, refused, sent=False)
+            return
+        done = 0
+        for request in chunks(events, self._request_size):
+            try:
+                results = sender.send([item.event for item in request], account)
+            except AccountRefused as exc:
+                reason = self.refusals.refuse(exc)  # raises while the token is not known good
+                self.refusals.dead_letter(stream, account, request, reason, sent=True)
+                rest = events[done + len(request) :]
+                self.refusals.dead_letter(stream, account, rest, reason, sent=False)
+                return
+            settle(
+                stream,
+                account,
+                request,
+                results,
+                self._dead_letters,
+                self._summary,
+                dry_run=sender.dry_run,
+            )
+            done += len(request)
 
     def _done(self, future: Future[None], ordinal: int) -> None:
         with self._changed:
