@@ -36,7 +36,7 @@ class UndecodableLineError(ValueError):
     """A line that is not JSON; the message says why, never what the line holds."""
 
 
-def decode_json(line: str | bytes) -> Any:
+def decode_json(line: str | bytes | bytearray) -> Any:
     """Decode one JSON line as RECORD messages are: numbers with a fraction as ``Decimal``.
 
     A line msgspec refuses is read again by Python's ``json``, as the SDK's default
@@ -59,7 +59,7 @@ def decode_json(line: str | bytes) -> Any:
         raise UndecodableLineError("nested too deeply") from None
 
 
-def _decode_leniently(line: str | bytes, error: msgspec.DecodeError) -> Any:
+def _decode_leniently(line: str | bytes | bytearray, error: msgspec.DecodeError) -> Any:
     """Decode a line msgspec refused with Python's ``json``; else report msgspec's ``error``."""
     try:
         text = line.decode("utf-8") if isinstance(line, (bytes, bytearray)) else line

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 
+from target_pinterest_conversions.batch_files import DEFAULT_MAX_LINE_BYTES
 from target_pinterest_conversions.context.errors import ConfigError
 from target_pinterest_conversions.conversion.checks import OUTPUTS
 from target_pinterest_conversions.conversion.geo import normalize_country
@@ -31,6 +32,8 @@ from target_pinterest_conversions.pinterest.vocabulary import (
 )
 
 UNMAPPED_STREAM_POLICIES: tuple[str, ...] = ("fail", "ignore")
+MAX_LINE_BYTES_LIMIT = 1 << 30
+"""The largest ``batch_max_line_bytes``: past it, the bound no longer protects memory."""
 
 CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
@@ -212,6 +215,17 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         ),
     ),
     th.Property(
+        "batch_max_line_bytes",
+        th.IntegerType,
+        default=DEFAULT_MAX_LINE_BYTES,
+        title="Batch Max Line Bytes",
+        description=(
+            "Longest line, in bytes, of a BATCH message's file (1024 to 1073741824; default "
+            "64 MiB): a longer one stops the run with exit code 5 before it is read whole, "
+            "so a small gzip file of one huge line cannot exhaust memory."
+        ),
+    ),
+    th.Property(
         "streams",
         th.ObjectType(additional_properties=th.ObjectType()),
         required=True,
@@ -297,6 +311,7 @@ class Settings:
     progress_interval: float = 5.0
     max_retry_after: float = 300.0
     shutdown_grace: float = 20.0
+    batch_max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     warnings: tuple[str, ...] = ()
     """Start-up warnings about settings that work but are probably not what was meant."""
     unlisted_event_names: frozenset[str] = frozenset()
@@ -713,6 +728,11 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
     grace = float(config.get("shutdown_grace", 20))
     if not 0 <= grace <= 600:
         raise ConfigError("shutdown_grace: must be from 0 to 600 seconds")
+    max_line = int(config.get("batch_max_line_bytes", DEFAULT_MAX_LINE_BYTES))
+    if not 1024 <= max_line <= MAX_LINE_BYTES_LIMIT:
+        raise ConfigError(
+            f"batch_max_line_bytes: must be from 1024 to {MAX_LINE_BYTES_LIMIT} bytes",
+        )
     csv_warnings: list[str] = []
     if output == "csv":
         problem = _csv_account_problem(streams, ad_account_id)
@@ -741,6 +761,7 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         progress_interval=progress,
         max_retry_after=max_retry_after,
         shutdown_grace=grace,
+        batch_max_line_bytes=max_line,
         warnings=(
             *(
                 _event_name_warning(stream, name)

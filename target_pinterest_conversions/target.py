@@ -279,10 +279,11 @@ class TargetPinterestConversions(Target):
             raise InputError(f"{where}: it came before the stream's SCHEMA")
         storage = (self.config.get("batch_config") or {}).get("storage") or {}
         process, check = self._process_record_message, self.interrupt.check
+        max_line_bytes = self.run.settings.batch_max_line_bytes
         for url in manifest:
             number = 0
             try:
-                records = iter_batch_records(url, compression, storage.get("root"))
+                records = iter_batch_records(url, compression, storage.get("root"), max_line_bytes)
                 for number, record in records:  # noqa: B007 - named in the error below
                     check()
                     process({"type": "RECORD", "stream": stream, "record": record})

@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import http.server
+import importlib.util
 import json
+import os
 import re
 import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cli import command, run_target
+from tests.cli import command, run_target, write_config
 from tests.fake_pinterest import FakePinterest, Scripted
 
 ACCOUNT = "549755885175"
@@ -213,12 +218,22 @@ DAMAGED = MANY[:-8] + bytes(b ^ 0x5A for b in MANY[-8:])  # its checksum and siz
             [GOOD[0], '["' + SECRET + '"]'],
             r"array.json.gz line 2: a record must be a JSON object, not an array",
         ),
+        (
+            "latin1.json.gz",
+            GOOD[0].encode() + b'\n{"id": 2, "email": "' + SECRET.encode() + b'\xe9"}\n',
+            r"latin1.json.gz line 2: not valid UTF-8",
+        ),
+        ("folder.json.gz", "folder", r"folder.json.gz: it is a folder, not a file"),
     ],
 )
 def test_a_bad_file_stops_the_run_naming_the_file_and_line(tmp_path, name, content, message):
     path = tmp_path / name
-    if isinstance(content, bytes):
+    if name.startswith("latin1"):
+        write_file(path, content)
+    elif isinstance(content, bytes):
         path.write_bytes(content)
+    elif content == "folder":
+        path.mkdir()
     elif content is not None:
         write_file(path, content)
     result = run_target(
@@ -284,3 +299,190 @@ def test_a_state_after_a_batch_waits_for_its_records_to_be_delivered(tmp_path):
         refused = run_target(tmp_path / "refused", live(api), lines)
     assert refused.returncode == 4, refused.stderr[-3000:]
     assert refused.states == [{"bookmarks": {"orders": {"n": 0}}}]
+
+
+def test_a_line_longer_than_batch_max_line_bytes_stops_the_run_naming_file_and_line(tmp_path):
+    long_line = json.dumps({"id": 3, "email": SECRET, "pad": "x" * 2000})
+    path = write_file(tmp_path / "long.json.gz", [*GOOD, long_line, GOOD[0]])
+    result = run_target(
+        tmp_path,
+        config(batch_max_line_bytes=1024),
+        [schema_line(), state(0), batch_line([path.as_uri()]), state(1)],
+    )
+    assert result.returncode == 5, result.stderr[-3000:]
+    assert (
+        f"input line 3: BATCH file {path.as_uri()} line 3: the line is longer than "
+        "batch_max_line_bytes (1024 bytes)" in result.stderr
+    ), result.stderr[-3000:]
+    assert SECRET not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.states == [{"bookmarks": {"orders": {"n": 0}}}]
+
+
+def test_batch_max_line_bytes_out_of_range_is_a_config_error(tmp_path):
+    result = run_target(tmp_path, config(batch_max_line_bytes=10), [schema_line()])
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "batch_max_line_bytes: must be from 1024 to 1073741824 bytes" in result.stderr
+
+
+# Runs the command given as arguments and writes its peak resident memory (KiB on Linux)
+# to the file named by RSS_FILE; its only child is the target, so the peak is the target's.
+# Its address space is capped too: a regression then fails fast instead of taking gigabytes.
+PEAK_RSS = """
+import os, resource, subprocess, sys
+def cap():
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+code = subprocess.run(sys.argv[1:], preexec_fn=cap).returncode
+with open(os.environ["RSS_FILE"], "w") as file:
+    file.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(code)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss in KiB and RLIMIT_AS: Linux")
+def test_a_gzip_bomb_stops_at_the_default_bound_without_being_read_whole(tmp_path):
+    # One 1 GiB line in 1 MB of gzip: 1024 gzip members of 1 MiB each, read as one stream.
+    member = gzip.compress(b"x" * (1 << 20))
+    bomb = tmp_path / "bomb.json.gz"
+    with bomb.open("wb") as file:
+        file.write(gzip.compress(b'{"id": 1, "email": "' + SECRET.encode() + b'", "pad": "'))
+        for _ in range(1024):
+            file.write(member)
+        file.write(gzip.compress(b'"}\n'))
+    assert bomb.stat().st_size < 2 << 20
+    lines = [schema_line(), state(0), batch_line([str(bomb)]), state(1)]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PEAK_RSS,
+            *command(),
+            "--config",
+            str(write_config(tmp_path, config())),
+        ],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "RSS_FILE": str(tmp_path / "rss")},
+        check=False,
+    )
+    assert proc.returncode == 5, proc.stderr[-3000:]
+    assert (
+        f"input line 3: BATCH file {bomb} line 1: the line is longer than "
+        "batch_max_line_bytes (67108864 bytes)" in proc.stderr
+    ), proc.stderr[-3000:]
+    assert SECRET not in proc.stderr
+    # Read up to the bound (64 MiB) and no further: far below the 1 GiB line.
+    peak_mib = int((tmp_path / "rss").read_text()) / 1024
+    assert peak_mib < 256, f"peak RSS {peak_mib:.0f} MiB"
+
+
+class Recorder(http.server.BaseHTTPRequestHandler):
+    """Records every request, whatever its method (http.server answers 501 to each)."""
+
+    def parse_request(self) -> bool:
+        parsed = super().parse_request()
+        self.server.requests.append(self.requestline)  # type: ignore[attr-defined]
+        return parsed
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_batch_file_on_a_web_server_is_refused_before_any_request(tmp_path):
+    # webhdfs:// speaks HTTP with requests alone: a manifest could make the target call
+    # any host it can reach (SSRF).
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    server.requests = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    host = f"127.0.0.1:{server.server_port}"
+    try:
+        result = run_target(
+            tmp_path,
+            config(),
+            [schema_line(), state(0), batch_line([f"webhdfs://{host}/b.json.gz"]), state(1)],
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert server.requests == []  # type: ignore[attr-defined]
+    assert result.returncode == 5, result.stderr[-3000:]
+    assert (
+        f"input line 3: BATCH file webhdfs://{host}/b.json.gz: the URL scheme 'webhdfs' is "
+        "not allowed; allowed: a local path, file" in result.stderr
+    ), result.stderr[-3000:]
+    assert result.states == [{"bookmarks": {"orders": {"n": 0}}}]
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "ftp://user:hunter2@127.0.0.1:9/b.json.gz?token=t0k3n",
+            "BATCH file ftp://127.0.0.1:9/b.json.gz: the URL scheme 'ftp' is not allowed; "
+            "allowed: a local path, file",
+        ),
+        (
+            "http://user:hunter2@127.0.0.1:9/b.json.gz?token=t0k3n",
+            "BATCH file http://127.0.0.1:9/b.json.gz: the URL scheme 'http' is not allowed",
+        ),
+        ("memory://b.json.gz", "BATCH file memory://b.json.gz: the URL scheme 'memory' is not"),
+        (
+            "simplecache::file:///etc/hostname",
+            "BATCH file simplecache::file:///etc/hostname: the URL scheme 'simplecache' is not",
+        ),
+        (
+            "zip://b.json.gz::file:///tmp/a.zip",
+            "BATCH file zip://b.json.gz::file:///tmp/a.zip: the URL scheme 'zip' is not allowed",
+        ),
+        (
+            "file://hunter2@otherhost/share/b.json.gz",
+            "BATCH file file://otherhost/share/b.json.gz: a file:// URL must name a file on "
+            "this machine (file:///path)",
+        ),
+    ],
+)
+def test_batch_files_are_read_only_from_allowed_storage(tmp_path, url, message):
+    result = run_target(tmp_path, config(), [schema_line(), batch_line([url])])
+    assert result.returncode == 5, result.stderr[-3000:]
+    assert f"input line 2: {message}" in result.stderr, result.stderr[-3000:]
+    assert "hunter2" not in result.stderr
+    assert "t0k3n" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(importlib.util.find_spec("s3fs") is not None, reason="s3fs is installed")
+def test_object_storage_without_its_package_is_refused_naming_the_package(tmp_path):
+    url = "s3://key:secret@bucket/b.json.gz?X-Amz-Signature=sig"
+    result = run_target(tmp_path, config(), [schema_line(), batch_line([url])])
+    assert result.returncode == 5, result.stderr[-3000:]
+    assert (
+        "input line 2: BATCH file s3://bucket/b.json.gz: the URL scheme 's3' is not allowed "
+        "until its package s3fs is installed" in result.stderr
+    ), result.stderr[-3000:]
+    assert "secret" not in result.stderr
+    assert "sig" not in result.stderr
+
+
+def test_the_targets_storage_root_is_held_to_the_allowed_schemes(tmp_path):
+    result = run_target(
+        tmp_path,
+        config(batch_config={"storage": {"root": "ftp://127.0.0.1:9/batches"}}),
+        [schema_line(), batch_line([str(tmp_path / "b.json.gz")])],
+    )
+    assert result.returncode == 5, result.stderr[-3000:]
+    assert (
+        "input line 2: BATCH file ftp://127.0.0.1:9/batches/b.json.gz: the URL scheme 'ftp' "
+        "is not allowed" in result.stderr
+    ), result.stderr[-3000:]
+
+
+def test_a_file_name_that_no_file_can_have_is_one_line_and_exit_5(tmp_path):
+    result = run_target(tmp_path, config(), [schema_line(), batch_line([f"{tmp_path}/a\0.gz"])])
+    assert result.returncode == 5, result.stderr[-3000:]
+    assert f"input line 2: BATCH file {tmp_path}/a\\x00.gz: not a valid file name" in (
+        result.stderr
+    ), result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
