@@ -353,7 +353,7 @@ DAY = 24 * 3600
 @pytest.mark.parametrize(
     "event",
     [
-        {**_valid(em=["a" * 64]), "event_time": NOW - 30 * DAY},  # the oldest the CSV takes
+        {**_valid(em=["a" * 64]), "event_time": NOW - 28 * DAY},  # the oldest the CSV takes
         {**_valid(hashed_maids=["b" * 64]), "event_time": NOW - 20 * DAY},
     ],
 )
@@ -370,7 +370,7 @@ def test_the_usual_csv_row_is_settled_without_the_rule_by_rule_check(monkeypatch
     [
         ({"event_time": NOW - 8 * DAY}, "api", [checks.TOO_OLD["api"]]),
         ({"event_time": NOW - 8 * DAY}, "csv", []),
-        ({"event_time": NOW - 31 * DAY}, "csv", [checks.TOO_OLD["csv"]]),
+        ({"event_time": NOW - 29 * DAY}, "csv", [checks.TOO_OLD["csv"]]),  # 2 kept to upload
         (
             {"user_data": {"client_ip_address": "203.0.113.9", "client_user_agent": "UA"}},
             "csv",
