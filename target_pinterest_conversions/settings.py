@@ -669,6 +669,13 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         raise ConfigError("access_token: required unless dry_run is true or output is csv")
     if token is not None and (not isinstance(token, str) or any(c.isspace() for c in token)):
         raise ConfigError("access_token: must be the token text, without spaces or 'Bearer'")
+    if token is not None and not token.isascii():
+        # An HTTP header carries Latin-1 at most, and Pinterest's tokens are ASCII: a
+        # curly quote pasted in would otherwise fail the first request, after input is read.
+        raise ConfigError(
+            "access_token: holds a character that is not plain ASCII (a quote or dash "
+            "changed in copying?): copy the token again from Ads Manager"
+        )
     api_url = str(config.get("api_url") or DEFAULT_API_URL).strip()
     _check_api_url(api_url)
     max_tries = int(config.get("max_tries", 8))

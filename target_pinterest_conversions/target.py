@@ -440,7 +440,9 @@ class TargetPinterestConversions(Target):
             ConfigError: a variable does not parse as its setting's type.
 
         """
-        dotenv.load_dotenv(dotenv.find_dotenv(usecwd=True), override=False)
+        # ./.env alone, as documented: find_dotenv would walk up every parent folder,
+        # where a stray .env could redirect api_url and receive the token.
+        dotenv.load_dotenv(".env", override=False)
         schema = cls.config_jsonschema
         cls.append_builtin_config(schema)
         unknown = unknown_env_settings(schema, cls._env_var_prefix, os.environ)

@@ -297,3 +297,105 @@ def test_install_redacts_records_of_every_logger_whatever_its_handlers(tmp_path)
     assert text.count("\n") == 3
     assert TOKEN not in text and EMAIL not in text and "inner echo" not in text
     assert redaction.scrub(TOKEN) == TOKEN  # install() without secrets forgets the token
+
+
+# Bounded work (issue 21, item 10) ------------------------------------------------------------
+
+WORST_CASES = {
+    "digits": "1",
+    "a@": "a@",
+    "spaces": " ",
+    "dots": ".",
+    "spaces and dots": ". ",
+    "token characters": "aB3-_.~+/=",
+    "phone shapes": "+1 (",
+    "mixed": "1a@. +",
+}
+"""Runs that made a pattern rescan the text from each of its positions."""
+
+
+def _fill(unit: str, size: int) -> str:
+    return (unit * (size // len(unit) + 1))[:size]
+
+
+@pytest.mark.parametrize("unit", WORST_CASES.values(), ids=WORST_CASES.keys())
+def test_a_4_mib_text_is_cut_to_the_bound_before_redacting_and_says_so(unit):
+    # Deterministic, whatever the machine's load: the patterns never see more than
+    # MAX_CHARS characters, however long the text (about 20 ms for 4 MiB here).
+    from target_pinterest_conversions.context.redaction import MAX_CHARS, Redactor
+
+    redactor = Redactor([TOKEN])
+    seen: list[int] = []
+    work = redactor._redact
+    redactor._redact = lambda text: (seen.append(len(text)), work(text))[1]  # type: ignore[method-assign]
+    text = _fill(unit, 4 * 1024 * 1024 - 60) + f" {TOKEN} {EMAIL} "
+    clean = redactor(text)
+    assert seen and max(seen) <= MAX_CHARS
+    assert len(clean) <= MAX_CHARS
+    assert clean.endswith(f"[cut: the text had {len(text)} characters]")
+    assert redactor(clean) == clean  # a cut text is not cut (or noted) a second time
+
+
+def test_redaction_time_grows_linearly_with_the_text():
+    # A ratio within one process, not a wall time: 4 times the text takes about 4 times
+    # as long when linear, 16 times when quadratic (the old email pattern on digits).
+    # The best of three runs of every shape, and a factor of 10, leave room for load.
+    import time
+
+    from target_pinterest_conversions.context.redaction import Redactor
+
+    redactor = Redactor([TOKEN, "x"])
+
+    def best(size: int) -> float:
+        texts = [_fill(unit, size) for unit in WORST_CASES.values()]
+        runs = []
+        for _ in range(3):
+            started = time.perf_counter()
+            for text in texts:
+                redactor(text)
+            runs.append(time.perf_counter() - started)
+        return min(runs)
+
+    small, large = best(8_000), best(32_000)
+    assert large < 10 * small, f"{small=:.4f}s {large=:.4f}s"
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "pina_" + "L" * 395,  # longer than the last word dropped at the cut
+        EMAIL,
+        TOKEN,
+    ],
+    ids=["400-char token", "email", "token"],
+)
+def test_a_secret_the_cut_runs_through_is_not_shown_in_part(secret):
+    from target_pinterest_conversions.context.redaction import MAX_CHARS, Redactor
+
+    redactor = Redactor([TOKEN, secret])
+    for start in range(MAX_CHARS - 64 - len(secret) + 1, MAX_CHARS - 64, 7):
+        text = _fill("words ", start) + secret + " and more" * 10_000
+        clean = redactor(text)
+        assert clean.endswith(f"[cut: the text had {len(text)} characters]")
+        assert secret[:4] not in clean.replace("[redacted", "")
+
+
+def test_a_4_mib_message_from_pinterest_is_cut_not_worked_for_hours(tmp_path):
+    # Before the fix, one such message held the run for hours and ignored SIGTERM. The
+    # client reads answers up to 4 MiB: the message is as large as that allows.
+    huge = "".join(_fill(unit, 500 * 1024) for unit in WORST_CASES.values())
+    huge += f" Bearer {TOKEN} {EMAIL}"
+    with FakePinterest(token=TOKEN) as api:
+        api.script.append(Scripted(status=400, body={"code": 1, "message": huge}))
+        cfg = {
+            "ad_account_id": "549755885175",
+            "access_token": TOKEN,
+            "api_url": api.url,
+            "streams": {"orders": MAPPING},
+        }
+        result = run_target(tmp_path, cfg, _lines(), env=DEBUG, timeout=120)
+    assert result.returncode == 4, result.stderr[-2000:]
+    stopped = [line for line in result.stderr.splitlines() if "Stopped: Pinterest" in line]
+    assert stopped and all(len(line) < 1000 for line in stopped)
+    dead = (tmp_path / "dead-letter.jsonl").read_text()
+    _assert_clean(result.stdout, result.stderr, dead)

@@ -11,6 +11,7 @@ import errno
 import os
 import stat
 from pathlib import Path
+from typing import BinaryIO
 
 _CAUSES = {
     errno.ENOENT: "the folder does not exist",
@@ -24,6 +25,7 @@ _CAUSES = {
     errno.ENAMETOOLONG: "the path is too long",
     errno.ELOOP: "too many symbolic links",
     errno.EIO: "an input/output error",
+    errno.ENXIO: "it is a FIFO and no process is reading it (start its reader first)",
 }
 
 
@@ -37,6 +39,18 @@ def describe(error: OSError) -> str:
     if cause is not None:
         return cause
     return (error.strerror or type(error).__name__).lower()
+
+
+def open_for_append(path: str | Path) -> BinaryIO:
+    """Open ``path`` to append bytes, creating it; a FIFO without a reader fails at once.
+
+    Opening a FIFO for writing otherwise waits for a reader, in a system call that no
+    signal ends (Python retries it after the handler): SIGTERM would never stop the run.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o666)
+    # Writes block again: a reader that is there but slow is waited for, not an error.
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "ab")
 
 
 def output_file_error(setting: str, path: str | Path, error: OSError) -> OutputFileError:

@@ -17,6 +17,10 @@ cannot be part of an ordinary word); a shorter one only as a whole token, a run 
 token characters equal to it, so a test token ``x`` never turns ``max_tries`` or
 ``x-ray`` into nonsense. Email addresses, formatted phone numbers and ``Bearer``
 credentials are masked too.
+
+The work is bounded: every pattern runs in linear time, and a text longer than
+:data:`MAX_CHARS` (a 4 MiB error page, a runaway value) is cut to that many characters
+before it is redacted, ending with a note that says it was cut.
 """
 
 from __future__ import annotations
@@ -36,11 +40,19 @@ SUBSTRING_MIN = 16
 """Secrets at least this long are masked anywhere, even inside a longer run of text
 (``%20<token>`` in an echoed URL); shorter ones only as whole tokens."""
 
-_EMAIL = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)+")
+# Each pattern runs in linear time: a match may only start where its first run of
+# characters starts (the lookbehinds), so no run is rescanned from each of its positions,
+# and no quantifier nests another that could give the same text back two ways.
+_EMAIL = re.compile(r"(?<![\w.+%-])[\w.+%-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(
     r"(?<![\w.])(?:\+\d[\d ().-]{6,}\d|\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4})(?![\w.])",
 )
 _BEARER = re.compile(rf"(?i)\b(bearer\s+)[{TOKEN_CHARS}]+")
+MAX_CHARS = 65_536
+"""Texts longer than this are cut before redacting: the rest is never read, let alone
+logged. Tracebacks and Pinterest's messages are far shorter."""
+_CUT_ROOM = 64  # room for the note, so a cut text stays within MAX_CHARS and is not recut
+_CUT_TAIL = 256  # an email address is at most 254 characters
 _MEMO_MAX_CHARS = 2000  # longer texts are rare (tracebacks) and not worth keeping
 _SKIPPED_LOGGERS = ("singer_sdk.metrics",)
 """Metric points: numbers and tags only, and the SDK's formatter reads their arguments."""
@@ -66,13 +78,37 @@ class Redactor:
         self._memo = functools.lru_cache(maxsize=4096)(self._redact)
 
     def __call__(self, text: str) -> str:
-        """Return ``text`` with every secret and piece of personal data masked."""
+        """Return ``text`` with every secret and piece of personal data masked.
+
+        The result is at most :data:`MAX_CHARS` long; a longer one is cut, and says so.
+        """
         if not text:
             return text
-        if len(text) > _MEMO_MAX_CHARS:
-            return self._redact(str(text))
+        text = str(text)
+        if len(text) > MAX_CHARS:
+            return _with_note(self._redact(self._cut(text)), len(text))
         # Pinterest repeats its messages across events: each distinct one is worked once.
-        return self._memo(str(text))
+        clean = (self._memo if len(text) <= _MEMO_MAX_CHARS else self._redact)(text)
+        # Masks are longer than short emails: a text of them may grow past the bound.
+        return clean if len(clean) <= MAX_CHARS else _with_note(clean, len(text))
+
+    def _cut(self, text: str) -> str:
+        """The start of ``text``, without a secret or address the cut runs through.
+
+        A token, email address or phone number cut in two would no longer be matched
+        whole, and its first half would be shown: the last word before the cut goes.
+        """
+        kept = text[: MAX_CHARS - _CUT_ROOM]
+        end = len(kept)
+        while end > len(kept) - _CUT_TAIL and not kept[end - 1].isspace():
+            end -= 1
+        kept = kept[:end]  # without a space in the tail, the whole tail goes
+        for secret in self.secrets:  # a secret longer than the tail dropped above
+            for end in range(len(secret) - 1, 0, -1):
+                if kept.endswith(secret[:end]):
+                    kept = kept[:-end]
+                    break
+        return kept
 
     def template(self, text: str) -> str:
         """Redact a log format string: like calling, but short secrets are left alone.
@@ -80,6 +116,8 @@ class Redactor:
         A format string is code, not data (the data is in its arguments, redacted
         whole); masking a one-letter test token in it would only mangle the wording.
         """
+        if len(text) > MAX_CHARS:
+            return self(text)  # a runaway format string: cut and redacted like data
         if self._long is not None:
             text = self._long.sub(MASK, text)
         return _mask_patterns(text)
@@ -88,6 +126,11 @@ class Redactor:
         if self._any is not None:
             text = self._any.sub(MASK, text)
         return _mask_patterns(text)
+
+
+def _with_note(clean: str, total: int) -> str:
+    """Cut redacted ``clean`` to the bound, with a note saying so (it fits the bound)."""
+    return f"{clean[: MAX_CHARS - _CUT_ROOM]} [cut: the text had {total} characters]"
 
 
 def _mask_patterns(text: str) -> str:

@@ -23,6 +23,9 @@ OTHER = "(other messages)"
 """The key under which messages beyond :data:`MAX_DISTINCT` distinct ones are counted."""
 LOGGED = 10
 """Distinct messages of one counter of one stream shown in the log; the rest are summed."""
+ACCOUNTS_SHOWN = 20
+"""Ad accounts the summary and its log show one by one, those with the most events; the
+others (records may name any number) are summed in one entry."""
 _UNCAPPED = frozenset({"warnings"})
 """Counters whose every distinct key is kept: the sinks log each of this target's own
 warnings on its first occurrence, and bounding those lines is theirs to decide."""
@@ -126,6 +129,11 @@ class AccountStats:
         }
 
 
+def _events(counts: dict[str, int]) -> int:
+    """An account's events: sent, written instead, or dead-lettered before sending."""
+    return counts["events_sent"] + counts["events_written"] + counts["dead_lettered_locally"]
+
+
 class RunSummary:
     """All streams' and ad accounts' counters."""
 
@@ -200,14 +208,49 @@ class RunSummary:
         with self._lock:
             return {
                 "streams": {name: s.as_dict() for name, s in sorted(self.streams.items())},
-                "by_ad_account": {
-                    account: s.counts() for account, s in sorted(self.accounts.items())
-                },
-                "refused_ad_accounts": {
-                    account: dict(refused) for account, refused in sorted(self.refused.items())
-                },
+                **self._accounts_shown(),
+                **self._refused_shown(),
                 "ignored_streams": dict(self.ignored_streams),
             }
+
+    def _accounts_shown(self) -> dict[str, Any]:
+        """The ad accounts shown: the summary's ``by_ad_account`` and ``other_ad_accounts``.
+
+        The first holds the :data:`ACCOUNTS_SHOWN` accounts with the most events, by id;
+        the second, only if there are more, how many others and their counts summed.
+        """
+        with self._lock:
+            accounts = [(a, s.counts()) for a, s in self.accounts.items()]
+        accounts.sort(key=lambda item: (-_events(item[1]), item[0]))
+        shown: dict[str, Any] = {"by_ad_account": dict(sorted(accounts[:ACCOUNTS_SHOWN]))}
+        rest = accounts[ACCOUNTS_SHOWN:]
+        if rest:
+            total: Counter[str] = Counter()
+            for _, counts in rest:
+                total.update(counts)
+            shown["other_ad_accounts"] = {
+                "ad_accounts": len(rest),
+                **{name: total[name] for name in AccountStats().counts()},
+            }
+        return shown
+
+    def _refused_shown(self) -> dict[str, Any]:
+        """The refused ad accounts shown: ``refused_ad_accounts`` and its overflow.
+
+        The :data:`ACCOUNTS_SHOWN` with the most events, by id; then, only if there are
+        more, ``other_refused_ad_accounts``: how many others, and their events.
+        """
+        with self._lock:
+            refused = [(a, dict(r)) for a, r in self.refused.items()]
+        refused.sort(key=lambda item: (-item[1]["events"], item[0]))
+        shown: dict[str, Any] = {"refused_ad_accounts": dict(sorted(refused[:ACCOUNTS_SHOWN]))}
+        rest = refused[ACCOUNTS_SHOWN:]
+        if rest:
+            shown["other_refused_ad_accounts"] = {
+                "ad_accounts": len(rest),
+                "events": sum(entry["events"] for _, entry in rest),
+            }
+        return shown
 
     def items(self) -> list[tuple[str, StreamStats]]:
         """Return ``(stream, counters)`` pairs sorted by stream name."""
@@ -251,8 +294,10 @@ class RunSummary:
             )
             for counter, line in _LINES:
                 _log_counter(logger, name, getattr(stats, counter), line)
-        with self._lock:
-            accounts = sorted((a, s.counts()) for a, s in self.accounts.items())
+        shown = self._accounts_shown()
+        accounts: list[tuple[str | None, dict[str, int]]] = [*shown["by_ad_account"].items()]
+        if "other_ad_accounts" in shown:
+            accounts.append((None, shown["other_ad_accounts"]))
         for account, counts in accounts:
             if counts["events_written"]:
                 delivery = f"{counts['events_written']} events written to {written_to} (not sent)"
@@ -261,6 +306,15 @@ class RunSummary:
                     f"{counts['events_sent']} events sent, {counts['processed']} processed, "
                     f"{counts['failed_at_pinterest']} failed at Pinterest"
                 )
+            if account is None:
+                logger.info(
+                    "Summary for %d other ad accounts: %s, %d dead-lettered locally",
+                    counts["ad_accounts"],
+                    delivery,
+                    counts["dead_lettered_locally"],
+                    extra={"counts": counts},
+                )
+                continue
             logger.info(
                 "Summary for ad account %s: %s, %d dead-lettered locally",
                 account,
@@ -268,9 +322,8 @@ class RunSummary:
                 counts["dead_lettered_locally"],
                 extra={"ad_account_id": account, "counts": counts},
             )
-        with self._lock:
-            refused = sorted((a, dict(r)) for a, r in self.refused.items())
-        for account, entry in refused:
+        refused = self._refused_shown()
+        for account, entry in refused["refused_ad_accounts"].items():
             logger.warning(
                 "Ad account %s was refused (HTTP %d): %d events dead-lettered. %s",
                 account,
@@ -278,6 +331,13 @@ class RunSummary:
                 entry["events"],
                 entry["reason"],
                 extra={"ad_account_id": account},
+            )
+        if "other_refused_ad_accounts" in refused:
+            others = refused["other_refused_ad_accounts"]
+            logger.warning(
+                "%d other ad accounts were refused: %d events dead-lettered",
+                others["ad_accounts"],
+                others["events"],
             )
         for name, n in ignored.items():
             logger.info("Stream '%s' is not in `streams`: %d records ignored", name, n)

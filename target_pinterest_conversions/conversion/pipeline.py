@@ -113,7 +113,7 @@ def _convert(
         dropped += left_out
     warnings = []
     if raw.event_name not in KNOWN_EVENT_NAMES:
-        warnings.append(unlisted_event_name(raw.event_name))
+        warnings.append(unlisted_event_name(raw.event_name, configured=_configured(raw, mapping)))
     try:
         event = build_event(
             raw,
@@ -146,6 +146,26 @@ def _convert(
     return Conversion(event=event, key=key, dropped=dropped, warnings=warnings)
 
 
-def unlisted_event_name(name: str | None) -> str:
-    """The warning for an event name that Pinterest does not list."""
+RECORD_EVENT_NAME_WARNING = (
+    "event_name taken from a record (event_name_fallback: as_is) is not a Pinterest event "
+    "name; the summary counts these, the value is never logged"
+)
+"""One warning for every such name: a record's value is its data, and may be anything."""
+
+
+def unlisted_event_name(name: str | None, *, configured: bool = True) -> str:
+    """The warning for an event name that Pinterest does not list.
+
+    A name from the config is quoted, it is the user's own text; a record's is not.
+    """
+    if not configured:
+        return RECORD_EVENT_NAME_WARNING
     return f"event_name '{name}' is not a Pinterest event name"
+
+
+def _configured(raw: RawEvent, mapping: StreamMapping) -> bool:
+    """Tell whether the event name is written in the config, not taken from the record."""
+    rule = mapping.event_name_rule
+    if rule is None or raw.event_name == mapping.event_name:
+        return True
+    return raw.event_name == rule.const or raw.event_name in rule.table.values()

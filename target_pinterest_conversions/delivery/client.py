@@ -590,7 +590,10 @@ class PinterestClient:
             # read once here: requests reads them on every request otherwise, about
             # a millisecond of a delivery thread holding the GIL per batch.
             settings = session.merge_environment_settings(self._base, {}, None, None, None)
-            session.proxies.update(settings["proxies"])
+            # Plain http (loopback only) would hand an HTTP_PROXY the token in clear
+            # text: it goes straight to the host. A proxy sees https only as a tunnel.
+            if not self._base.lower().startswith("http://"):
+                session.proxies.update(settings["proxies"])
             session.verify = settings["verify"]
             session.trust_env = False
             self._local.session = session

@@ -24,7 +24,11 @@ from typing import Any
 
 import orjson
 
-from target_pinterest_conversions.context.files import is_regular, output_file_error
+from target_pinterest_conversions.context.files import (
+    is_regular,
+    open_for_append,
+    output_file_error,
+)
 from target_pinterest_conversions.context.redaction import scrub
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -134,7 +138,7 @@ class DeadLetterWriter:
             try:
                 if self._file is None:
                     self.path.parent.mkdir(parents=True, exist_ok=True)
-                    self._file = self.path.open("ab")
+                    self._file = open_for_append(self.path)
                 self._file.write(line + b"\n")
                 self._file.flush()
             except OSError as exc:
