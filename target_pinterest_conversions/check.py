@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+from target_pinterest_conversions.context.errors import ConfigError
 from target_pinterest_conversions.conversion.checks import validate_event
 from target_pinterest_conversions.conversion.hashing import hash_value
 from target_pinterest_conversions.delivery.client import (
@@ -26,6 +27,7 @@ from target_pinterest_conversions.delivery.client import (
     DeliveryError,
     PinterestClient,
     RetriesExhausted,
+    RetryAfterTooLong,
 )
 from target_pinterest_conversions.settings import Settings
 
@@ -38,6 +40,14 @@ CHECK_TRIES = 3
 
 class CheckFailed(DeliveryError):
     """Pinterest was reached and the token accepted, but it refused the test event."""
+
+
+class NothingChecked(ConfigError):
+    """A live run's check knows no ad account to send to: it could prove nothing.
+
+    A dry run or the CSV output passes its check without a request, saying so: such a
+    run sends nothing either. A live run would otherwise pass a check that proved nothing.
+    """
 
 
 def synthetic_event(now: int, partner_name: str | None = None) -> dict[str, object]:
@@ -65,28 +75,41 @@ def synthetic_event(now: int, partner_name: str | None = None) -> dict[str, obje
     return event
 
 
-def check_connection(settings: Settings, *, now: int, user_agent: str) -> str:
+def check_connection(
+    settings: Settings,
+    *,
+    now: int,
+    user_agent: str,
+    stop: threading.Event | None = None,
+) -> str:
     """Send one test event to each known ad account with the run's token; say what was proven.
 
-    The accounts are checked in turn, and the first refusal ends the check.
+    The accounts are checked in turn, and the first refusal ends the check. Waits
+    between tries honour ``max_retry_after`` and end at once when ``stop`` is set.
 
     Raises:
         AuthError: the token or an ad account was refused (401, 403).
         RequestRejected: the request was refused (400, 404 or another 4xx).
         CheckFailed: the test event itself was refused (422).
-        DeliveryError: Pinterest could not be reached within the tries allowed.
+        NothingChecked: the run sends to Pinterest, but no ad account is known before
+            the input.
+        DeliveryError: Pinterest could not be reached within the tries allowed, or asked
+            to wait longer than ``max_retry_after``.
+        DeliveryStopped: ``stop`` was set.
 
     """
     host = urlsplit(settings.api_url).netloc or settings.api_url
     if settings.dry_run:
         return (
-            "Connection check: dry_run is true, so Pinterest was not contacted; the "
-            "settings are valid. Set dry_run to false to check the token and ad account"
+            "Connection check: nothing was sent: dry_run is true, so Pinterest was not "
+            "contacted and the token and ad accounts were not checked; the settings are "
+            "valid and the output files can be written. Set dry_run to false to check them"
         )
     if settings.output == "csv":
         return (
-            "Connection check: output is csv, so Pinterest was not contacted; the settings "
-            "are valid and csv_path can be written. The files are uploaded in Ads Manager"
+            "Connection check: nothing was sent: output is csv, so Pinterest was not "
+            "contacted; the settings are valid and the output files can be written. The "
+            "files are uploaded in Ads Manager"
         )
     accounts = settings.check_accounts
     from_records = settings.streams_with_account_field
@@ -97,9 +120,10 @@ def check_connection(settings: Settings, *, now: int, user_agent: str) -> str:
         else ""
     )
     if not accounts:
-        return (
-            "Connection check: no ad account is known before the input, so Pinterest was "
-            f"not contacted{unchecked}. Set a top-level ad_account_id to check the token"
+        raise NothingChecked(
+            "nothing was checked: no ad account is known before the input, so Pinterest "
+            f"was not contacted{unchecked}. Set a top-level ad_account_id (the account of "
+            "streams without their own) to check the token",
         )
     # One client: its bucket keeps the test requests within Pinterest's 10 a second.
     client = PinterestClient(
@@ -108,13 +132,22 @@ def check_connection(settings: Settings, *, now: int, user_agent: str) -> str:
         test_mode=True,
         max_tries=min(settings.max_tries, CHECK_TRIES),
         timeout=settings.request_timeout,
+        max_retry_after=settings.max_retry_after,
         user_agent=user_agent,
+        stop=stop,
     )
     try:
         for account in accounts:
             event = synthetic_event(now, settings.partner_name)
             try:
                 result = client.send([event], account)[0]
+            except RetryAfterTooLong:
+                raise DeliveryError(
+                    f"Pinterest at {host} is limiting requests and asked to wait longer "
+                    f"than max_retry_after ({settings.max_retry_after:g}s) before the test "
+                    "request: the token and ad account were not checked; run the check "
+                    "again later",
+                ) from None
             except RetriesExhausted as exc:
                 raise DeliveryError(
                     f"network: could not reach Pinterest at {host}: {exc}"

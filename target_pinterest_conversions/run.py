@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from singer_sdk import metrics
@@ -35,6 +36,17 @@ from target_pinterest_conversions.settings import Settings
 
 logger = logging.getLogger("target-pinterest-conversions")
 
+
+class OutcomeMetric(str, enum.Enum):
+    """Metric names of ours, beside the SDK's :class:`~singer_sdk.metrics.Metric`."""
+
+    OUTCOME_COUNT = "outcome_count"
+
+
+# The SDK's points take its own enum; ours serializes the same way (``.value``).
+OUTCOME_COUNT = cast("metrics.Metric", OutcomeMetric.OUTCOME_COUNT)
+"""Records and events by outcome, per stream: not ``record_count``, the SDK's, lest
+a record be counted twice."""
 
 STATUSES = {0: "succeeded", 130: "interrupted", 143: "interrupted"}
 """Summary status by exit code; any other code is ``failed``."""
@@ -239,9 +251,10 @@ class Run:
     def emit_outcome_metrics(self) -> None:
         """Emit each stream's outcome counts since the last call as SDK metric points.
 
-        ``record_count`` counters tagged with the stream and a ``status`` of
+        ``outcome_count`` counters tagged with the stream and a ``status`` of
         ``processed`` (or ``written`` in a dry run), ``failed`` (at Pinterest),
-        ``dead_lettered`` (here) or ``skipped``.
+        ``dead_lettered`` (here) or ``skipped``. Not ``record_count``: the SDK's counter
+        counts each record read under that name already.
         """
         with self._lock:
             for name, stats in self.summary.items():
@@ -257,7 +270,7 @@ class Run:
                         self._metric_counts[(name, status)] = value
                         point = metrics.Point(
                             "counter",
-                            metrics.Metric.RECORD_COUNT,
+                            OUTCOME_COUNT,
                             delta,
                             {"stream": name, "status": status, "pid": os.getpid()},
                         )

@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn
@@ -34,7 +35,11 @@ from target_pinterest_conversions.batch_files import (
     file_label,
     iter_batch_records,
 )
-from target_pinterest_conversions.check import MELTANO_TEST_STREAM, check_connection
+from target_pinterest_conversions.check import (
+    MELTANO_TEST_STREAM,
+    NothingChecked,
+    check_connection,
+)
 from target_pinterest_conversions.context.errors import (
     EXIT_AUTH,
     EXIT_CONFIG,
@@ -380,9 +385,10 @@ class TargetPinterestConversions(Target):
                 config_dict.update(cls.env_config())
             settings = cls.checked_settings(config_dict)
             install_redaction(settings.secrets)
+            # Before the check too: a check passes only if the run could start.
+            _check_output_files(settings)
             if check:
                 _check(settings, user_agent=f"{cls.name}/{cls.get_plugin_version()}")
-            _check_output_files(settings)
             cls.logger.info(settings.mode)
             cls.print_version(print_fn=cls.logger.info)
             for warning in settings.warnings:
@@ -452,18 +458,43 @@ class TargetPinterestConversions(Target):
 
 
 def _check(settings: Settings, *, user_agent: str) -> NoReturn:
-    """Run the connection check alone (``--check``) and exit with its verdict."""
+    """Run the connection check alone (``--check``) and exit with its verdict.
+
+    The check runs in a thread while the main thread waits where a termination signal
+    may interrupt it (interrupt.py): SIGTERM during a Retry-After wait or a slow answer
+    ends the check at once with exit 143, not once the wait is over.
+    """
     logger = logging.getLogger(TargetPinterestConversions.name)
     logger.info("CHECK: %s", settings.mode)
+    stop = threading.Event()
+    outcome: list[str | BaseException] = []
+
+    def work() -> None:
+        try:
+            now = int(time.time())
+            outcome.append(check_connection(settings, now=now, user_agent=user_agent, stop=stop))
+        except BaseException as exc:  # handed to the main thread below
+            outcome.append(exc)
+
+    worker = threading.Thread(target=work, name="check", daemon=True)
+    worker.start()
     try:
-        message = check_connection(settings, now=int(time.time()), user_agent=user_agent)
-    except AuthError as exc:
-        logger.error("Connection check failed: %s", exc)  # noqa: TRY400
-        sys.exit(EXIT_AUTH)
-    except DeliveryError as exc:
-        logger.error("Connection check failed: %s", exc)  # noqa: TRY400
-        sys.exit(EXIT_DELIVERY)
-    logger.info(message)
+        with PROCESS.safe_wait():
+            worker.join()
+    except Interrupted as exc:
+        stop.set()  # ends the worker's waits; a request in flight ends with the process
+        name = signal.Signals(exc.signum).name
+        logger.warning("Connection check interrupted by %s: nothing was proven", name)
+        sys.exit(exc.exit_code)
+    result = outcome[0]
+    codes = ((NothingChecked, EXIT_CONFIG), (AuthError, EXIT_AUTH), (DeliveryError, EXIT_DELIVERY))
+    for kind, code in codes:
+        if isinstance(result, kind):
+            logger.error("Connection check failed: %s", result)
+            sys.exit(code)
+    if isinstance(result, BaseException):
+        raise result
+    logger.info(result)
     sys.exit(EXIT_OK)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from target_pinterest_conversions.check import check_connection
+from target_pinterest_conversions.check import NothingChecked, check_connection
 from target_pinterest_conversions.context.errors import ConfigError
 from target_pinterest_conversions.context.summary import RunSummary
 from target_pinterest_conversions.delivery.batch import PendingEvent
@@ -204,16 +204,19 @@ def test_the_mode_line_names_the_accounts_the_streams_send_to():
     assert override.check_accounts == ("1", "2")
 
 
-def test_check_contacts_nobody_when_no_account_is_known_before_the_input(requests_mock):
+def test_check_contacts_nobody_and_fails_when_no_account_is_known_before_the_input(
+    requests_mock,
+):
     only_records = load_settings(
         {"access_token": "t", "streams": {"events": {**BASE, "ad_account_id": "acct"}}}
     )
-    message = check_connection(only_records, now=1_800_000_000, user_agent="test")
-    assert message == (
-        "Connection check: no ad account is known before the input, so Pinterest was not "
+    with pytest.raises(NothingChecked) as caught:
+        check_connection(only_records, now=1_800_000_000, user_agent="test")
+    assert str(caught.value) == (
+        "nothing was checked: no ad account is known before the input, so Pinterest was not "
         "contacted; the ad accounts that streams events read from their records are known "
-        "only from the input, and were not checked. Set a top-level ad_account_id to check "
-        "the token"
+        "only from the input, and were not checked. Set a top-level ad_account_id (the "
+        "account of streams without their own) to check the token"
     )
     assert requests_mock.call_count == 0
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
 
 import pytest
 
 from target_pinterest_conversions.check import synthetic_event
 from target_pinterest_conversions.conversion.checks import validate_event
-from tests.cli import Result, run_target, run_with_stdin_open
+from tests.cli import Result, command, run_target, run_with_stdin_open, write_config
 from tests.fake_pinterest import FakePinterest, Scripted
 
 TOKEN = "test-token-XYZ"
@@ -196,3 +198,103 @@ def test_meltano_test_stream_runs_the_check_and_sends_none_of_its_records(tmp_pa
         assert "exception" not in result.stderr.lower()
     else:
         assert "the access token was rejected (401)" in last_line(result.stderr)
+
+
+RATE_LIMITED = {"code": 8, "message": "Too many requests"}
+
+
+def test_check_stops_at_a_retry_after_beyond_max_retry_after_instead_of_waiting(tmp_path):
+    with FakePinterest(token=TOKEN) as api:
+        api.script.append(Scripted(status=429, body=RATE_LIMITED, headers={"Retry-After": "200"}))
+        # Without max_retry_after the check would sleep 200 s: communicate() times out.
+        result = run_with_stdin_open(
+            tmp_path, config(api.url, max_retry_after=5), "--check", timeout=60
+        )
+    assert result.returncode == 4, result.stderr[-3000:]
+    assert len(api.requests) == 1
+    assert last_line(result.stderr) == (
+        f"Connection check failed: Pinterest at {api.url.removeprefix('http://')} is limiting "
+        "requests and asked to wait longer than max_retry_after (5s) before the test request: "
+        "the token and ad account were not checked; run the check again later"
+    )
+
+
+def test_sigterm_ends_the_check_at_once_while_it_waits_for_a_retry(tmp_path):
+    with FakePinterest(token=TOKEN) as api:
+        api.script.append(Scripted(status=429, body=RATE_LIMITED, headers={"Retry-After": "200"}))
+        path = write_config(tmp_path, config(api.url))
+        proc = subprocess.Popen(
+            [*command(), "--config", str(path), "--check"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            seen = []
+            for line in proc.stderr:  # type: ignore[union-attr]
+                seen.append(line)
+                if "retrying in 200.0s" in line:  # the check is now waiting out the 429
+                    break
+            else:
+                pytest.fail("no retry was announced:\n" + "".join(seen))
+            proc.send_signal(signal.SIGTERM)
+            rest = proc.communicate(timeout=20)[1]
+        finally:
+            proc.kill()
+    assert proc.returncode == 143, rest[-3000:]
+    assert last_line(rest) == "Connection check interrupted by SIGTERM: nothing was proven"
+    assert len(api.requests) == 1
+
+
+def test_check_of_a_live_run_with_no_account_known_before_the_input_fails(tmp_path):
+    streams = {"orders": {**STREAMS["orders"], "ad_account_id": "account"}}
+    cfg = {"access_token": TOKEN, "api_url": "http://127.0.0.1:9", "streams": streams}
+    result = check(tmp_path, cfg)
+    # Exit 0 would tell a pipeline's pre-flight step that a check passed that proved nothing.
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert last_line(result.stderr) == (
+        "Connection check failed: nothing was checked: no ad account is known before the "
+        "input, so Pinterest was not contacted; the ad accounts that streams orders read from "
+        "their records are known only from the input, and were not checked. Set a top-level "
+        "ad_account_id (the account of streams without their own) to check the token"
+    )
+
+
+def test_check_tries_the_top_level_and_each_stream_account_and_names_per_record_ones(
+    tmp_path,
+):
+    accounts = [ACCOUNT, "549755885176"]
+    streams = {
+        "orders": STREAMS["orders"],
+        "refunds": {**STREAMS["orders"], "ad_account_id": accounts[1]},
+        "visits": {**STREAMS["orders"], "ad_account_id": "account"},
+    }
+    with FakePinterest(token=TOKEN, ad_account_id=accounts) as api:
+        result = check(tmp_path, {**config(api.url), "streams": streams})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [r.account for r in api.requests] == accounts
+    assert last_line(result.stderr).endswith(
+        f"for each of ad accounts {', '.join(accounts)} with this access token (sent with "
+        "test=true: validated, not recorded); the ad accounts that streams visits read from "
+        "their records are known only from the input, and were not checked"
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        ({"dry_run": True}, "Connection check: nothing was sent: dry_run is true"),
+        ({"output": "csv"}, "Connection check: nothing was sent: output is csv"),
+    ],
+)
+def test_check_that_sends_nothing_passes_only_if_the_run_could_start(tmp_path, extra, said):
+    cfg = {"ad_account_id": ACCOUNT, "streams": STREAMS, **extra}
+    ok = check(tmp_path, {**cfg, "csv_path": str(tmp_path / "csv")})
+    assert ok.returncode == 0, ok.stderr[-3000:]
+    assert last_line(ok.stderr).startswith(said)
+    (tmp_path / "folder").mkdir()
+    # The files such a run writes are what it needs: one it cannot write fails the check.
+    bad = check(tmp_path, {**cfg, "dead_letter_path": str(tmp_path / "folder")})
+    assert bad.returncode == 2, bad.stderr[-3000:]
+    assert "dead_letter_path" in last_line(bad.stderr)

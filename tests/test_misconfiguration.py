@@ -424,7 +424,7 @@ def test_progress_counters_and_timings_reach_structured_logs_as_fields(tmp_path)
     outcome = [
         p
         for p in points
-        if p["metric"] == "record_count" and p["tags"].get("status") == "processed"
+        if p["metric"] == "outcome_count" and p["tags"].get("status") == "processed"
     ]
     assert sum(p["value"] for p in outcome) == n
     timings = [p for p in points if p["metric"] == "http_request_duration"]

@@ -98,6 +98,10 @@ class RetriesExhausted(DeliveryError):
     """A transient failure persisted through every allowed try."""
 
 
+class RetryAfterTooLong(RetriesExhausted):
+    """Pinterest asked for a wait longer than ``max_retry_after``: not a network failure."""
+
+
 class NotPinterest(DeliveryError):
     """Several 2xx answers in a row were not Pinterest's JSON: api_url is probably wrong."""
 
@@ -524,7 +528,7 @@ class PinterestClient:
                         "or retry the run later (state was not advanced)",
                     ) from None
                 if exc.retry_after is not None and exc.retry_after > self.max_retry_after:
-                    raise RetriesExhausted(
+                    raise RetryAfterTooLong(
                         f"Pinterest asked to wait {exc.retry_after:.0f}s before retrying "
                         f"({exc.description}; Retry-After), more than max_retry_after "
                         f"({self.max_retry_after:g}s); retry the run later (state was not "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -73,6 +74,51 @@ def find_path(schema: Mapping[str, Any], segments: tuple[str, ...]) -> tuple[boo
             return False, ".".join(segments[: depth + 1]), sorted(set(names))
         nodes = found
     return True, "", []
+
+
+def path_types(schema: Mapping[str, Any], segments: tuple[str, ...]) -> frozenset[str] | None:
+    """The JSON types the schema allows at ``segments``; ``None`` when it does not say.
+
+    ``None`` also for a path :func:`find_path` reports: that is its error, not this one's.
+    """
+    nodes = [schema]
+    for segment in segments:
+        found: list[Mapping[str, Any]] = []
+        for node in (alt for n in nodes for alt in _alternatives(n)):
+            if segment == "[]" or segment.isdigit():
+                items = node.get("items")
+                if isinstance(items, Mapping):
+                    found.append(items)
+                continue
+            properties = node.get("properties")
+            if isinstance(properties, Mapping) and isinstance(properties.get(segment), Mapping):
+                found.append(properties[segment])
+        if not found:
+            return None
+        nodes = found
+    kinds: set[str] = set()
+    for node in nodes:
+        found_kinds = _node_types(node)
+        if found_kinds is None:
+            return None
+        kinds |= found_kinds
+    return frozenset(kinds)
+
+
+def _node_types(node: Mapping[str, Any]) -> set[str] | None:
+    """A node's JSON types, through ``anyOf``/``oneOf``; ``None`` when any part is untyped."""
+    if _types(node):
+        return set(_types(node))
+    parts = [sub for key in ("anyOf", "oneOf") for sub in node.get(key) or []]
+    if not parts or not all(isinstance(sub, Mapping) for sub in parts):
+        return None
+    kinds: set[str] = set()
+    for sub in parts:
+        sub_kinds = _node_types(sub)
+        if sub_kinds is None:
+            return None
+        kinds |= sub_kinds
+    return kinds
 
 
 def _types(node: Mapping[str, Any]) -> list[str]:
@@ -172,7 +218,35 @@ class _Binder:
                 return None
             return dataclasses.replace(condition, parts=tuple(p for p in parts if p))
         source = self.source(setting, condition.source)
-        return None if source is None else dataclasses.replace(condition, source=source)
+        if source is None:
+            return None
+        if condition.operator in ("equals", "in", "not_in"):
+            self.comparable(setting, condition, source)
+        return dataclasses.replace(condition, source=source)
+
+    def comparable(self, setting: str, condition: Condition, source: Source) -> None:
+        """Report a value the field can never equal: ``true`` against a text column.
+
+        Values compare by JSON type (filters.py), so such a condition would silently
+        never skip (or, with ``not_in``, skip every record).
+        """
+        values = [condition.operand] if condition.operator == "equals" else condition.operand
+        for path in source.paths:
+            for full in self._expand(path, ()):
+                kinds = path_types(self.schema, full)
+                wrong = [v for v in values if kinds is not None and not _can_equal(v, kinds)]
+                if not wrong or kinds is None:
+                    continue
+                field = ".".join(full).replace(".[]", "[]")
+                column = " or ".join(sorted(kinds - {"null"}) or ["null"])
+                whose = "the preset's condition" if source.from_preset else "the condition"
+                self.errors.append(
+                    f"{setting}: stream '{self.mapping.stream}': {whose} '{condition.text}' "
+                    f"compares '{field}' with {_json(wrong[0])}, a {_json_type(wrong[0])}, but "
+                    f"the schema types '{field}' as {column}: no record can match"
+                    f"{_comparable_hint(wrong[0], kinds)}",
+                )
+                return
 
     def contents(self, prefix: str, spec: ContentsSpec | None) -> ContentsSpec | None:
         if spec is None:
@@ -184,6 +258,49 @@ class _Binder:
         for path in array.paths:
             items.update(self.group(prefix, spec.items, (*path, "[]")))
         return ContentsSpec(array=array, items=items)
+
+
+def _can_equal(value: object, kinds: frozenset[str]) -> bool:
+    """Tell whether a field of JSON types ``kinds`` can hold a value equal to ``value``."""
+    if value is None:
+        return True  # an absent field reads as null, whatever its type
+    if isinstance(value, bool):
+        return "boolean" in kinds
+    if isinstance(value, int):
+        return bool(kinds & {"integer", "number"})
+    if isinstance(value, float):
+        return "number" in kinds or ("integer" in kinds and value.is_integer())
+    return "string" in kinds
+
+
+def _json(value: object) -> str:
+    return json.dumps(value)
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "text"
+
+
+def _comparable_hint(value: object, kinds: frozenset[str]) -> str:
+    """Suggest the value written as the field's type holds it, e.g. ``"true"`` for text."""
+    if "string" in kinds and isinstance(value, (bool, int, float)):
+        return f"; to compare with the text, write {_json(_json(value))}"
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if "boolean" in kinds and word in ("true", "false"):
+            return f"; to compare with the boolean, write {word}"
+        if kinds & {"integer", "number"}:
+            try:
+                number = float(word)
+            except ValueError:
+                return ""
+            shown = int(number) if number.is_integer() else number
+            return f"; to compare with the number, write {shown}"
+    return ""
 
 
 def bind_mapping(
