@@ -60,10 +60,12 @@ def _declared(requirements: list[str]) -> set[str]:
     return {canonicalize_name(Requirement(r).name) for r in requirements}
 
 
-def test_every_third_party_import_of_the_package_is_a_declared_dependency():
+def test_the_declared_dependencies_are_the_third_party_imports_of_the_package():
     declared = _declared(PROJECT["dependencies"])
     imported = {canonicalize_name(DISTRIBUTION_OF.get(m, m)) for m in _third_party_modules()}
     assert imported <= declared, f"imported but not declared: {sorted(imported - declared)}"
+    # And nothing more: a dependency no module imports is dead weight for every install.
+    assert declared <= imported, f"declared but not imported: {sorted(declared - imported)}"
     # The check itself sees the imports it should.
     assert {"singer-sdk", "jsonschema", "phonenumberslite", "orjson"} <= imported
 
@@ -171,6 +173,10 @@ def _dev_specifier(name: str) -> SpecifierSet:
     raise AssertionError(f"{name} is not a dev extra")
 
 
+PACKAGE_HOOKS = ("mypy", "lint-imports", "meltano-yml")
+"""Hooks that import the package: they run from the project's venv, never from a hook env."""
+
+
 def test_pre_commit_runs_the_checks_ci_runs_at_the_dev_extras_versions():
     hooks = _hooks()
     assert {
@@ -181,20 +187,42 @@ def test_pre_commit_runs_the_checks_ci_runs_at_the_dev_extras_versions():
         "meltano-yml",
         "check-yaml",
     } <= set(hooks)
-    for hook, tool in (("ruff-check", "ruff"), ("mypy", "mypy")):
-        rev = hooks[hook][0].removeprefix("v")
-        assert _dev_specifier(tool).contains(rev), (hook, rev)
-    lint_imports = Requirement(hooks["lint-imports"][1]["additional_dependencies"][0])
-    assert lint_imports.specifier == _dev_specifier("import-linter")
-    assert hooks["mypy"][1]["args"] == [PACKAGE.name]
+    rev = hooks["ruff-check"][0].removeprefix("v")
+    assert _dev_specifier("ruff").contains(rev), ("ruff-check", rev)
+    # The same commands as CI, from the venv `pip install -e '.[dev]'` made.
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    for hook in ("mypy", "lint-imports"):
+        assert hooks[hook][1]["entry"] in ci, hook
+    assert hooks["mypy"][1]["entry"] == f".venv/bin/mypy {PACKAGE.name}"
     assert "tests/test_meltano_yml.py" in hooks["meltano-yml"][1]["entry"]
 
 
-def test_pre_commit_hooks_that_import_the_package_get_the_project_dependencies():
+def test_pre_commit_hooks_that_import_the_package_run_from_the_projects_venv():
     hooks = _hooks()
-    for hook in ("mypy", "meltano-yml"):
-        extra = set(hooks[hook][1]["additional_dependencies"])
-        assert set(PROJECT["dependencies"]) <= extra, (hook, set(PROJECT["dependencies"]) - extra)
+    for hook in PACKAGE_HOOKS:
+        rev, definition = hooks[hook]
+        assert rev == "", hook  # a local hook, not a repository's own environment
+        assert definition["language"] in ("system", "unsupported"), hook
+        assert definition["entry"].startswith(".venv/bin/"), hook
+        assert definition.get("pass_filenames") is False, hook
+
+
+def test_pyproject_is_the_one_place_requirements_are_written():
+    # A second copy (pre-commit's additional_dependencies, a workflow's pip install) would
+    # need the same edit as every Dependabot bump of pyproject.toml, or break CI.
+    hooks = _hooks()
+    assert [h for h, (_, d) in hooks.items() if d.get("additional_dependencies")] == []
+    requirements = [
+        requirement.split(";")[0].strip()
+        for requirement in (
+            *PROJECT["dependencies"],
+            *(r for extra in PROJECT["optional-dependencies"].values() for r in extra),
+        )
+        if Requirement(requirement).specifier
+    ]
+    for path in (ROOT / ".pre-commit-config.yaml", ROOT / ".ci" / "run", *WORKFLOWS):
+        text = path.read_text(encoding="utf-8")
+        assert [r for r in requirements if r in text] == [], path
 
 
 def test_changelog_keeps_an_unreleased_section_on_top():

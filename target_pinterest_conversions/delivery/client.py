@@ -216,8 +216,9 @@ def _wait_times(
 ) -> Generator[float, TransientError | None, None]:
     """Yield waits: the server's ``Retry-After`` when given, else capped full-jitter expo.
 
-    backoff sends each caught exception into this generator, which is how the wait can
-    depend on the response.
+    The retry loop of :meth:`PinterestClient._request` (ours: no retry library) sends
+    each :class:`TransientError` it catches into this generator, which is how the wait
+    can depend on the response.
     """
     exc = yield 0.0
     attempt = 0
