@@ -9,15 +9,21 @@ capabilities the target declares. meltano.yml's loader must agree with it settin
 The Hub's schema is reference data and is not copied here: it is read from
 ``MELTANO_HUB_SCHEMAS`` (a folder in the Hub's layout, ``plugin_definitions/`` and
 ``common/``), else from ``../shared/reference/meltano-hub-schemas`` beside the checkout.
-With ``REQUIRE_MELTANO_HUB_SCHEMAS`` set (``.ci/run`` sets it when it finds the schema), a
-missing schema fails the validation test instead of skipping it.
+Without ../shared (on GitHub), ``.ci/run`` downloads meltano/hub's ``schemas/`` files at the
+commit pinned in tests/hub_schemas.py. With ``REQUIRE_MELTANO_HUB_SCHEMAS`` set (``.ci/run``
+sets it when it finds or downloads the schema), a missing schema fails the validation test
+instead of skipping it.
 """
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
+import posixpath
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +35,14 @@ from referencing.exceptions import NoSuchResource
 
 from target_pinterest_conversions.settings import SDK_SETTINGS
 from target_pinterest_conversions.target import TargetPinterestConversions
-from tests.test_meltano_yml import ABOUT, KIND_BY_JSON_TYPE, LOADER, SETTINGS
+from tests import hub_schemas
+from tests.test_meltano_yml import ABOUT, ABOUT_SETTINGS, KIND_BY_JSON_TYPE, LOADER, json_types
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFINITION_PATH = ROOT / "plugin" / "loaders" / "target-pinterest-conversions.yml"
 DEFINITION: dict[str, Any] = yaml.safe_load(DEFINITION_PATH.read_text(encoding="utf-8"))
 DEFINED: dict[str, dict[str, Any]] = {s["name"]: s for s in DEFINITION["settings"]}
 HUB_SCHEMAS = ROOT.parent / "shared" / "reference" / "meltano-hub-schemas"
-
-FLATTENED = ("batch_config", "faker_config")
-"""SDK objects the Hub lists leaf by leaf; other objects (streams, stream maps) stay whole."""
 
 UNUSED_SDK_SETTINGS = frozenset(
     {
@@ -54,39 +58,21 @@ UNUSED_SDK_SETTINGS = frozenset(
 """SDK settings that do nothing here: hidden in the definition, each saying why."""
 
 
-def _leaves(name: str, prop: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    if name.split(".")[0] in FLATTENED and "properties" in prop:
-        return [
-            leaf
-            for child, sub in prop["properties"].items()
-            for leaf in _leaves(f"{name}.{child}", sub)
-        ]
-    return [(name, prop)]
-
-
-ABOUT_SETTINGS: dict[str, dict[str, Any]] = {
-    leaf: sub for name, prop in SETTINGS.items() for leaf, sub in _leaves(name, prop)
-}
-"""``--about``'s settings as the definition names them."""
-
-
-def _json_types(prop: dict[str, Any]) -> set[str]:
-    if "oneOf" in prop or "anyOf" in prop:
-        return {t for option in prop.get("oneOf", prop.get("anyOf")) for t in _json_types(option)}
-    kinds = prop["type"]
-    return {kinds} - {"null"} if isinstance(kinds, str) else set(kinds) - {"null"}
-
-
 def _expected_kinds(prop: dict[str, Any]) -> set[str]:
     if "enum" in prop:
         return {"options"}
-    return {KIND_BY_JSON_TYPE[t] for t in _json_types(prop)}
+    return {KIND_BY_JSON_TYPE[t] for t in json_types(prop)}
 
 
-def hub_validator() -> Draft7Validator | None:
+def hub_schemas_folder() -> Path:
+    """Where the Hub's schemas are looked for (they may be absent)."""
+    return Path(os.environ.get("MELTANO_HUB_SCHEMAS") or HUB_SCHEMAS)
+
+
+def hub_validator(folder: Path | None = None) -> Draft7Validator | None:
     """The Hub's loader schema with its relative ``$ref`` s resolved, or None when absent."""
-    folder = Path(os.environ.get("MELTANO_HUB_SCHEMAS") or HUB_SCHEMAS)
-    root = folder / "plugin_definitions" / "loaders.schema.json"
+    folder = folder or hub_schemas_folder()
+    root = folder / hub_schemas.FILES[0]
     if not root.exists():
         if os.environ.get("REQUIRE_MELTANO_HUB_SCHEMAS"):
             pytest.fail(f"the Meltano Hub's schema is required but {root} is not there")
@@ -114,6 +100,97 @@ def test_the_definition_validates_against_the_hubs_loader_schema():
     # The references were followed: a wrong kind or capability is caught.
     broken = {**DEFINITION, "settings": [{"name": "x", "kind": "text"}], "capabilities": ["x"]}
     assert len(list(validator.iter_errors(broken))) == 2
+
+
+def _required_hub_folder() -> Path:
+    folder = hub_schemas_folder()
+    if not (folder / hub_schemas.FILES[0]).exists():
+        if os.environ.get("REQUIRE_MELTANO_HUB_SCHEMAS"):
+            pytest.fail(f"the Meltano Hub's schema is required but {folder} has none")
+        pytest.skip("the Meltano Hub's schema is not beside the checkout (../shared)")
+    return folder
+
+
+def test_the_pinned_files_are_the_loader_schema_and_every_file_it_refers_to():
+    folder = _required_hub_folder()
+    reached: set[str] = set()
+    todo = [hub_schemas.FILES[0]]
+    while todo:
+        name = todo.pop()
+        if name in reached:
+            continue
+        reached.add(name)
+        text = (folder / name).read_text(encoding="utf-8")
+        for ref in re.findall(r'"\$ref"\s*:\s*"([^"#]+)', text):
+            todo.append(posixpath.normpath(posixpath.join(posixpath.dirname(name), ref)))
+    assert sorted(reached) == sorted(hub_schemas.FILES)
+
+
+def test_the_pin_is_the_commit_the_shared_copy_was_taken_from():
+    readme = HUB_SCHEMAS / "README.md"
+    if not readme.exists():
+        pytest.skip("no ../shared copy of the Hub's schemas to compare with")
+    match = re.search(r"meltano/hub, commit ([0-9a-f]{7,40})", readme.read_text(encoding="utf-8"))
+    assert match
+    assert hub_schemas.PINNED_COMMIT.startswith(match.group(1))
+    assert re.fullmatch(r"[0-9a-f]{40}", hub_schemas.PINNED_COMMIT)
+
+
+def test_ci_downloads_the_pinned_schemas_without_shared_and_then_requires_them():
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    fetch = re.search(
+        r"^elif \.venv/bin/python tests/hub_schemas\.py (\S+); then\n(.*)$", ci, re.MULTILINE
+    )
+    assert fetch, ".ci/run does not download the Hub's schemas"
+    folder, then = fetch.groups()
+    assert f'MELTANO_HUB_SCHEMAS="$PWD/{folder}"' in then
+    assert "REQUIRE_MELTANO_HUB_SCHEMAS=1" in then
+    # The pin is written in tests/hub_schemas.py alone.
+    for path in (ROOT / ".ci" / "run", *(ROOT / ".github" / "workflows").glob("*.yml")):
+        assert hub_schemas.PINNED_COMMIT[:12] not in path.read_text(encoding="utf-8"), path
+    assert hub_schemas.PINNED_COMMIT in hub_schemas.BASE_URL
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+def _serve(folder: Path) -> tuple[str, http.server.ThreadingHTTPServer]:
+    handler = functools.partial(_Quiet, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}", server
+
+
+def test_the_downloaded_schemas_are_in_the_hubs_layout_and_validate_the_definition(tmp_path):
+    base_url, server = _serve(_required_hub_folder())
+    try:
+        hub_schemas.download(tmp_path / "hub", base_url=base_url, timeout=30)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sorted(str(p.relative_to(tmp_path / "hub")) for p in tmp_path.rglob("*.json")) == sorted(
+        hub_schemas.FILES
+    )
+    validator = hub_validator(tmp_path / "hub")
+    assert validator is not None
+    assert list(validator.iter_errors(DEFINITION)) == []
+
+
+def test_a_failed_download_writes_nothing(tmp_path):
+    served = tmp_path / "served"
+    for name in hub_schemas.FILES[:-1]:  # the last one is missing: 404
+        (served / name).parent.mkdir(parents=True, exist_ok=True)
+        (served / name).write_text("{}", encoding="utf-8")
+    base_url, server = _serve(served)
+    try:
+        with pytest.raises(OSError, match="404"):
+            hub_schemas.download(tmp_path / "hub", base_url=base_url, timeout=30)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not (tmp_path / "hub").exists()
 
 
 def test_the_definition_names_this_plugin():
