@@ -78,6 +78,17 @@ from target_pinterest_conversions.sinks import (
 )
 
 
+def _not_the_sdks_env_skip_line(record: logging.LogRecord) -> bool:
+    """Drop the SDK's "Skipping parse of env var settings..." line.
+
+    This target reads the environment itself (``env_config``, with ``--config ENV``) and
+    hands the SDK the settings already read, so the SDK is always told to skip the
+    environment, and its line would say that nothing was read from it. ``invoke`` logs
+    which settings came from the environment instead.
+    """
+    return record.msg != "Skipping parse of env var settings..."
+
+
 class TargetPinterestConversions(Target):
     """Send Singer records to the Pinterest API for Conversions as conversion events.
 
@@ -99,7 +110,12 @@ class TargetPinterestConversions(Target):
     def __init__(self, *args: Any, settings: Settings | None = None, **kwargs: Any) -> None:
         self.run: Run
         self.interrupt = PROCESS
-        super().__init__(*args, **kwargs)
+        logger = logging.getLogger(self.name)
+        logger.addFilter(_not_the_sdks_env_skip_line)
+        try:
+            super().__init__(*args, **kwargs)
+        finally:
+            logger.removeFilter(_not_the_sdks_env_skip_line)
         if settings is None:
             settings = load_settings(self.config)
         install_redaction(settings.secrets)
@@ -381,8 +397,10 @@ class TargetPinterestConversions(Target):
         try:
             PROCESS.check()
             config_dict = dict(config.config) if config else {}
+            from_env: dict[str, Any] | None = None
             if config and config.parse_env:
-                config_dict.update(cls.env_config())
+                from_env = cls.env_config()
+                config_dict.update(from_env)
             settings = cls.checked_settings(config_dict)
             install_redaction(settings.secrets)
             # Before the check too: a check passes only if the run could start.
@@ -393,6 +411,14 @@ class TargetPinterestConversions(Target):
             cls.print_version(print_fn=cls.logger.info)
             for warning in settings.warnings:
                 cls.logger.warning(warning)
+            if from_env is not None:
+                # Names only, never values: the token may be among them.
+                cls.logger.info(
+                    "Settings read from the environment (--config ENV: %s* variables and "
+                    "./.env): %s",
+                    cls._env_var_prefix,
+                    ", ".join(sorted(from_env)) or "none",
+                )
             target = cls(
                 config=config_dict,
                 validate_config=True,

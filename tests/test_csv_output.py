@@ -356,7 +356,7 @@ def test_10000_shopify_orders_become_rows_hashed_as_the_api_hashes_them(tmp_path
     assert "9995 events written to the CSV files (not sent)" in result.stderr
     # Raw emails are written nowhere: only their hashes.
     text = "".join(p.read_text() for p in (tmp_path / "csv" / "out").iterdir())
-    assert "@" not in text and "@" not in result.stderr.split("Skipping parse")[-1]
+    assert "@" not in text and "@" not in result.stderr
 
 
 @pytest.mark.cli

@@ -193,6 +193,45 @@ def test_settings_the_sdk_and_meltano_pass_are_accepted(tmp_path):
     assert result.states == [{"bookmarks": {"at": 1}}]
 
 
+def test_config_env_names_the_settings_it_read_and_not_the_sdks_skip_line(tmp_path):
+    # The SDK logs "Skipping parse of env var settings..." because this target reads the
+    # environment itself (env_config): under --config ENV it looked as if nothing was read.
+    env = {
+        "TARGET_PINTEREST_CONVERSIONS_AD_ACCOUNT_ID": ACCOUNT,
+        "TARGET_PINTEREST_CONVERSIONS_DRY_RUN": "true",
+        "TARGET_PINTEREST_CONVERSIONS_DRY_RUN_PATH": str(tmp_path / "dry.jsonl"),
+        "TARGET_PINTEREST_CONVERSIONS_DEAD_LETTER_PATH": str(tmp_path / "dead.jsonl"),
+        "TARGET_PINTEREST_CONVERSIONS_STREAMS": json.dumps({"orders": MAPPING}),
+    }
+    proc = subprocess.run(
+        [*command(), "--config", "ENV"],
+        input="\n".join([schema("orders"), record("orders", 1), state(1)]) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**os.environ, **env},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Skipping parse of env var settings" not in proc.stderr
+    (line,) = [
+        line for line in proc.stderr.splitlines() if "Settings read from the environment" in line
+    ]
+    assert line.endswith(
+        "(--config ENV: TARGET_PINTEREST_CONVERSIONS_* variables and ./.env): "
+        "ad_account_id, dead_letter_path, dry_run, dry_run_path, streams"
+    ), line
+    assert ACCOUNT not in line  # names, never values
+
+
+def test_a_config_file_run_logs_no_env_settings_line(tmp_path):
+    result = run_target(tmp_path, dry(tmp_path), [schema("orders"), record("orders", 1), state(1)])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Skipping parse of env var settings" not in result.stderr
+    assert "Settings read from the environment" not in result.stderr
+
+
 # 4. Config files that cannot be read --------------------------------------------------------
 
 
