@@ -22,6 +22,8 @@ from urllib.parse import parse_qs, urlparse
 
 from tests.pinterest_schema import load_request_validator
 
+DEADLINE = 120.0  # a held request is answered after this anyway: a test's bug cannot hang
+
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 HASHED = (
     "em",
@@ -56,6 +58,9 @@ class Scripted:
     delay: float = 0.0
     raw: bytes | None = None
     close: bool = False  # drop the connection without answering
+    # Answer only once the test sets this: a request held on the wire for exactly as
+    # long as the test needs, where a fixed delay would race the test's next step.
+    release: threading.Event | None = None
 
 
 @dataclass
@@ -90,6 +95,9 @@ class FakePinterest:
         self.ad_account_id = accounts[0]
         self.paths = {f"/v5/ad_accounts/{account}/events" for account in accounts}
         self.delay = delay
+        # While this is an unset Event, every request waits for it before its answer.
+        self.hold: threading.Event | None = None
+        self._releases: list[threading.Event] = []
         self.script: deque[Scripted] = deque()
         self.fail_ids: dict[str, str] = {}
         # Requests holding one of these event ids answer 503 (Retry-After: 1): a stuck batch.
@@ -141,6 +149,11 @@ class FakePinterest:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # Held requests are let go, else server_close() would wait for them for ever.
+        with self._lock:
+            releases = [*self._releases, *([self.hold] if self.hold else [])]
+        for release in releases:
+            release.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -236,6 +249,11 @@ class FakePinterest:
                     status, answer = fake._answer(events)
                 else:
                     status, answer = scripted.status, scripted.body
+                release = scripted.release or fake.hold
+                if release is not None:
+                    with fake._lock:
+                        fake._releases.append(release)
+                    release.wait(DEADLINE)
                 time.sleep(scripted.delay or fake.delay)
                 if scripted.close:
                     with fake._lock:

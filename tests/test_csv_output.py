@@ -564,7 +564,11 @@ def test_sigterm_keeps_the_rows_its_states_cover_and_the_resume_writes_the_rest_
     proc.stdin.flush()
     assert json.loads(proc.stdout.readline()) == {"bookmarks": {"orders": {"n": 100}}}
     proc.send_signal(signal.SIGTERM)  # as a platform stops a run; stdin stays open
+    # Open until the run ended (communicate() would close it): it must end by the
+    # signal, not by an end of input that could race it.
+    stdin, proc.stdin = proc.stdin, None
     out, err = proc.communicate(timeout=120)
+    stdin.close()
     assert proc.returncode == 143, err[-3000:]
     assert out == ""
     assert len(read_rows(tmp_path / "out")) == 100  # no row past the last STATE is left

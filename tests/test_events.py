@@ -353,10 +353,10 @@ def test_to_int_takes_exactly_the_int64_range(number):
     ids=["1e999999", "-1e999999999999", "million digits", "text exponent"],
 )
 def test_huge_integers_are_refused_at_once(value):
-    started = time.monotonic()
+    started = time.thread_time()  # CPU time: a loaded machine does not stretch it
     with pytest.raises(EventError, match="out of range"):
         to_int(value, "quantity")
-    assert time.monotonic() - started < 1
+    assert time.thread_time() - started < 1
 
 
 def test_event_time_in_milliseconds_up_to_int64_seconds():
@@ -380,10 +380,10 @@ def test_event_time_in_milliseconds_up_to_int64_seconds():
     ids=["1e22", "1e999999", "1e999999999999999", "4001 digits", "million-digit text"],
 )
 def test_huge_event_times_are_refused_at_once(value):
-    started = time.monotonic()
+    started = time.thread_time()  # CPU time: a loaded machine does not stretch it
     with pytest.raises(EventError, match="event_time is out of range"):
         to_unix_seconds(value)
-    assert time.monotonic() - started < 1
+    assert time.thread_time() - started < 1
 
 
 @pytest.mark.parametrize(
@@ -446,13 +446,13 @@ def test_decimal_strings_up_to_a_doubles_range(value, expected):
     ],
 )
 def test_decimal_strings_beyond_a_double_are_refused_at_once(value):
-    started = time.monotonic()
+    started = time.thread_time()  # CPU time: a loaded machine does not stretch it
     with pytest.raises(EventError) as caught:
         to_decimal_string(value, "contents[0].item_price")
     assert caught.value.reason == (
         "contents[0].item_price is out of range (Pinterest reads it as a double)"
     )
-    assert time.monotonic() - started < 1
+    assert time.thread_time() - started < 1
 
 
 @pytest.mark.parametrize(
@@ -481,11 +481,11 @@ def test_numbers_as_ids_are_written_in_full(value, expected):
     ],
 )
 def test_ids_that_cannot_be_written(value, reason):
-    started = time.monotonic()
+    started = time.thread_time()  # CPU time: a loaded machine does not stretch it
     with pytest.raises(EventError) as caught:
         to_str(value, "order_id")
     assert caught.value.reason == reason
-    assert time.monotonic() - started < 1
+    assert time.thread_time() - started < 1
 
 
 def test_quantities_summing_past_int64_are_refused():

@@ -220,10 +220,14 @@ def test_a_fifo_dead_letter_path_without_a_reader_still_stops_on_sigterm(tmp_pat
         if "Meltano SDK" in line:
             break
     proc.send_signal(signal.SIGTERM)
+    # Open until the run ended (communicate() would close it): it must end by the
+    # signal, not by an end of input that could race it.
+    stdin, proc.stdin = proc.stdin, None
     try:
-        proc.communicate(timeout=60)
+        proc.communicate(timeout=120)
     finally:
         proc.kill()
+        stdin.close()
     assert proc.returncode == 143
 
 

@@ -3,6 +3,7 @@ answers. Each test drives the installed command against a real local server."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -13,10 +14,19 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 
-from tests.cli import command, run_target, write_config
+from tests.cli import (
+    DEADLINE,
+    Lines,
+    blocked_reading,
+    command,
+    run_target,
+    wait_until,
+    write_config,
+)
 from tests.fake_pinterest import FakePinterest, Scripted
 from tests.singer import CHECKOUT, record_line, schema_line, state_line
 
@@ -56,17 +66,25 @@ def start(tmp_path: Path, config: dict, env: dict[str, str] | None = None) -> su
     )
 
 
+class Feeder(threading.Thread):
+    """The thread feeding a target's stdin; ``pipe`` is that stdin, open while it lives."""
+
+    pipe: IO[str]
+
+
 def feed(
     proc: subprocess.Popen,
     lines: list[str],
     pause: float = 0.0,
     *,
     close: bool = True,
-) -> threading.Thread:
+) -> Feeder:
     """Write ``lines`` to the target's stdin from a thread (as a tap would), then close.
 
     With ``close=False`` stdin stays open, as with a tap that is still running: the run
-    cannot end before the test signals it.
+    cannot end before the test signals it. The test must then keep the returned feeder
+    until it is done: it holds the only reference to the pipe, which is closed (the run
+    sees the end of its input) once nothing refers to it.
     """
 
     pipe = proc.stdin
@@ -85,9 +103,43 @@ def feed(
         except (BrokenPipeError, OSError, ValueError):
             pass  # the target stopped reading: expected after a signal
 
-    thread = threading.Thread(target=run, daemon=True)
+    thread = Feeder(target=run, daemon=True)
+    thread.pipe = pipe
     thread.start()
     return thread
+
+
+def watch_stderr(proc: subprocess.Popen) -> Lines:
+    """Read the target's stderr on a thread, to wait for its log lines as events."""
+    lines = Lines(proc.stderr)
+    proc.stderr = None  # read by ``lines`` now: communicate() must not touch it
+    return lines
+
+
+def finish(proc: subprocess.Popen, what: str) -> str:
+    """The target's stdout once it exited; fail (after killing it) if it hangs.
+
+    A stdin still open stays open until then (communicate() would close it): the run
+    must end by the signal, not by the end of its input.
+    """
+    stdin, proc.stdin = proc.stdin, None
+    try:
+        out, _ = proc.communicate(timeout=DEADLINE)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail(f"the target did not stop within {DEADLINE:g}s {what}")
+    finally:
+        if stdin is not None:
+            with contextlib.suppress(OSError):
+                stdin.close()
+    return out
+
+
+def summary_status(path: Path) -> str | None:
+    try:
+        return json.loads(path.read_text()).get("status")
+    except (OSError, ValueError):
+        return None  # not written yet
 
 
 def states_of(stdout: str) -> list[dict]:
@@ -100,8 +152,8 @@ def states_of(stdout: str) -> list[dict]:
 @pytest.mark.parametrize("seed", range(6))
 def test_sigterm_at_a_random_moment_of_a_debug_logged_run_ends_honestly(tmp_path, seed):
     """SIGTERM while records are read, warned about (one warning per record, at DEBUG)
-    and delivered: exit 143 within a minute, an `interrupted` summary, and STATE only
-    for delivered records."""
+    and delivered: exit 143 (no hang), an `interrupted` summary, and STATE only for
+    delivered records."""
     rng = random.Random(seed)
     n = 3000
     # Every record carries its own unlisted event name: one warning logged per record.
@@ -126,21 +178,21 @@ def test_sigterm_at_a_random_moment_of_a_debug_logged_run_ends_honestly(tmp_path
             max_parallel_requests=2,
         )
         proc = start(tmp_path, config, env={"TARGET_PINTEREST_CONVERSIONS_LOGLEVEL": "DEBUG"})
-        feed(proc, lines, pause=0.02, close=False)
-        # From the moment the run has started (its summary says so), at a random time.
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if json.loads(summary.read_text() or "{}").get("status") == "running":
-                break
-            time.sleep(0.02)
+        # The tap's pace (0.02 s a 50 lines) spreads the input over a second or two, so
+        # that the signal finds the run reading, warning and delivering; stdin stays open,
+        # so the run cannot end before the signal, whatever the pace under load.
+        feeder = feed(proc, lines, pause=0.02, close=False)
+        err_lines = watch_stderr(proc)
+        # From the moment the run has started (its summary says so), at a random time:
+        # the moment is what the test varies; no assertion depends on where it lands.
+        wait_until(lambda: summary_status(summary) == "running", "a running summary", proc=proc)
         time.sleep(rng.uniform(0.0, 2.0))
         proc.send_signal(signal.SIGTERM)
-        try:
-            out, err = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            pytest.fail("the target did not stop within a minute of SIGTERM")
+        out = finish(proc, "after SIGTERM")
+        err = err_lines.join()
         accepted = {int(i) for i in api.accepted_ids()}
+        with contextlib.suppress(OSError):  # unwritten lines: the target stopped reading
+            feeder.pipe.close()  # only now: the run saw no end of input before the signal
     assert proc.returncode == 143, err[-3000:]
     report = json.loads(summary.read_text())
     assert report["status"] == "interrupted"
@@ -159,13 +211,14 @@ def test_sigterm_while_the_tap_sends_nothing_stops_at_once(tmp_path):
     with FakePinterest(token=TOKEN) as api:
         proc = start(tmp_path, live(api.url, summary_path=str(tmp_path / "s.json")))
         proc.stdin.write(schema_line() + "\n" + record(1) + "\n" + state(1) + "\n")
-        proc.stdin.flush()  # stdin stays open: the target blocks reading it
-        time.sleep(1.5)
-        started = time.monotonic()
+        # stdin stays open: the target reads the three lines, then blocks reading it.
+        wait_until(lambda: blocked_reading(proc, proc.stdin), "a blocked read", proc=proc)
         proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=30)
+        err_lines = watch_stderr(proc)
+        # A target that waited for more input would never end: stdin is still open.
+        finish(proc, "after SIGTERM while waiting for input")
+        err = err_lines.join()
     assert proc.returncode == 143, err[-2000:]
-    assert time.monotonic() - started < 10
     assert json.loads((tmp_path / "s.json").read_text())["status"] == "interrupted"
 
 
@@ -175,10 +228,12 @@ def test_sigint_exits_130(tmp_path):
         {"ad_account_id": ACCOUNT, "dry_run": True, "streams": {"orders": MAPPING}},
     )
     proc.stdin.write(schema_line() + "\n")
-    proc.stdin.flush()
-    time.sleep(1.5)
+    # Signalled mid-run: the schema is read, and the target waits for more input.
+    wait_until(lambda: blocked_reading(proc, proc.stdin), "a blocked read", proc=proc)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
+    err_lines = watch_stderr(proc)
+    finish(proc, "after SIGINT")
+    err = err_lines.join()
     assert proc.returncode == 130, err[-2000:]
     assert "Received SIGINT: stopping" in err
 
@@ -190,31 +245,33 @@ def test_sigterm_during_a_long_retry_after_wait_does_not_wait_it_out(tmp_path):
         )
         proc = start(tmp_path, live(api.url, summary_path=str(tmp_path / "s.json")))
         feed(proc, [schema_line(), record(1), state(1)])
-        deadline = time.monotonic() + 20
-        while not api.requests and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(0.5)
-        started = time.monotonic()
+        err_lines = watch_stderr(proc)
+        err_lines.wait_for("retrying in 250.0s")  # the 503 came: the wait has begun
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
+        # Waiting the 250 s out would outlast finish()'s deadline (120 s): it would fail.
+        out = finish(proc, "after SIGTERM during a 250 s Retry-After wait")
+        err = err_lines.join()
     assert proc.returncode == 143, err[-2000:]
-    assert time.monotonic() - started < 15
     assert states_of(out) == []  # the record was not delivered: no STATE covers it
     assert len(api.requests) == 1
 
 
 def test_a_400_after_the_signal_is_reported(tmp_path):
     with FakePinterest(token=TOKEN) as api:
-        api.script.append(Scripted(status=400, body={"message": "bad request"}, delay=2.0))
+        answer = threading.Event()
+        api.script.append(Scripted(status=400, body={"message": "bad request"}, release=answer))
         proc = start(tmp_path, live(api.url, summary_path=str(tmp_path / "s.json")))
         feed(proc, [schema_line(), record(1), state(1)])
-        deadline = time.monotonic() + 20
-        while not api.arrived and time.monotonic() < deadline:
-            time.sleep(0.05)
-        # The request is on the wire (the server answers after 2 s): signal now.
+        err_lines = watch_stderr(proc)
+        # The request is on the wire, its answer held back: signal now, and let the 400
+        # come only once the target has taken the signal in.
+        wait_until(lambda: api.arrived, "the request", proc=proc)
         proc.send_signal(signal.SIGTERM)
-        out, _err = proc.communicate(timeout=60)
-    assert proc.returncode == 143
+        err_lines.wait_for("Received SIGTERM: stopping")
+        answer.set()
+        out = finish(proc, "after SIGTERM")
+        err = err_lines.join()
+    assert proc.returncode == 143, err[-2000:]
     report = json.loads((tmp_path / "s.json").read_text())
     assert "a delivery failed while stopping" in report["message"]
     assert "Pinterest rejected the request (400)" in report["message"]
@@ -272,10 +329,10 @@ def test_a_run_killed_outright_leaves_a_running_summary_not_an_old_success(tmp_p
         },
     )
     proc.stdin.write(schema_line() + "\n")
-    proc.stdin.flush()
-    time.sleep(1.5)
+    # Killed mid-run: the schema is read, and the target waits for more input.
+    wait_until(lambda: blocked_reading(proc, proc.stdin), "a blocked read", proc=proc)
     proc.kill()
-    proc.communicate(timeout=30)
+    proc.communicate(timeout=DEADLINE)
     report = json.loads(summary.read_text())
     assert report["status"] == "running"
     assert report["exit_code"] is None
@@ -338,21 +395,22 @@ class DrippingServer:
 def test_a_dripping_answer_is_cut_at_request_timeout(tmp_path, drip_headers):
     server = DrippingServer(drip_headers=drip_headers)
     try:
-        started = time.monotonic()
+        # An answer takes over 600 s to drip (2,100 bytes, 0.3 s each): a run that waited
+        # for it, even once, would outlast run_target's 120 s and fail the test. Two tries
+        # of 2 s and one backoff wait take seconds; no bound nearer that would hold under
+        # load.
         result = run_target(
             tmp_path,
             live(server.url, request_timeout=2, max_tries=2),
             [schema_line(), record(1), state(1)],
-            timeout=120,
+            timeout=DEADLINE,
         )
-        took = time.monotonic() - started
     finally:
         server.close()
     assert result.returncode == 4, result.stderr[-2000:]
     assert "gave up after 2 tries: no complete answer within request_timeout (2s)" in (
         result.stderr
     )
-    assert took < 20  # two tries of 2 s and one backoff wait, not minutes
     assert server.requests == 2
     assert result.states == []
 
@@ -373,16 +431,23 @@ def test_a_stuck_batch_bounds_what_a_crash_resends(tmp_path):
         config = live(api.url, max_tries=20, summary_path=str(tmp_path / "s.json"))
         proc = start(tmp_path, config)
         feed(proc, lines)
-        # Wait until delivery stalls behind the stuck batch.
-        last, still = -1, 0
-        while still < 15:
-            time.sleep(0.2)
-            count = len(api.accepted_ids())
-            still = still + 1 if count == last else 0
-            last = count
+        # Delivery stalls behind the stuck batch once its window is full: the pool sends
+        # at most max_parallel_requests (4) batches past the oldest unsettled one, so the
+        # first 5 batches and the 4 after the stuck one are accepted, no more.
+        stalled = 5000 + 4 * 1000
+        wait_until(lambda: len(api.accepted_ids()) >= stalled, "a full window", proc=proc)
+        # Two more tries of the stuck batch (1 s apart, its Retry-After) leave the target
+        # time to go past its window if it would; none is needed for the stall itself.
+        retries = sum(r.status == 503 for r in api.requests)
+        wait_until(
+            lambda: sum(r.status == 503 for r in api.requests) >= retries + 2,
+            "two more tries of the stuck batch",
+            proc=proc,
+        )
         proc.kill()
-        out, _ = proc.communicate(timeout=30)
+        out, _ = proc.communicate(timeout=DEADLINE)
         first_run = api.accepted_ids()
+        assert len(first_run) == stalled  # the window: no batch past it was sent
         states = states_of(out)
         resume_after = states[-1]["bookmarks"]["orders"] if states else -1
 

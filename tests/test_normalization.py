@@ -325,11 +325,11 @@ def test_numbers_in_hashed_fields_are_written_out_in_full(field, raw, normalized
     ],
 )
 def test_numbers_that_cannot_be_identifiers_are_dropped_at_once(field, raw, reason):
-    started = time.monotonic()
+    started = time.thread_time()  # CPU time: a loaded machine does not stretch it
     with pytest.raises(DroppedValue) as caught:
         hash_value(field, raw)
     assert caught.value.reason == reason
-    assert time.monotonic() - started < 1
+    assert time.thread_time() - started < 1
 
 
 @pytest.mark.parametrize("field", ["em", "ph", "fn", "ct", "st", "zp", "country", "external_id"])
