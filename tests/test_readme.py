@@ -70,3 +70,17 @@ def test_quickstart_demo_runs_on_the_bundled_sample(tmp_path):
     assert '"event_id":"gid://shopify/Order/5008"' in dead[0]
     assert result.stdout.strip().startswith('{"bookmarks"')
     assert "jane.doe@example.com" not in bodies[0] + dead[0] + result.stderr
+
+
+def test_next_to_meltano_config_set_dry_run_the_readme_says_any_other_word_stores_false():
+    # Meltano casts a boolean setting itself (true/1/yes/on, else false): `dry_run maybe`
+    # turns a dry run off without an error.
+    text = README.read_text()
+    command = "meltano config set target-pinterest-conversions dry_run false"
+    at = text.index(command)
+    block_end = text.index("\n```\n", at)
+    after = text[block_end : text.index("\n\n", block_end + 5)]
+    words = " ".join(after.split())
+    assert "`true`, `1`, `yes` and `on` (in any case) store `true`" in words
+    assert "any other word stores `false` without an error" in words
+    assert "dry_run maybe` (or a typo, `dry_run ture`) stores `false`" in words

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import ast
 import re
+import shutil
+import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
 
+import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -229,3 +232,22 @@ def test_changelog_keeps_an_unreleased_section_on_top():
     changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
     sections = re.findall(r"^## \[([^\]]+)\]", changelog, re.M)
     assert sections[0] == "Unreleased"
+
+
+def _git(*args: str) -> str | None:
+    git = shutil.which("git")
+    if git is None:
+        return None
+    done = subprocess.run([git, *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    return done.stdout if done.returncode == 0 else None
+
+
+def test_every_version_in_the_changelog_has_its_git_tag():
+    # A section without its tag (as [0.1.0] once was) claims a release that no build is:
+    # the version comes from the tags, and an untagged checkout reports 0.0.1.devN.
+    if _git("rev-parse", "--is-shallow-repository") != "false\n":
+        pytest.skip("not a full git clone (an archive or a shallow clone has no tags to check)")
+    tags = set((_git("tag", "--list", "v*") or "").split())
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    versions = re.findall(r"^## \[(\d[^\]]*)\]", changelog, re.M)
+    assert [v for v in versions if f"v{v}" not in tags] == []
