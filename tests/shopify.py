@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -59,9 +61,12 @@ def orders_schema() -> dict[str, Any] | None:
     for path in (FIXTURE, CACHE):
         if path.exists():
             return json.loads(path.read_text(encoding="utf-8"))
+    tmp: Path | None = None
     try:
-        tmp = ROOT / ".cache" / "sdist"
-        tmp.mkdir(parents=True, exist_ok=True)
+        # A folder of this process's own, and the cache written whole by a rename: parallel
+        # workers (pytest-xdist) may download at once, and none may read a half-written file.
+        (ROOT / ".cache").mkdir(exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix="sdist-", dir=ROOT / ".cache"))
         subprocess.run(
             [
                 sys.executable,
@@ -85,10 +90,15 @@ def orders_schema() -> dict[str, Any] | None:
             member = next(
                 m for m in tar.getmembers() if m.name.endswith("tap_shopify/schemas/orders.json")
             )
-            CACHE.write_bytes(tar.extractfile(member).read())  # type: ignore[union-attr]
+            part = tmp / CACHE.name
+            part.write_bytes(tar.extractfile(member).read())  # type: ignore[union-attr]
+        part.replace(CACHE)
         return json.loads(CACHE.read_text(encoding="utf-8"))
     except Exception:
         return None
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 PEOPLE = [

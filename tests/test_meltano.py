@@ -2,8 +2,9 @@
 
 These tests need the `meltano` command (``.ci/run`` installs it in its own virtualenv and
 sets ``MELTANO_BIN``; elsewhere they are skipped unless ``REQUIRE_MELTANO`` is set). The
-incremental test also needs PostgreSQL, which ``.ci/run`` starts on 127.0.0.1 and
-describes in ``PG_DSN``-style variables.
+incremental tests also need PostgreSQL, which ``.ci/run`` starts on 127.0.0.1 (on a free
+port) and describes in the ``PGHOST``/``PGPORT``/``PGUSER``/``PGDATABASE`` variables; each
+test makes a database of its own there.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -121,9 +122,12 @@ def _pg_env() -> dict[str, str] | None:
     return {n: os.environ[n] for n in names}
 
 
-def _psql(sql: str) -> None:
+def _psql(sql: str, pg: dict[str, str], *, check: bool = True) -> None:
     subprocess.run(
-        ["psql", "-v", "ON_ERROR_STOP=1", "-q", "-c", sql], check=True, capture_output=True
+        ["psql", "-v", "ON_ERROR_STOP=1", "-q", "-c", sql],
+        env={**os.environ, **pg},
+        check=check,
+        capture_output=True,
     )
 
 
@@ -132,8 +136,25 @@ needs_postgres = pytest.mark.skipif(
 )
 
 
+@pytest.fixture
+def pg() -> Iterator[dict[str, str]]:
+    """The server's variables, naming a database of this test's own, dropped afterwards.
+
+    Parallel workers (pytest-xdist) and two checkouts' runs against one server (the GitHub
+    workflow's service container) never see each other's tables.
+    """
+    server = _pg_env()
+    assert server, "REQUIRE_POSTGRES is set but PGHOST/PGPORT/PGUSER/PGDATABASE are not"
+    name = f"tpc_test_{uuid.uuid4().hex[:16]}"
+    _psql(f"create database {name}", server)
+    try:
+        yield {**server, "PGDATABASE": name}
+    finally:
+        _psql(f"drop database if exists {name} with (force)", server, check=False)
+
+
 def _orders_table(
-    now: dt.datetime, *, newest: int = 120, step: int = 60
+    now: dt.datetime, pg: dict[str, str], *, newest: int = 120, step: int = 60
 ) -> tuple[str, Callable[[int, int], None]]:
     """A new orders table, and a function that inserts rows ``start`` to ``stop - 1``.
 
@@ -143,6 +164,7 @@ def _orders_table(
     _psql(
         f"create table {table} (id integer primary key, email text, phone text, "
         "total numeric(10,2), currency text, updated_at timestamptz not null)",
+        pg,
     )
 
     def insert(start: int, stop: int) -> None:
@@ -151,6 +173,7 @@ def _orders_table(
             "'+1 415 555 ' || lpad(i::text, 4, '0'), i + 0.50, 'USD', "
             f"timestamptz '{now.isoformat()}' - make_interval(secs => ({newest} - i) * {step}) "
             f"from generate_series({start}, {stop - 1}) as i",
+            pg,
         )
 
     return table, insert
@@ -208,11 +231,9 @@ def _check_bookmark(folder: Path, stream: str, newest: dt.datetime) -> None:
 
 
 @needs_postgres
-def test_incremental_runs_from_postgres_send_only_new_rows(tmp_path):
-    pg = _pg_env()
-    assert pg, "REQUIRE_POSTGRES is set but PGHOST/PGPORT/PGUSER/PGDATABASE are not"
+def test_incremental_runs_from_postgres_send_only_new_rows(tmp_path, pg):
     now = dt.datetime.now(dt.timezone.utc)
-    table, insert = _orders_table(now)
+    table, insert = _orders_table(now, pg)
     insert(1, 31)
     stream = f"public-{table}"
     folder = _postgres_project(tmp_path, pg, stream)
@@ -233,12 +254,10 @@ def test_incremental_runs_from_postgres_send_only_new_rows(tmp_path):
 
 
 @needs_postgres
-def test_batch_messages_from_postgres_deliver_every_row_then_only_new_ones(tmp_path):
+def test_batch_messages_from_postgres_deliver_every_row_then_only_new_ones(tmp_path, pg):
     """tap-postgres in batch mode: gzipped JSONL files, announced in BATCH messages."""
-    pg = _pg_env()
-    assert pg, "REQUIRE_POSTGRES is set but PGHOST/PGPORT/PGUSER/PGDATABASE are not"
     now = dt.datetime.now(dt.timezone.utc)
-    table, insert = _orders_table(now, newest=3000, step=1)
+    table, insert = _orders_table(now, pg, newest=3000, step=1)
     insert(1, 2501)
     stream = f"public-{table}"
     batches = tmp_path / "batches"
