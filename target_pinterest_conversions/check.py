@@ -126,16 +126,7 @@ def check_connection(
             "streams without their own) to check the token",
         )
     # One client: its bucket keeps the test requests within Pinterest's 10 a second.
-    client = PinterestClient(
-        access_token=settings.access_token or "",
-        api_url=settings.api_url,
-        test_mode=True,
-        max_tries=min(settings.max_tries, CHECK_TRIES),
-        timeout=settings.request_timeout,
-        max_retry_after=settings.max_retry_after,
-        user_agent=user_agent,
-        stop=stop,
-    )
+    client = check_client(settings, user_agent=user_agent, stop=stop)
     try:
         for account in accounts:
             event = synthetic_event(now, settings.partner_name)
@@ -171,6 +162,25 @@ def check_connection(
     )
 
 
+def check_client(
+    settings: Settings,
+    *,
+    user_agent: str,
+    stop: threading.Event | None = None,
+) -> PinterestClient:
+    """The client of test events (``test=true``): few tries, the run's Retry-After bound."""
+    return PinterestClient(
+        access_token=settings.access_token or "",
+        api_url=settings.api_url,
+        test_mode=True,
+        max_tries=min(settings.max_tries, CHECK_TRIES),
+        timeout=settings.request_timeout,
+        max_retry_after=settings.max_retry_after,
+        user_agent=user_agent,
+        stop=stop,
+    )
+
+
 def token_accepted(
     settings: Settings,
     accounts: Sequence[str],
@@ -183,15 +193,7 @@ def token_accepted(
     Taking the token means Pinterest answered with its verdict on the event (200 or 422),
     whatever the verdict; a refusal or a failure to reach it tries the next account.
     """
-    client = PinterestClient(
-        access_token=settings.access_token or "",
-        api_url=settings.api_url,
-        test_mode=True,
-        max_tries=min(settings.max_tries, CHECK_TRIES),
-        timeout=settings.request_timeout,
-        user_agent=user_agent,
-        stop=stop,
-    )
+    client = check_client(settings, user_agent=user_agent, stop=stop)
     try:
         for account in accounts:
             event = synthetic_event(int(time.time()), settings.partner_name)
