@@ -115,6 +115,46 @@ def test_meltano_run_of_the_sample_job_delivers_the_orders(tmp_path):
     assert bookmark["replication_key"] == "_sdc_last_modified"
 
 
+def test_meltano_run_with_output_csv_writes_the_rows_and_stores_the_state(tmp_path):
+    folder = project(tmp_path)
+    orders = subprocess.run(
+        [
+            "python3",
+            str(ROOT / "sample" / "recent.py"),
+            str(ROOT / "sample" / "orders.singer"),
+            "--jsonl",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    (folder / "output" / "orders.jsonl").write_text(orders)
+    meltano(folder, "install")
+    env = {
+        "TARGET_PINTEREST_CONVERSIONS_DRY_RUN": "false",
+        "TARGET_PINTEREST_CONVERSIONS_OUTPUT": "csv",
+        "TARGET_PINTEREST_CONVERSIONS_CSV_PATH": "output/csv",
+    }
+    run = meltano_result(folder, "run", "sample-orders", env=env)
+    assert run.returncode == 0, run.stderr[-4000:]
+    files = sorted((folder / "output" / "csv").glob("*.csv"))
+    assert len(files) == 1
+    rows = files[0].read_text().splitlines()
+    assert rows[0] == "email,madid,event_time,event_type"
+    assert len(rows) == 1 + 19  # 20 sample orders, one without any match key
+    # Meltano's structured log names the file for upload and its deadline; Meltano stored
+    # the STATE the CSV rows were committed under.
+    assert "CSV files ready for upload in Ads Manager before " in run.stderr
+    assert files[0].name in run.stderr
+    state = json.loads(
+        meltano(folder, "state", "get", "dev:tap-jsonl-to-target-pinterest-conversions")
+    )
+    manifest = json.loads(
+        (folder / "output" / "csv" / ".pinterest-conversions.manifest.json").read_text()
+    )
+    assert json.loads(manifest["confirmed_state"]) == state["singer_state"]
+
+
 def _pg_env() -> dict[str, str] | None:
     names = ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE")
     if not all(os.environ.get(n) for n in names):
