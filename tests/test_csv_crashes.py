@@ -26,13 +26,12 @@ from typing import Any
 
 import pytest
 
-from tests.cli import command, run_target, write_config
+from tests.cli import DEADLINE, command, run_target, wait_until, write_config
 from tests.shopify import EXAMPLE_MAPPING, orders_schema, singer_lines
 from tests.test_csv_output import read_rows
 
 SCHEMA = orders_schema()
 pytestmark = pytest.mark.skipif(SCHEMA is None, reason="tap-shopify orders schema unavailable")
-DEADLINE = 120.0
 
 
 def csv_config(tmp_path: Path) -> dict[str, Any]:
@@ -65,14 +64,6 @@ def resumed_input(lines: list[str], state: dict | None, *, first_state: bool) ->
         elif n >= after:
             rest.append(line)
     return rest
-
-
-def wait_for(condition: Any, what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.002)
 
 
 def clean_rows(tmp_path: Path, lines: list[str]) -> Counter:
@@ -153,7 +144,9 @@ def test_a_kill_while_the_state_line_cannot_get_out_leaves_every_row_once(tmp_pa
     feeder.start()
     wchan = Path(f"/proc/{proc.pid}/wchan")
     # The kernel names the wait pipe_write or anon_pipe_write, by version.
-    wait_for(lambda: wchan.read_text().endswith("pipe_write"), "the target to block on STATE")
+    wait_until(
+        lambda: wchan.read_text().endswith("pipe_write"), "the target to block on STATE", proc=proc
+    )
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=DEADLINE)
     received = proc.stdout.read().decode().splitlines()  # type: ignore[union-attr]
