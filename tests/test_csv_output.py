@@ -424,6 +424,25 @@ def test_csv_output_needs_no_token_or_ad_account(tmp_path):
     assert "output is csv, so Pinterest was not contacted" in result.stderr
 
 
+def started_past_the_first_state(
+    tmp_path: Path, config: dict, lines: list[str]
+) -> subprocess.Popen[str]:
+    """The command fed ``lines`` with stdin left open, once it wrote its first STATE."""
+    path = write_config(tmp_path, config)
+    proc = subprocess.Popen(
+        [*command(), "--config", str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write("\n".join(lines) + "\n")
+    proc.stdin.flush()
+    assert json.loads(proc.stdout.readline()) == {"bookmarks": {"orders": {"n": 100}}}
+    return proc
+
+
 @pytest.mark.cli
 @needs_schema
 def test_a_second_run_on_the_same_csv_path_exits_2_and_the_first_loses_nothing(tmp_path):
@@ -432,18 +451,7 @@ def test_a_second_run_on_the_same_csv_path_exits_2_and_the_first_loses_nothing(t
     (tmp_path / "first").mkdir()
     (tmp_path / "second").mkdir()
     config = csv_config(tmp_path)  # both runs on one csv_path
-    path = write_config(tmp_path / "first", config)
-    first = subprocess.Popen(
-        [*command(), "--config", str(path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert first.stdin is not None and first.stdout is not None
-    first.stdin.write("\n".join(lines[:150]) + "\n")
-    first.stdin.flush()
-    assert json.loads(first.stdout.readline()) == {"bookmarks": {"orders": {"n": 100}}}
+    first = started_past_the_first_state(tmp_path / "first", config, lines[:150])
 
     second = run_with_stdin_open(tmp_path / "second", config)
     assert second.returncode == 2, second.stderr[-2000:]
@@ -551,18 +559,8 @@ def test_mapped_fields_the_csv_cannot_carry_are_named_once_at_start_up(tmp_path)
 def test_sigterm_keeps_the_rows_its_states_cover_and_the_resume_writes_the_rest_once(tmp_path):
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     lines = singer_lines(300, SCHEMA, state_every=100, now=now)
-    path = write_config(tmp_path, csv_config(tmp_path))
-    proc = subprocess.Popen(
-        [*command(), "--config", str(path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write("\n".join(lines[:160]) + "\n")  # 100 rows under a STATE, 58 after it
-    proc.stdin.flush()
-    assert json.loads(proc.stdout.readline()) == {"bookmarks": {"orders": {"n": 100}}}
+    # 100 rows under a STATE, 58 after it.
+    proc = started_past_the_first_state(tmp_path, csv_config(tmp_path), lines[:160])
     proc.send_signal(signal.SIGTERM)  # as a platform stops a run; stdin stays open
     # Open until the run ended (communicate() would close it): it must end by the
     # signal, not by an end of input that could race it.

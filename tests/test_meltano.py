@@ -74,7 +74,8 @@ def loader_env(api: FakePinterest) -> dict[str, str]:
     }
 
 
-def test_meltano_run_of_the_sample_job_delivers_the_orders(tmp_path):
+def sample_project(tmp_path: Path) -> Path:
+    """The project with the sample orders, recent, as tap-jsonl's file; installed."""
     folder = project(tmp_path)
     orders = subprocess.run(
         [
@@ -89,6 +90,11 @@ def test_meltano_run_of_the_sample_job_delivers_the_orders(tmp_path):
     ).stdout
     (folder / "output" / "orders.jsonl").write_text(orders)
     meltano(folder, "install")
+    return folder
+
+
+def test_meltano_run_of_the_sample_job_delivers_the_orders(tmp_path):
+    folder = sample_project(tmp_path)
     with FakePinterest(token=TOKEN) as api:
         run = meltano_result(folder, "run", "sample-orders", env=loader_env(api))
         host = api.url.removeprefix("http://")
@@ -116,20 +122,7 @@ def test_meltano_run_of_the_sample_job_delivers_the_orders(tmp_path):
 
 
 def test_meltano_run_with_output_csv_writes_the_rows_and_stores_the_state(tmp_path):
-    folder = project(tmp_path)
-    orders = subprocess.run(
-        [
-            "python3",
-            str(ROOT / "sample" / "recent.py"),
-            str(ROOT / "sample" / "orders.singer"),
-            "--jsonl",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    (folder / "output" / "orders.jsonl").write_text(orders)
-    meltano(folder, "install")
+    folder = sample_project(tmp_path)
     env = {
         "TARGET_PINTEREST_CONVERSIONS_DRY_RUN": "false",
         "TARGET_PINTEREST_CONVERSIONS_OUTPUT": "csv",
