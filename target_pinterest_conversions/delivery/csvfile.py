@@ -394,12 +394,7 @@ class CsvWriter:
             # No row since the last commit: nothing to make durable or to record.
             self._pending_state = state
             return
-        if self._file is not None:
-            try:
-                self._file.flush()
-                os.fsync(self._file.fileno())
-            except OSError as exc:
-                raise output_file_error("csv_path", self.files[-1], exc) from None
+        self._sync()
         for part in self._parts:
             part.pending = part.written if part.rows else 0  # a lone header is no file
             part.pending_rows = part.rows
@@ -465,14 +460,20 @@ class CsvWriter:
         self._parts = [part for part in self._parts if part.committed]
         return cut
 
+    def _sync(self) -> None:
+        """Make the rows written to the current file durable."""
+        if self._file is None:
+            return
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            raise output_file_error("csv_path", self.files[-1], exc) from None
+
     def _roll(self) -> _Part:
         """Close the current file and start the next, entered in the manifest first."""
         if self._file is not None:
-            try:
-                self._file.flush()
-                os.fsync(self._file.fileno())
-            except OSError as exc:
-                raise output_file_error("csv_path", self.files[-1], exc) from None
+            self._sync()
             self._file.close()
             self._file = None
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._clock()))

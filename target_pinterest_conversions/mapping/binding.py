@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from target_pinterest_conversions.mapping.filters import Condition, SkipRule
@@ -96,13 +96,8 @@ def path_types(schema: Mapping[str, Any], segments: tuple[str, ...]) -> frozense
         if not found:
             return None
         nodes = found
-    kinds: set[str] = set()
-    for node in nodes:
-        found_kinds = _node_types(node)
-        if found_kinds is None:
-            return None
-        kinds |= found_kinds
-    return frozenset(kinds)
+    kinds = _union_types(nodes)
+    return None if kinds is None else frozenset(kinds)
 
 
 def _node_types(node: Mapping[str, Any]) -> set[str] | None:
@@ -112,12 +107,17 @@ def _node_types(node: Mapping[str, Any]) -> set[str] | None:
     parts = [sub for key in ("anyOf", "oneOf") for sub in node.get(key) or []]
     if not parts or not all(isinstance(sub, Mapping) for sub in parts):
         return None
+    return _union_types(parts)
+
+
+def _union_types(nodes: Iterable[Mapping[str, Any]]) -> set[str] | None:
+    """The JSON types of all ``nodes`` together; ``None`` when any is untyped."""
     kinds: set[str] = set()
-    for sub in parts:
-        sub_kinds = _node_types(sub)
-        if sub_kinds is None:
+    for node in nodes:
+        node_kinds = _node_types(node)
+        if node_kinds is None:
             return None
-        kinds |= sub_kinds
+        kinds |= node_kinds
     return kinds
 
 
