@@ -5,16 +5,15 @@ slow"`` adds the command-line tests that finish quickly; no marker selection run
 
 With pytest-xdist installed (the ``test`` extra) the tests run in parallel, one worker per
 core (``-n auto``), unless the command line says otherwise: ``-n 0`` or ``-p no:xdist`` runs
-them in one process, ``-n 4`` on four workers. Tests that must not run beside each other
-take a lock (``CHECKOUT_BUILD_MODULES``). Mutation runs (mutmut sets ``MUTANT_UNDER_TEST``)
+them in one process, ``-n 4`` on four workers. Tests that build or install the checkout do it
+from a private copy (``tests/checkout.py``), so they too run beside each other. Mutation runs
+(mutmut sets ``MUTANT_UNDER_TEST``)
 stay in one process.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -75,16 +74,6 @@ CLI_MODULES = frozenset(
 HEAVY_PROPERTY_MODULES = frozenset({"test_fastpath"})
 """Property tests over every preset and route: thorough, not quick."""
 
-CHECKOUT_BUILD_MODULES = frozenset({"test_meltano", "test_hub_meltano", "test_packaging"})
-"""Modules that build or install this checkout in place (``pip install -e`` by ``meltano
-install``, ``python -m build``, ``pipx``/``uv tool install``): setuptools writes ``build/``
-and the ``.egg-info`` folder inside the checkout, so these run one at a time, whichever
-worker runs them (``_one_checkout_build_at_a_time``); everything else runs beside them.
-
-A lock, not ``xdist_group``: pytest 9.2 ignores the node id xdist 3.8 rewrites to group."""
-
-CHECKOUT_BUILD_LOCK = Path(__file__).resolve().parents[1] / ".cache" / "checkout-builds.lock"
-
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test ``slow`` or ``cli`` by its module."""
@@ -96,24 +85,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
         elif name in CLI_MODULES:
             item.add_marker(pytest.mark.cli)
-
-
-@pytest.fixture(autouse=True)
-def _one_checkout_build_at_a_time(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Hold the checkout's build lock through each test of ``CHECKOUT_BUILD_MODULES``."""
-    module = getattr(request.node, "module", None)
-    if module is None or module.__name__.rsplit(".", 1)[-1] not in CHECKOUT_BUILD_MODULES:
-        yield
-        return
-    try:
-        import fcntl
-    except ImportError:  # Windows: no flock, and no parallel run of these tests there
-        yield
-        return
-    CHECKOUT_BUILD_LOCK.parent.mkdir(exist_ok=True)
-    with CHECKOUT_BUILD_LOCK.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        yield
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The README's "In any Meltano project": the loader added from its Hub definition, then run.
 
 In a scratch Meltano project: the README's ``meltano add ... --from-ref`` command with the
-definition's local copy in place of its URL (``pip_url`` pointed at this checkout), the
+definition's local copy in place of its URL (``pip_url`` pointed at a copy of this checkout), the
 ``meltano config set`` of the settings a run needs, and a dry-run ``meltano run`` with a
 shell tap that prints the bundled sample orders. Like tests/test_meltano.py, skipped unless
 Meltano is available (``MELTANO_BIN`` or ``meltano`` on PATH) or ``REQUIRE_MELTANO`` is set.
@@ -18,6 +18,7 @@ import uuid
 
 import yaml
 
+from tests.checkout import copy_checkout
 from tests.test_hub_definition import DEFINITION_PATH
 from tests.test_meltano import MELTANO, ROOT, meltano, pytestmark  # noqa: F401
 
@@ -35,7 +36,8 @@ def readme_commands() -> list[str]:
 
 def test_the_loader_added_from_its_definition_runs_in_a_scratch_project(tmp_path):
     definition = yaml.safe_load(DEFINITION_PATH.read_text(encoding="utf-8"))
-    definition["pip_url"] = f"-e {ROOT}"
+    checkout = copy_checkout(tmp_path / "checkout")
+    definition["pip_url"] = f"-e {checkout}"
     local = tmp_path / "definition.yml"
     local.write_text(yaml.safe_dump(definition, sort_keys=False), encoding="utf-8")
 
@@ -84,7 +86,7 @@ def test_the_loader_added_from_its_definition_runs_in_a_scratch_project(tmp_path
     plugins = yaml.safe_load((project / "meltano.yml").read_text(encoding="utf-8"))["plugins"]
     assert set(plugins) == {"extractors", "loaders"}  # no stray utility
     (loader,) = plugins["loaders"]
-    assert loader["pip_url"] == f"-e {ROOT}"
+    assert loader["pip_url"] == f"-e {checkout}"
     assert loader["settings"] == definition["settings"]
 
     token = f"hub-test-token-{uuid.uuid4().hex}"

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.checkout import copy_checkout
 from tests.fake_pinterest import FakePinterest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,15 +35,19 @@ pytestmark = pytest.mark.skipif(
 
 
 def project(tmp_path: Path, extractors: list[dict] | None = None) -> Path:
-    """This repo's meltano.yml in a fresh folder, its loader installed from this checkout."""
-    spec = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    """This repo's meltano.yml in ``tmp_path/project``, its loader installed from a copy of
+    this checkout (``tests/checkout.py``) in ``tmp_path/checkout``."""
+    checkout = copy_checkout(tmp_path / "checkout")
+    spec = yaml.safe_load((checkout / "meltano.yml").read_text())
     loader = spec["plugins"]["loaders"][0]
-    loader["pip_url"] = f"-e {ROOT}"
+    loader["pip_url"] = f"-e {checkout}"
     if extractors is not None:
         spec["plugins"]["extractors"] = extractors
-    (tmp_path / "meltano.yml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    (tmp_path / "output").mkdir()
-    return tmp_path
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "meltano.yml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    (folder / "output").mkdir()
+    return folder
 
 
 def meltano_result(
@@ -299,8 +304,7 @@ def test_batch_messages_from_postgres_deliver_every_row_then_only_new_ones(tmp_p
         "storage": {"root": batches.as_uri(), "prefix": "orders-"},
         "batch_size": 1000,
     }
-    (tmp_path / "project").mkdir()
-    folder = _postgres_project(tmp_path / "project", pg, stream, {"batch_config": batch_config})
+    folder = _postgres_project(tmp_path, pg, stream, {"batch_config": batch_config})
     meltano(folder, "install")
     with FakePinterest(token=TOKEN) as api:
         run = meltano_result(

@@ -7,11 +7,10 @@ import subprocess
 import sys
 import tarfile
 import zipfile
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.checkout import copy_checkout
 
 
 @pytest.mark.skipif(
@@ -21,14 +20,18 @@ ROOT = Path(__file__).resolve().parents[1]
     reason="the build package is not installed (pip install -e '.[dev]')",
 )
 def test_sdist_and_wheel_build_and_the_wheel_runs(tmp_path):
+    checkout = copy_checkout(tmp_path / "checkout")
+    # uv sets up the build environments where it is installed (the dev extra), pip elsewhere.
+    installer = ["--installer=uv"] if _has_module("uv") else []
+    dist = tmp_path / "dist"
     subprocess.run(
-        [sys.executable, "-m", "build", "--outdir", str(tmp_path / "dist"), str(ROOT)],
+        [sys.executable, "-m", "build", *installer, "--outdir", str(dist), str(checkout)],
         check=True,
         capture_output=True,
         timeout=600,
     )
-    wheel = next((tmp_path / "dist").glob("*.whl"))
-    sdist = next((tmp_path / "dist").glob("*.tar.gz"))
+    wheel = next(dist.glob("*.whl"))
+    sdist = next(dist.glob("*.tar.gz"))
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
     assert "target_pinterest_conversions/target.py" in names
@@ -76,8 +79,8 @@ def _has_module(name: str) -> bool:
 @pytest.mark.parametrize(
     ("tool", "command", "bin_env", "home_env"),
     [
-        ("pipx", ["install", str(ROOT)], "PIPX_BIN_DIR", "PIPX_HOME"),
-        ("uv", ["tool", "install", str(ROOT)], "UV_TOOL_BIN_DIR", "UV_TOOL_DIR"),
+        ("pipx", ["install"], "PIPX_BIN_DIR", "PIPX_HOME"),
+        ("uv", ["tool", "install"], "UV_TOOL_BIN_DIR", "UV_TOOL_DIR"),
     ],
 )
 def test_tool_installers_give_a_working_command(tmp_path, tool, command, bin_env, home_env):
@@ -89,8 +92,9 @@ def test_tool_installers_give_a_working_command(tmp_path, tool, command, bin_env
         home_env: str(tmp_path / "home"),
         "UV_CACHE_DIR": str(tmp_path / "uv-cache"),
     }
+    checkout = copy_checkout(tmp_path / "checkout")
     subprocess.run(
-        [sys.executable, "-m", tool, *command],
+        [sys.executable, "-m", tool, *command, str(checkout)],
         check=True,
         capture_output=True,
         timeout=900,
