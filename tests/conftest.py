@@ -75,16 +75,27 @@ HEAVY_PROPERTY_MODULES = frozenset({"test_fastpath"})
 """Property tests over every preset and route: thorough, not quick."""
 
 
+LONGEST_FIRST = ("test_readme_meltano", "test_meltano", "test_packaging", "test_hub_meltano")
+"""Modules whose tests take 20-40 s each: they start first, so that a parallel run does not
+end with one worker on a long test while the others wait."""
+
+
+def _module_name(item: pytest.Item) -> str:
+    module = getattr(item, "module", None)
+    return "" if module is None else module.__name__.rsplit(".", 1)[-1]
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test ``slow`` or ``cli`` by its module."""
+    """Mark each test ``slow`` or ``cli`` by its module; the longest ones go first."""
     for item in items:
-        if item.module is None:
-            continue
-        name = item.module.__name__.rsplit(".", 1)[-1]
+        name = _module_name(item)
         if name in SLOW_MODULES or name in HEAVY_PROPERTY_MODULES:
             item.add_marker(pytest.mark.slow)
         elif name in CLI_MODULES:
             item.add_marker(pytest.mark.cli)
+    # A stable sort: every xdist worker must collect the same order.
+    rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(_module_name(item), len(LONGEST_FIRST)))
 
 
 @pytest.fixture
