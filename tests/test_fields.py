@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -21,10 +22,9 @@ from target_pinterest_conversions.pinterest.fields import (
     DEVICE_INFO,
     EVENT,
     FIELDS,
-    GROUP_TITLES,
     INFO_GROUPS,
     USER_DATA,
-    markdown_tables,
+    Field,
     names,
 )
 from tests.pinterest_schema import request_schema
@@ -32,6 +32,70 @@ from tests.pinterest_schema import request_schema
 README_PATH = Path(__file__).resolve().parents[1] / "README.md"
 README = README_PATH.read_text()
 SCHEMA = request_schema()
+
+
+# The README's field tables, generated from the registry ---------------------------------
+
+GROUP_TITLES: Mapping[str, str] = {
+    USER_DATA: "`user_data`",
+    CUSTOM_DATA: "`custom_data`",
+    CONTENTS: "`contents` items",
+    EVENT: "Event-level fields",
+    APP_INFO: "`app_info`",
+    DEVICE_INFO: "`device_info`",
+}
+"""The README heading of each group's table, in event order."""
+
+_KIND_TEXT: Mapping[str, str] = {
+    "plain": "plain (trimmed, not hashed)",
+    "text": "text",
+    "integer": "integer",
+    "decimal": "decimal string",
+    "currency": "currency (ISO-4217 code, upper-cased)",
+    "text_list": "list of text",
+    "boolean": 'boolean (`true`/`false`, `1`/`0`, `"yes"`/`"no"`)',
+    "time": "Unix seconds (from ISO-8601 text, a datetime, or epoch seconds or milliseconds)",
+}
+
+
+def limits_text(entry: Field) -> str:
+    """The limits of ``entry`` in words; empty when it has none."""
+    parts = []
+    if entry.max_length is not None:
+        parts.append(f"at most {entry.max_length:,} characters")
+    if entry.minimum is not None and entry.maximum is not None:
+        parts.append(f"{entry.minimum:,} to {entry.maximum:,}")
+    elif entry.minimum is not None:
+        parts.append(f"at least {entry.minimum:,}")
+    elif entry.maximum is not None:
+        parts.append(f"at most {entry.maximum:,}")
+    if entry.enum is not None:
+        parts.append("one of " + ", ".join(f"`{value}`" for value in entry.enum) + " (any case)")
+    if entry.max_items is not None:
+        parts.append(f"at most {entry.max_items:,} items")
+    return "; ".join(parts)
+
+
+def read_as(entry: Field) -> str:
+    """How a raw value of ``entry`` is typed, in words (the README's "read as" column)."""
+    if entry.kind == "hashed":
+        return f"hashed (`{entry.normalizer}` normalizer)"
+    limits = limits_text(entry)
+    return f"{_KIND_TEXT[entry.kind]}; {limits}" if limits else _KIND_TEXT[entry.kind]
+
+
+def markdown_tables() -> str:
+    """The README's field tables: a heading and a Markdown table per group, in order."""
+    sections = []
+    for group, title in GROUP_TITLES.items():
+        rows = [
+            f"| `{f.name}` | `{f.pinterest_type}` | {read_as(f)} | {f.description} |"
+            for f in FIELDS
+            if f.group == group
+        ]
+        header = ["| key | Pinterest type | read as | description |", "|:--|:--|:--|:--|"]
+        sections.append("\n".join([f"#### {title}", "", *header, *rows]))
+    return "\n\n".join(sections) + "\n"
 
 
 def _event_properties() -> dict:
@@ -173,7 +237,6 @@ def test_the_code_takes_its_field_lists_from_the_registry():
     for group in INFO_GROUPS:
         assert tuple(info.INFO_CONVERTERS[group]) == names(group) == mapping.INFO_KEYS[group]
         assert group in mapping.STREAM_MAPPING_KEYS
-    assert set(names(EVENT, "boolean")) == events.BOOLEAN_FIELDS
     for key in names(CUSTOM_DATA):
         assert callable(events.custom_converter(key))
     inline = {k: fastpath._kind(k, item=False) for k in names(CUSTOM_DATA)}

@@ -25,7 +25,6 @@ from target_pinterest_conversions.pinterest.fields import (
     APP_INFO,
     DEVICE_INFO,
     EVENT,
-    EVENT_ORDER,
     FIELDS,
     INFO_GROUPS,
     field,
@@ -33,6 +32,21 @@ from target_pinterest_conversions.pinterest.fields import (
 from target_pinterest_conversions.pinterest.limits import InvalidText
 
 NOW = int(time.time())
+EVENT_ORDER = (
+    "event_name",
+    "action_source",
+    "event_time",
+    "event_id",
+    EVENT,
+    "custom_data",
+    "user_data",
+    "app_info",
+    "device_info",
+)
+"""The order of an event's keys, ``EVENT`` standing for the event-level fields (in the
+registry's order, then the ``partner_name`` setting when none is mapped). Objects come
+last so that an event without them is the same, byte for byte, as before they existed;
+inside ``app_info`` and ``device_info``, keys follow the registry."""
 
 
 def convert(group: str, key: str, value: object) -> Any:

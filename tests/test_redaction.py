@@ -7,7 +7,8 @@ import logging
 
 import pytest
 
-from target_pinterest_conversions.context.redaction import RedactingFilter, redact
+from target_pinterest_conversions.context import redaction
+from target_pinterest_conversions.context.redaction import Redactor, redact, redact_record
 from tests.cli import run_target
 from tests.fake_pinterest import FakePinterest, Scripted
 from tests.shopify import EXAMPLE_MAPPING
@@ -45,7 +46,7 @@ def test_redact_leaves_ordinary_numbers_and_times_alone():
     assert redact(text) == text
 
 
-def test_filter_masks_message_arguments_and_exception_text():
+def test_a_record_s_arguments_and_exception_text_are_masked():
     record = logging.LogRecord("x", logging.ERROR, __file__, 1, "bad %s", (EMAIL,), None)
     try:
         raise ValueError(f"value {EMAIL} with {TOKEN}")
@@ -53,7 +54,7 @@ def test_filter_masks_message_arguments_and_exception_text():
         import sys
 
         record.exc_info = sys.exc_info()
-    RedactingFilter([TOKEN]).filter(record)
+    redact_record(record, Redactor([TOKEN]))
     assert EMAIL not in record.getMessage()
     assert EMAIL not in record.exc_text and TOKEN not in record.exc_text
 
@@ -228,7 +229,7 @@ def test_the_structured_formatter_never_shows_a_secret_in_a_chained_exception(ki
     exc = _raise_chain(kind)
     record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), None)
     record.exc_info = (type(exc), exc, exc.__traceback__)
-    RedactingFilter([TOKEN]).filter(record)
+    redact_record(record, Redactor([TOKEN]))
     data = _structured(record)
     text = json.dumps(data)
     assert TOKEN not in text and EMAIL not in text
@@ -251,31 +252,44 @@ def test_the_structured_formatter_never_shows_a_secret_in_a_chained_exception(ki
 def test_an_exception_with_nothing_to_hide_is_left_as_it_is():
     exc = KeyError("fine")
     record = _record_with(exc)
-    RedactingFilter([TOKEN]).filter(record)
+    redact_record(record, Redactor([TOKEN]))
     assert record.exc_info[1] is exc
 
 
 def test_arguments_are_redacted_and_the_format_string_kept():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "%d x: %s", (3, "token x"), None)
-    RedactingFilter(["x"]).filter(record)
+    redact_record(record, Redactor(["x"]))
     assert record.getMessage() == "3 x: token [redacted]"
     # Without arguments the message is data, redacted whole.
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "3 x: token x", (), None)
-    RedactingFilter(["x"]).filter(record)
+    redact_record(record, Redactor(["x"]))
     assert record.getMessage() == "3 [redacted]: token [redacted]"
 
 
 def test_extra_fields_are_redacted_for_the_structured_formatter():
-    record = logging.LogRecord("x", logging.INFO, __file__, 1, "done", (), None)
-    record.detail = {"said": f"Bearer {TOKEN}", "n": 3}
-    RedactingFilter([TOKEN]).filter(record)
-    assert _structured(record)["extra"]["detail"] == {"said": "Bearer [redacted]", "n": 3}
+    import io
+
+    from singer_sdk.logging import StructuredFormatter
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(StructuredFormatter())
+    named = logging.getLogger("test_redaction.extra")
+    named.propagate = False
+    named.setLevel(logging.INFO)
+    named.addHandler(handler)
+    try:
+        redaction.install([TOKEN])  # extra= is set after the record factory ran
+        named.info("done", extra={"detail": {"said": f"Bearer {TOKEN}", "n": 3}})
+    finally:
+        named.removeHandler(handler)
+        redaction.install()
+    data = json.loads(out.getvalue())
+    assert data["extra"]["detail"] == {"said": "Bearer [redacted]", "n": 3}
 
 
 def test_install_redacts_records_of_every_logger_whatever_its_handlers(tmp_path):
     from singer_sdk.logging import StructuredFormatter
-
-    from target_pinterest_conversions.context import redaction
 
     path = tmp_path / "named.log"
     handler = logging.FileHandler(path)

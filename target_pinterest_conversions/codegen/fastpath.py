@@ -376,7 +376,7 @@ def compile_fast_path(
         body.append("    _add_partner(ev, _partner)")
     body += build.custom_data()
     body += build.user_data(default_country)
-    body += build.info()  # last, as in the full pipeline: see fields.EVENT_ORDER
+    body += build.info()  # last, as in the full pipeline (tests/test_info.py)
     body += ["    if _validate(ev, now, _output): return None", "    return ev"]
     lines = [
         "def fast(r, id_key, now):",

@@ -300,22 +300,6 @@ def _scrub_value(value: Any, redactor: Redactor) -> Any:
     return value
 
 
-class RedactingFilter(logging.Filter):
-    """Masks secrets and personal data in log records before a handler formats them."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        super().__init__()
-        self.redactor = Redactor(secrets)
-        self.secrets = self.redactor.secrets
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the record's message, exception chain and extra fields; drop nothing."""
-        if not record.name.startswith(_SKIPPED_LOGGERS):
-            redact_record(record, self.redactor)
-            _scrub_extra(record, self.redactor)
-        return True
-
-
 class _ExtraFilter(logging.Filter):
     """Scrubs ``extra`` fields, set after the record factory ran, with the run's secrets."""
 

@@ -32,13 +32,8 @@ from target_pinterest_conversions.pinterest.fields import (
     EVENT,
     FIELDS,
     field,
-    names,
 )
 from target_pinterest_conversions.pinterest.limits import INT64_MAX, INT64_MIN
-
-DECIMAL_STRING_FIELDS = frozenset(names(CUSTOM_DATA, "decimal"))
-BOOLEAN_FIELDS = frozenset(names(EVENT, "boolean"))
-STRING_FIELDS = frozenset(names(CUSTOM_DATA, "text"))
 
 
 def _canonical(value: object) -> Any:

@@ -13,9 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-CONTAINERS = (list, tuple, dict)
-"""Classes whose emptiness is their length (a ``Mapping`` of another class is asked too)."""
-
 
 def is_blank(value: object) -> bool:
     """Tell whether a single value is absent: ``None``, or text with nothing but spaces."""

@@ -4,15 +4,13 @@ Each :class:`Field` says where the field lives in an event (its group), what Pin
 request schema wants there, how a raw value becomes it (its ``kind``: the converter
 or, for hashed ``user_data`` keys, the normalizer) and what it means to a user. The
 mapping's accepted keys, the event builder's converters, the privacy module's hashed and
-plain keys, the fast path's inline forms and the README's field tables
-(:func:`markdown_tables`) are all derived from this table, in its order (see
-:data:`EVENT_ORDER`); ``tests/test_fields.py`` holds it, types and limits, equal to
-Pinterest's published schema and to the README.
+plain keys and the fast path's inline forms are all derived from this table, in its order;
+``tests/test_fields.py`` holds it, types and limits, equal to Pinterest's published schema,
+and the README's field tables equal to the tables it generates from it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass
 
 USER_DATA = "user_data"
@@ -26,21 +24,6 @@ INFO_GROUPS: tuple[str, ...] = (APP_INFO, DEVICE_INFO)
 """Groups sent as an object of their own on the event, in event order. A value of theirs
 that cannot be typed or breaks a limit is left out of the event (and counted), never
 the reason an event is not sent."""
-
-EVENT_ORDER: tuple[str, ...] = (
-    "event_name",
-    "action_source",
-    "event_time",
-    "event_id",
-    EVENT,
-    CUSTOM_DATA,
-    USER_DATA,
-    *INFO_GROUPS,
-)
-"""The order of an event's keys, ``EVENT`` standing for the event-level fields (in the
-registry's order, then the ``partner_name`` setting when none is mapped). Objects come
-last so that an event without them is the same, byte for byte, as before they existed;
-inside ``app_info`` and ``device_info``, keys follow the registry."""
 
 
 @dataclass(frozen=True)
@@ -368,65 +351,3 @@ def field(group: str, name: str) -> Field:
         if entry.group == group and entry.name == name:
             return entry
     raise KeyError(f"{group}.{name}")
-
-
-GROUP_TITLES: Mapping[str, str] = {
-    USER_DATA: "`user_data`",
-    CUSTOM_DATA: "`custom_data`",
-    CONTENTS: "`contents` items",
-    EVENT: "Event-level fields",
-    APP_INFO: "`app_info`",
-    DEVICE_INFO: "`device_info`",
-}
-"""The README heading of each group's table, in event order."""
-
-_KIND_TEXT: Mapping[str, str] = {
-    "plain": "plain (trimmed, not hashed)",
-    "text": "text",
-    "integer": "integer",
-    "decimal": "decimal string",
-    "currency": "currency (ISO-4217 code, upper-cased)",
-    "text_list": "list of text",
-    "boolean": 'boolean (`true`/`false`, `1`/`0`, `"yes"`/`"no"`)',
-    "time": "Unix seconds (from ISO-8601 text, a datetime, or epoch seconds or milliseconds)",
-}
-
-
-def limits_text(entry: Field) -> str:
-    """The limits of ``entry`` in words; empty when it has none."""
-    parts = []
-    if entry.max_length is not None:
-        parts.append(f"at most {entry.max_length:,} characters")
-    if entry.minimum is not None and entry.maximum is not None:
-        parts.append(f"{entry.minimum:,} to {entry.maximum:,}")
-    elif entry.minimum is not None:
-        parts.append(f"at least {entry.minimum:,}")
-    elif entry.maximum is not None:
-        parts.append(f"at most {entry.maximum:,}")
-    if entry.enum is not None:
-        parts.append("one of " + ", ".join(f"`{value}`" for value in entry.enum) + " (any case)")
-    if entry.max_items is not None:
-        parts.append(f"at most {entry.max_items:,} items")
-    return "; ".join(parts)
-
-
-def read_as(entry: Field) -> str:
-    """How a raw value of ``entry`` is typed, in words (the README's "read as" column)."""
-    if entry.kind == "hashed":
-        return f"hashed (`{entry.normalizer}` normalizer)"
-    limits = limits_text(entry)
-    return f"{_KIND_TEXT[entry.kind]}; {limits}" if limits else _KIND_TEXT[entry.kind]
-
-
-def markdown_tables() -> str:
-    """The README's field tables: a heading and a Markdown table per group, in order."""
-    sections = []
-    for group, title in GROUP_TITLES.items():
-        rows = [
-            f"| `{f.name}` | `{f.pinterest_type}` | {read_as(f)} | {f.description} |"
-            for f in FIELDS
-            if f.group == group
-        ]
-        header = ["| key | Pinterest type | read as | description |", "|:--|:--|:--|:--|"]
-        sections.append("\n".join([f"#### {title}", "", *header, *rows]))
-    return "\n\n".join(sections) + "\n"
