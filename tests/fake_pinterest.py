@@ -208,6 +208,7 @@ class FakePinterest:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else each answer's body waits ~32 ms for an ACK
 
             def log_message(self, *args: Any) -> None:
                 return
