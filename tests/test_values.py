@@ -73,7 +73,7 @@ def test_the_inline_as_list_is_as_list(value):
 def test_what_counts_as_empty():
     for empty in (None, "", " ", "\t\n", "\u00a0", [], {}, ()):
         assert is_empty(empty), repr(empty)
-    for given_value in ("a", " a ", 0, False, Decimal(0), [None], [""], {"a": None}):
+    for given_value in ("a", " a ", 0, 0.0, False, Decimal(0), [None], [""], {"a": None}):
         assert not is_empty(given_value), repr(given_value)
     assert is_blank("  ") and is_blank(None)
     assert not is_blank([]) and not is_blank(0)

@@ -11,6 +11,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 
@@ -27,6 +28,8 @@ def is_empty(value: object) -> bool:
     A fallback list of paths moves on past an empty value: ``"   "`` in ``email`` lets
     ``customer.email`` give the address.
     """
+    if isinstance(value, (int, float, Decimal)):
+        return False  # a number is never empty, 0 included: settled before the other checks
     if isinstance(value, (list, tuple, Mapping)):
         return not value
     return is_blank(value)
