@@ -24,6 +24,7 @@ from typing import IO, Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 from urllib.request import url2pathname
 
+from target_pinterest_conversions.errors import InputError
 from target_pinterest_conversions.reader import UndecodableLineError, decode_json
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -43,7 +44,7 @@ LABEL_CHARS = 300
 SUPPORTED = 'jsonl files, gzip-compressed or not ({"format": "jsonl", "compression": "gzip"})'
 
 
-class BatchFileError(ValueError):
+class BatchFileError(InputError):
     """A BATCH message or file that cannot be read; the message names the file and line."""
 
 

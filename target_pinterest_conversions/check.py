@@ -19,16 +19,15 @@ import uuid
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from target_pinterest_conversions.context.errors import ConfigError
 from target_pinterest_conversions.conversion.checks import validate_event
 from target_pinterest_conversions.conversion.hashing import hash_value
 from target_pinterest_conversions.delivery.client import (
     UNKNOWN_STATUS,
-    DeliveryError,
     PinterestClient,
     RetriesExhausted,
     RetryAfterTooLong,
 )
+from target_pinterest_conversions.errors import ConfigError, DeliveryError
 from target_pinterest_conversions.settings import Settings
 
 MELTANO_TEST_STREAM = "meltano_test_stream"

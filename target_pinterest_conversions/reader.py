@@ -17,8 +17,8 @@ from typing import IO, Any
 import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecReader, decoder
 
-from target_pinterest_conversions.context.errors import InputError
 from target_pinterest_conversions.context.interrupt import Interrupt
+from target_pinterest_conversions.errors import InputError
 from target_pinterest_conversions.pinterest.limits import mark_invalid_text
 
 INPUT_BUFFER_BYTES = 1 << 20
@@ -32,7 +32,7 @@ def _parse_int(text: str) -> int | Decimal:
         return Decimal(text)
 
 
-class UndecodableLineError(ValueError):
+class UndecodableLineError(InputError):
     """A line that is not JSON; the message says why, never what the line holds."""
 
 

@@ -15,7 +15,6 @@ import orjson
 from singer_sdk import metrics
 
 from target_pinterest_conversions.check import token_accepted
-from target_pinterest_conversions.context.errors import TooManyRejectedError
 from target_pinterest_conversions.context.files import describe
 from target_pinterest_conversions.context.interrupt import Interrupt
 from target_pinterest_conversions.context.redaction import scrub_data
@@ -32,6 +31,7 @@ from target_pinterest_conversions.delivery.csvfile import UPLOAD_WINDOW_SECONDS,
 from target_pinterest_conversions.delivery.deadletter import DeadLetterWriter
 from target_pinterest_conversions.delivery.pool import Deliveries
 from target_pinterest_conversions.delivery.state import StateGate
+from target_pinterest_conversions.errors import TooManyRejectedError
 from target_pinterest_conversions.settings import Settings
 
 logger = logging.getLogger("target-pinterest-conversions")

@@ -17,11 +17,11 @@ from urllib.parse import urlsplit
 from singer_sdk import typing as th
 
 from target_pinterest_conversions.batch_files import DEFAULT_MAX_LINE_BYTES
-from target_pinterest_conversions.context.errors import ConfigError
 from target_pinterest_conversions.conversion.checks import OUTPUTS
 from target_pinterest_conversions.conversion.geo import normalize_country
 from target_pinterest_conversions.conversion.text import DroppedValue
 from target_pinterest_conversions.delivery.client import DEFAULT_API_URL, MAX_EVENTS_PER_REQUEST
+from target_pinterest_conversions.errors import ConfigError
 from target_pinterest_conversions.mapping.keys import STREAM_MAPPING_KEYS, stream_mapping_schema
 from target_pinterest_conversions.mapping.parse import parse_streams
 from target_pinterest_conversions.mapping.spec import MappingConfigError, StreamMapping

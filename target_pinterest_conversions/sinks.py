@@ -13,10 +13,10 @@ from singer_sdk import metrics
 from singer_sdk.sinks import BatchSink
 
 from target_pinterest_conversions.check import check_connection
-from target_pinterest_conversions.context.errors import ConfigError
 from target_pinterest_conversions.conversion.converter import StreamConverter
 from target_pinterest_conversions.delivery.batch import PendingEvent
 from target_pinterest_conversions.delivery.client import MAX_EVENTS_PER_REQUEST
+from target_pinterest_conversions.errors import ConfigError
 from target_pinterest_conversions.mapping.binding import MappingSchemaError, bind_mapping
 
 if TYPE_CHECKING:

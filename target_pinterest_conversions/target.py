@@ -35,28 +35,20 @@ from target_pinterest_conversions.batch_files import (
     file_label,
     iter_batch_records,
 )
-from target_pinterest_conversions.check import (
-    MELTANO_TEST_STREAM,
-    NothingChecked,
-    check_connection,
-)
-from target_pinterest_conversions.context.errors import (
-    EXIT_AUTH,
+from target_pinterest_conversions.check import MELTANO_TEST_STREAM, check_connection
+from target_pinterest_conversions.context.files import check_writable
+from target_pinterest_conversions.context.interrupt import PROCESS, Interrupted
+from target_pinterest_conversions.context.redaction import install as install_redaction
+from target_pinterest_conversions.delivery.csvfile import csv_path_problem
+from target_pinterest_conversions.errors import (
     EXIT_CONFIG,
-    EXIT_DELIVERY,
     EXIT_INPUT,
     EXIT_OK,
-    EXIT_REJECTED,
     EXIT_UNEXPECTED,
     ConfigError,
     InputError,
-    TooManyRejectedError,
+    TargetError,
 )
-from target_pinterest_conversions.context.files import OutputFileError, check_writable
-from target_pinterest_conversions.context.interrupt import PROCESS, Interrupted
-from target_pinterest_conversions.context.redaction import install as install_redaction
-from target_pinterest_conversions.delivery.client import AuthError, DeliveryError
-from target_pinterest_conversions.delivery.csvfile import csv_path_problem
 from target_pinterest_conversions.mapping.suggest import did_you_mean
 from target_pinterest_conversions.reader import SafeMessageReader
 from target_pinterest_conversions.run import Run
@@ -428,39 +420,8 @@ class TargetPinterestConversions(Target):
             target.run.write_summary(None)
             target.listen(file_input)
             target.run.write_summary(EXIT_OK)
-        except Interrupted as exc:
-            _interrupted(target, exc, settings)
-        except ConfigValidationError as exc:
-            for error in exc.errors:
-                cls.logger.error("Config error: %s", error)  # noqa: TRY400
-            sys.exit(EXIT_CONFIG)
-        except ConfigError as exc:
-            if target is not None:
-                _stop(target, f"Config error: {exc}", EXIT_CONFIG)
-            cls.logger.error("Config error: %s", exc)  # noqa: TRY400
-            sys.exit(EXIT_CONFIG)
-        except TooManyRejectedError as exc:
-            _stop(target, f"Stopped: {exc}", EXIT_REJECTED)
-        except AuthError as exc:
-            _stop(target, f"Stopped: {exc}", EXIT_AUTH)
-        except DeliveryError as exc:
-            _stop(target, f"Stopped: {exc}", EXIT_DELIVERY)
-        except InputError as exc:
-            _stop(target, f"Stopped, bad input: {exc}", EXIT_INPUT)
-        except (RecordsWithoutSchemaException, MissingKeyPropertiesError, InvalidInputLine) as exc:
-            line = getattr(getattr(target, "message_reader", None), "line_number", "?")
-            problem = " ".join(str(exc).split())
-            _stop(target, f"Stopped, bad input: input line {line}: {problem}", EXIT_INPUT)
-        except OutputFileError as exc:
-            _stop(target, f"Stopped: {exc.strerror}", EXIT_UNEXPECTED)
-        except Exception as exc:
-            cls.logger.error("Unexpected error (%s)", type(exc).__name__, exc_info=exc)  # noqa: TRY400
-            _stop(
-                target,
-                f"Stopped by an unexpected error ({type(exc).__name__})",
-                EXIT_UNEXPECTED,
-                error_type=type(exc).__name__,
-            )
+        except (Exception, Interrupted) as exc:
+            _end(target, settings, exc)
 
     @classmethod
     def env_config(cls) -> dict[str, Any]:
@@ -513,11 +474,9 @@ def _check(settings: Settings, *, user_agent: str) -> NoReturn:
         logger.warning("Connection check interrupted by %s: nothing was proven", name)
         sys.exit(exc.exit_code)
     result = outcome[0]
-    codes = ((NothingChecked, EXIT_CONFIG), (AuthError, EXIT_AUTH), (DeliveryError, EXIT_DELIVERY))
-    for kind, code in codes:
-        if isinstance(result, kind):
-            logger.error("Connection check failed: %s", result)
-            sys.exit(code)
+    if isinstance(result, TargetError):
+        logger.error("Connection check failed: %s", result)
+        sys.exit(result.exit_code)
     if isinstance(result, BaseException):
         raise result
     logger.info(result)
@@ -547,6 +506,66 @@ def config_file_problem(path: Path) -> str | None:
     return None
 
 
+SDK_EXITS: dict[type[Exception], int] = {
+    ConfigValidationError: EXIT_CONFIG,
+    RecordsWithoutSchemaException: EXIT_INPUT,
+    MissingKeyPropertiesError: EXIT_INPUT,
+    InvalidInputLine: EXIT_INPUT,
+}
+"""The exit codes of the SDK's own errors; ours carry theirs (:class:`TargetError`)."""
+
+_PREFIXES = {EXIT_CONFIG: "Config error", EXIT_INPUT: "Stopped, bad input"}
+"""How the message of an error with this exit code begins; any other: ``Stopped``."""
+
+
+def exit_for(exc: BaseException, line: object = "?") -> tuple[int, str]:
+    """The exit code that ``exc`` ends the command with, and the message saying why.
+
+    The one place that maps errors to exits: our errors carry their code
+    (:class:`TargetError`, :class:`Interrupted`), the SDK's are in :data:`SDK_EXITS`,
+    anything else is unexpected (1). ``line`` is the input line being read, which the
+    SDK's input errors do not name. Each of the SDK's config errors is a line of its own.
+    """
+    if isinstance(exc, Interrupted):
+        return exc.exit_code, f"Interrupted by {signal.Signals(exc.signum).name}"
+    if isinstance(exc, TargetError):
+        code = exc.exit_code
+        text = exc.strerror if isinstance(exc, OSError) else str(exc)
+    else:
+        kind = next((kind for kind in SDK_EXITS if isinstance(exc, kind)), None)
+        if kind is None:
+            return EXIT_UNEXPECTED, f"Stopped by an unexpected error ({type(exc).__name__})"
+        code = SDK_EXITS[kind]
+        if isinstance(exc, ConfigValidationError):
+            return code, "\n".join(f"Config error: {error}" for error in exc.errors)
+        text = f"input line {line}: {' '.join(str(exc).split())}"
+    return code, f"{_PREFIXES.get(code, 'Stopped')}: {text}"
+
+
+def _end(
+    target: TargetPinterestConversions | None,
+    settings: Settings | None,
+    exc: BaseException,
+) -> NoReturn:
+    """End the command on ``exc`` with the exit code and message of :func:`exit_for`.
+
+    A config error before the target exists has nothing to finish: its message alone.
+    """
+    line = getattr(getattr(target, "message_reader", None), "line_number", "?")
+    code, message = exit_for(exc, line)
+    if isinstance(exc, Interrupted):
+        _interrupted(target, exc, message, settings)
+    logger = logging.getLogger(TargetPinterestConversions.name)
+    if code == EXIT_CONFIG and target is None:
+        for text in message.splitlines():
+            logger.error("%s", text)
+        sys.exit(code)
+    unexpected = not isinstance(exc, (TargetError, *SDK_EXITS))
+    if unexpected:
+        logger.error("Unexpected error (%s)", type(exc).__name__, exc_info=exc)
+    _stop(target, message, code, error_type=type(exc).__name__ if unexpected else None)
+
+
 def _stop(
     target: TargetPinterestConversions | None,
     message: str,
@@ -568,6 +587,7 @@ def _stop(
 def _interrupted(
     target: TargetPinterestConversions | None,
     exc: Interrupted,
+    message: str,
     settings: Settings | None = None,
 ) -> NoReturn:
     """Stop after SIGTERM or SIGINT: no more input, a grace period, an honest summary.
@@ -577,9 +597,7 @@ def _interrupted(
     known.
     """
     logger = logging.getLogger(TargetPinterestConversions.name)
-    name = signal.Signals(exc.signum).name
-    logger.warning("Received %s: stopping", name)
-    message = f"Interrupted by {name}"
+    logger.warning("Received %s: stopping", signal.Signals(exc.signum).name)
     if target is not None:
         failure = target.run.stop_deliveries()
         if failure is not None:

@@ -16,11 +16,9 @@ from typing import Any
 import pytest
 
 from target_pinterest_conversions.check import NothingChecked, check_connection
-from target_pinterest_conversions.context.errors import ConfigError
 from target_pinterest_conversions.context.summary import RunSummary
 from target_pinterest_conversions.delivery.batch import PendingEvent
 from target_pinterest_conversions.delivery.client import (
-    AuthError,
     EventResult,
     PinterestClient,
 )
@@ -28,6 +26,7 @@ from target_pinterest_conversions.delivery.deadletter import DeadLetterWriter
 from target_pinterest_conversions.delivery.pool import Deliveries
 from target_pinterest_conversions.delivery.state import StateGate
 from target_pinterest_conversions.delivery.throttle import TokenBucket
+from target_pinterest_conversions.errors import AuthError, ConfigError
 from target_pinterest_conversions.mapping.binding import MappingSchemaError, bind_mapping
 from target_pinterest_conversions.mapping.parse import parse_stream_mapping
 from target_pinterest_conversions.mapping.spec import MappingConfigError

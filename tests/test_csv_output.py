@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from target_pinterest_conversions.context.errors import ConfigError
 from target_pinterest_conversions.conversion.checks import CSV_NO_MATCH_KEY, validate_event
 from target_pinterest_conversions.delivery.csvfile import COLUMNS, CsvWriter, csv_location, csv_row
+from target_pinterest_conversions.errors import ConfigError
 from tests.cli import (
     command,
     kill_after_states,

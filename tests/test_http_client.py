@@ -10,7 +10,6 @@ import pytest
 import requests
 
 from target_pinterest_conversions.delivery.client import (
-    AuthError,
     DryRunSender,
     EventResult,
     PinterestClient,
@@ -18,6 +17,7 @@ from target_pinterest_conversions.delivery.client import (
     RetriesExhausted,
     parse_retry_after,
 )
+from target_pinterest_conversions.errors import AuthError
 
 TOKEN = "pina_secret_token_value"
 URL = "https://api.example.test/v5/ad_accounts/123/events"

@@ -21,7 +21,7 @@ def _tree() -> str:
 
 
 def _readme_modules() -> tuple[set[str], set[str]]:
-    """Module paths and the packages marked ``[pure]``, read from the README tree."""
+    """Module paths and the packages and top-level modules marked ``[pure]``, from the README."""
     modules: set[str] = set()
     pure: set[str] = set()
     folder = ""
@@ -37,7 +37,23 @@ def _readme_modules() -> tuple[set[str], set[str]]:
                 pure.add(folder)
             continue
         modules.add(f"{folder}/{name}" if depth > 1 else name)
+        if depth == 1 and text.startswith("[pure]"):
+            pure.add(name.removesuffix(".py"))
     return modules, pure
+
+
+def _top_level() -> set[str]:
+    """The package's top-level packages and modules, by name."""
+    return {
+        path.with_suffix("").name
+        for path in PACKAGE.glob("*")
+        if path.name not in ("__init__.py", "__pycache__")
+    }
+
+
+def _contracts() -> list[dict]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    return config["tool"]["importlinter"]["contracts"]
 
 
 def test_the_readme_tree_lists_every_module_and_no_other():
@@ -52,17 +68,17 @@ def test_the_readme_tree_lists_every_module_and_no_other():
 
 def test_the_pure_packages_are_the_ones_the_import_contract_holds():
     _, pure = _readme_modules()
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    contracts = config["tool"]["importlinter"]["contracts"]
-    purity = next(c for c in contracts if c["name"].startswith("The rule packages are pure"))
+    purity = next(c for c in _contracts() if c["name"].startswith("The rule packages are pure"))
     assert {m.rsplit(".", 1)[1] for m in purity["source_modules"]} == pure
     # Every I/O module of ours is forbidden to them.
-    ours = {
-        path.relative_to(PACKAGE).with_suffix("").as_posix().split("/")[0]
-        for path in PACKAGE.glob("*")
-        if path.name not in ("__init__.py", "__pycache__")
-    }
     forbidden = {
         m.split(".", 1)[1] for m in purity["forbidden_modules"] if m.startswith("target_pinterest")
     }
-    assert forbidden == ours - pure
+    assert forbidden == _top_level() - pure
+
+
+def test_the_errors_import_none_of_ours():
+    # Every module may import errors.py; it imports no other module of ours.
+    errors = ["target_pinterest_conversions.errors"]
+    leaf = next(c for c in _contracts() if c["source_modules"] == errors)
+    assert {m.split(".", 1)[1] for m in leaf["forbidden_modules"]} == _top_level() - {"errors"}

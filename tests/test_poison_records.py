@@ -24,7 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from target_pinterest_conversions.context.errors import InputError
+from target_pinterest_conversions.errors import InputError
 from target_pinterest_conversions.pinterest.limits import (
     DOUBLE_MAX,
     DOUBLE_MIN,

@@ -18,7 +18,6 @@ from target_pinterest_conversions.context.summary import RunSummary
 from target_pinterest_conversions.delivery.batch import PendingEvent
 from target_pinterest_conversions.delivery.client import (
     AccountRefused,
-    AuthError,
     EventResult,
     PinterestClient,
     RequestRejected,
@@ -26,6 +25,7 @@ from target_pinterest_conversions.delivery.client import (
 from target_pinterest_conversions.delivery.deadletter import DeadLetterWriter
 from target_pinterest_conversions.delivery.pool import Deliveries
 from target_pinterest_conversions.delivery.state import StateGate
+from target_pinterest_conversions.errors import AuthError
 
 TOKEN = "pina_secret_token_value"
 API = "https://api.example.test"

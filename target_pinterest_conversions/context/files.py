@@ -13,6 +13,8 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
+from target_pinterest_conversions.errors import EXIT_UNEXPECTED, TargetError
+
 _CAUSES = {
     errno.ENOENT: "the folder does not exist",
     errno.ENOTDIR: "a part of the path is a file, not a folder",
@@ -29,8 +31,10 @@ _CAUSES = {
 }
 
 
-class OutputFileError(OSError):
-    """An output file cannot be written; the message names the setting and the cause."""
+class OutputFileError(TargetError, OSError):
+    """An output file cannot be written; ``strerror`` names the setting and the cause."""
+
+    exit_code = EXIT_UNEXPECTED
 
 
 def describe(error: OSError) -> str:

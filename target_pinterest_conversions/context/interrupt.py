@@ -23,21 +23,18 @@ from typing import IO, TypeVar
 
 _Line = TypeVar("_Line", str, bytes)
 
-EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
-"""Shell convention: 128 + the signal's number."""
-
 
 class Interrupted(BaseException):
-    """The run was asked to stop by a signal; a BaseException so no handler eats it."""
+    """The run was asked to stop by a signal; a BaseException so no handler eats it.
+
+    ``exit_code`` follows the shell's convention, 128 + the signal's number: 143 for
+    SIGTERM, 130 for SIGINT.
+    """
 
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
-
-    @property
-    def exit_code(self) -> int:
-        """The process exit code for this signal (143 for SIGTERM, 130 for SIGINT)."""
-        return EXIT_CODES.get(signal.Signals(self.signum), 128 + self.signum)
+        self.exit_code = 128 + signum
 
 
 class Interrupt:
@@ -46,16 +43,6 @@ class Interrupt:
     def __init__(self) -> None:
         self.signals: list[int] = []
         self._safe = False
-
-    @property
-    def requested(self) -> bool:
-        """Tell whether a termination signal has arrived."""
-        return bool(self.signals)
-
-    @property
-    def signum(self) -> int | None:
-        """The first signal received, if any."""
-        return self.signals[0] if self.signals else None
 
     def install(self) -> None:
         """Handle SIGTERM and SIGINT with :meth:`handle` (main thread only)."""

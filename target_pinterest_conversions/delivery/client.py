@@ -43,6 +43,7 @@ from singer_sdk import metrics
 from target_pinterest_conversions.context.files import output_file_error
 from target_pinterest_conversions.context.redaction import Redactor
 from target_pinterest_conversions.delivery.throttle import Clock, Pauses, TokenBucket
+from target_pinterest_conversions.errors import AuthError, DeliveryError
 from target_pinterest_conversions.pinterest.limits import TEST_REQUESTS_PER_SECOND
 
 logger = logging.getLogger("target-pinterest-conversions.client")
@@ -80,14 +81,6 @@ UNKNOWN_STATUS = "unknown"
 def _json(response: Answer) -> Any:
     """Decode a response body; raise ``ValueError`` when it is not JSON."""
     return orjson.loads(response.content)
-
-
-class DeliveryError(RuntimeError):
-    """A request failed in a way retrying cannot fix; the message says what to do."""
-
-
-class AuthError(DeliveryError):
-    """Pinterest refused the token or the ad account (401 or 403)."""
 
 
 class RequestRejected(DeliveryError):
@@ -134,17 +127,27 @@ class AccountRefused(DeliveryError):
 
 
 class _TooLarge(Exception):
-    """A 413: Pinterest (or a gateway before it) refused the request as too large."""
+    """A 413: Pinterest (or a gateway before it) refused the request as too large.
+
+    Control flow of the client (the batch is split and sent again): it never reaches the
+    command.
+    """
 
 
 class DeliveryStopped(Exception):
-    """The run is stopping: the request was abandoned or not retried; nothing is lost."""
+    """The run is stopping: the request was abandoned or not retried; nothing is lost.
+
+    Raised only once the run is already stopping, and dropped then: it never reaches the
+    command.
+    """
 
 
 class TransientError(Exception):
     """A failure worth retrying; ``retry_after`` is the server's wait in seconds.
 
-    ``rate_limited`` marks a 429: the wait then holds back the whole ad account.
+    ``rate_limited`` marks a 429: the wait then holds back the whole ad account. Control
+    flow of the retries (a failure past the last try is a :class:`RetriesExhausted`): it
+    never reaches the command.
     """
 
     def __init__(

@@ -40,8 +40,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from target_pinterest_conversions.context.errors import ConfigError
 from target_pinterest_conversions.context.files import check_writable, output_file_error
+from target_pinterest_conversions.errors import ConfigError
 
 COLUMNS: tuple[str, ...] = ("email", "madid", "event_time", "event_type")
 """The columns written, spelled as Pinterest's specification spells them."""

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from target_pinterest_conversions.errors import ConfigError
 from target_pinterest_conversions.mapping.keys import ITEM
 from target_pinterest_conversions.pinterest.limits import InvalidText, ad_account_id
 from target_pinterest_conversions.pinterest.vocabulary import ACTION_SOURCES, name_key
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from target_pinterest_conversions.mapping.filters import SkipRule
 
 
-class MappingConfigError(ValueError):
+class MappingConfigError(ConfigError):
     """A stream mapping setting is invalid; the message names the setting."""
 
 
