@@ -27,6 +27,7 @@ from target_pinterest_conversions.delivery.client import (
     RetriesExhausted,
     RetryAfterTooLong,
 )
+from target_pinterest_conversions.delivery.outputs import make_output
 from target_pinterest_conversions.errors import ConfigError, DeliveryError
 from target_pinterest_conversions.settings import Settings
 
@@ -98,18 +99,9 @@ def check_connection(
 
     """
     host = urlsplit(settings.api_url).netloc or settings.api_url
-    if settings.dry_run:
-        return (
-            "Connection check: nothing was sent: dry_run is true, so Pinterest was not "
-            "contacted and the token and ad accounts were not checked; the settings are "
-            "valid and the output files can be written. Set dry_run to false to check them"
-        )
-    if settings.output == "csv":
-        return (
-            "Connection check: nothing was sent: output is csv, so Pinterest was not "
-            "contacted; the settings are valid and the output files can be written. The "
-            "files are uploaded in Ads Manager"
-        )
+    output = make_output(settings)
+    if not output.contacts_pinterest:
+        return output.nothing_sent
     accounts = settings.check_accounts
     from_records = settings.streams_with_account_field
     unchecked = (

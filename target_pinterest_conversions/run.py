@@ -1,4 +1,4 @@
-"""The resources one run shares between its sinks: sender, dead letters, summary, state."""
+"""The resources one run shares between its sinks: output, dead letters, summary, state."""
 
 from __future__ import annotations
 
@@ -21,14 +21,9 @@ from target_pinterest_conversions.context.redaction import scrub_data
 from target_pinterest_conversions.context.summary import RunSummary
 from target_pinterest_conversions.conversion.checks import MAX_EVENT_AGE, TOO_OLD
 from target_pinterest_conversions.conversion.pipeline import unlisted_event_name
-from target_pinterest_conversions.delivery.client import (
-    DeliveryStopped,
-    DryRunSender,
-    PinterestClient,
-    Sender,
-)
-from target_pinterest_conversions.delivery.csvfile import UPLOAD_WINDOW_SECONDS, CsvWriter
+from target_pinterest_conversions.delivery.client import DeliveryStopped, Sender
 from target_pinterest_conversions.delivery.deadletter import DeadLetterWriter
+from target_pinterest_conversions.delivery.outputs import make_output
 from target_pinterest_conversions.delivery.pool import Deliveries
 from target_pinterest_conversions.delivery.state import StateGate
 from target_pinterest_conversions.errors import TooManyRejectedError
@@ -52,31 +47,6 @@ STATUSES = {0: "succeeded", 130: "interrupted", 143: "interrupted"}
 """Summary status by exit code; any other code is ``failed``."""
 
 
-def make_sender(
-    settings: Settings,
-    user_agent: str,
-    stop: threading.Event | None = None,
-) -> Sender:
-    """Return the dry-run writer or the HTTP client the settings ask for.
-
-    Either serves every ad account: each request names its own.
-    """
-    if settings.dry_run:
-        return DryRunSender(settings.dry_run_path, settings.ad_account_id)
-    return PinterestClient(
-        ad_account_id=settings.ad_account_id,
-        access_token=settings.access_token or "",
-        api_url=settings.api_url,
-        test_mode=settings.test_mode,
-        max_tries=settings.max_tries,
-        timeout=settings.request_timeout,
-        max_retry_after=settings.max_retry_after,
-        user_agent=user_agent,
-        stop=stop,
-        account_refusals=True,  # the deliveries tell a refused account from a bad token
-    )
-
-
 class Run:
     """Everything one run shares; every method is safe to call from sink threads."""
 
@@ -88,8 +58,9 @@ class Run:
         interrupt: Interrupt | None = None,
         open_outputs: bool = True,
     ) -> None:
-        """``open_outputs=False``: for a summary only, the CSV folder is not touched."""
+        """``open_outputs=False``: for a summary only, the output's files are not touched."""
         self.settings = settings
+        self.output = make_output(settings)
         self.interrupt = interrupt or Interrupt()
         self.stopping = threading.Event()
         """Set when the run stops early: retries end and no new request starts."""
@@ -99,15 +70,6 @@ class Run:
         )
         """Record warnings already given at start-up: counted, not logged again."""
         self.dead_letters = DeadLetterWriter(settings.dead_letter_path)
-        #: The CSV files (``output: csv``); opening it locks the folder and cuts a
-        #: crashed run's rows that no STATE covered.
-        self.csv = (
-            CsvWriter(settings.csv_path, note=lambda text: logger.warning("csv_path: %s", text))
-            if settings.output == "csv" and open_outputs
-            else None
-        )
-        #: Rows written per stream since the last STATE went out (cut if none follows).
-        self._rows_since_state: dict[str, int] = {}
         self.gate = StateGate(before_emit=self.before_state, after_emit=self.after_state)
         self.deliveries = Deliveries(
             sender=lambda: self.sender,
@@ -122,6 +84,7 @@ class Run:
             probe=lambda accounts: token_accepted(
                 settings, accounts, user_agent=self.user_agent, stop=self.stopping
             ),
+            settle=self.output.settle,
         )
         self._sender: Sender | None = None
         self.user_agent = user_agent
@@ -131,32 +94,24 @@ class Run:
         self._started = time.monotonic()
         self._last_progress = self._started
         self._metric_counts: dict[tuple[str, str], int] = {}
+        if open_outputs:
+            self.output.open(self)
 
     def before_state(self, line: str) -> None:
-        """Make durable what the STATE ``line`` covers: dead letters, CSV rows."""
+        """Make durable what the STATE ``line`` covers: dead letters, the output's files."""
         self.dead_letters.sync()
-        if self.csv is not None:
-            self.csv.commit(line)
+        self.output.before_state(line)
 
     def after_state(self) -> None:
-        """The STATE line went out: the CSV rows it covers are confirmed."""
-        if self.csv is not None:
-            self.csv.emitted()
-            self._rows_since_state.clear()
-
-    def write_row(self, stream: str, event: dict[str, Any]) -> None:
-        """Write a valid event as a CSV row (``output: csv``), counted as written."""
-        assert self.csv is not None  # noqa: S101 - only called with output csv
-        self.csv.write(event)
-        self.summary.update(stream, events_written=1)
-        self._rows_since_state[stream] = self._rows_since_state.get(stream, 0) + 1
+        """The STATE line went out: the output confirms what it covers."""
+        self.output.after_state()
 
     @property
     def sender(self) -> Sender:
         """The sender, created on first use so that a run with no events opens nothing."""
         with self._lock:
             if self._sender is None:
-                self._sender = make_sender(self.settings, self.user_agent, self.stopping)
+                self._sender = self.output.new_sender(self.user_agent, self.stopping)
             return self._sender
 
     def reject(
@@ -240,7 +195,7 @@ class Run:
                 name,
                 counts["records_read"],
                 delivered,
-                "written" if self.settings.writes_files else "processed",
+                "written" if self.output.writes_files else "processed",
                 counts["dead_lettered_locally"] + counts["failed_at_pinterest"],
                 counts["skipped"],
                 delivered / elapsed,
@@ -259,7 +214,7 @@ class Run:
         with self._lock:
             for name, stats in self.summary.items():
                 current = {
-                    "written" if self.settings.writes_files else "processed": stats.delivered,
+                    "written" if self.output.writes_files else "processed": stats.delivered,
                     "failed": stats.failed_at_pinterest,
                     "dead_lettered": stats.dead_lettered_locally,
                     "skipped": stats.skipped,
@@ -296,7 +251,7 @@ class Run:
             rejected = stats["dead_lettered_locally"] + stats["failed_at_pinterest"]
             if read >= sample and rejected / read > limit:
                 top = ", ".join(list(stats["reasons"])[:3])
-                too_old = stats["reasons"].get(TOO_OLD[self.settings.output], 0)
+                too_old = stats["reasons"].get(TOO_OLD[self.output.rules], 0)
                 head = (
                     f"stream '{name}': {rejected} of {read} records were rejected, more than "
                     f"max_rejected_ratio {limit:g} allows"
@@ -305,7 +260,7 @@ class Run:
                 if too_old * 2 > rejected:
                     # Old data is not a mapping mistake: say so, and how to send it anyway.
                     raise TooManyRejectedError(
-                        f"{head}; {too_old} of them are too old ({TOO_OLD[self.settings.output]})"
+                        f"{head}; {too_old} of them are too old ({TOO_OLD[self.output.rules]})"
                         f". The mapping is not at fault: {self._too_old_ways_out(limit)}; "
                         f"{where}",
                     )
@@ -315,13 +270,9 @@ class Run:
 
     def _too_old_ways_out(self, limit: float) -> str:
         """The ways to run a stream whose records are mostly too old for the output."""
-        days = MAX_EVENT_AGE[self.settings.output] // 86400
+        days = MAX_EVENT_AGE[self.output.rules] // 86400
         ways = [f"set the tap's start date within the last {days} days"]
-        if self.settings.output == "api":
-            ways.append(
-                f"use output: csv for Ads Manager's upload "
-                f"(events up to {MAX_EVENT_AGE['csv'] // 86400} days old)",
-            )
+        ways += self.output.wider_windows(MAX_EVENT_AGE)
         ways.append(
             f"or raise max_rejected_ratio above {limit:g} (1 never stops) to send the recent "
             "records and dead-letter the old ones",
@@ -350,7 +301,7 @@ class Run:
             "status": status,
             "message": message,
             "error_type": error_type,
-            "mode": self.settings.mode,
+            "mode": self.output.mode,
             "dry_run": self.settings.dry_run,
             "test_mode": self.settings.test_mode,
             "elapsed_seconds": round(elapsed, 3),
@@ -403,11 +354,11 @@ class Run:
         }.get(report["status"], f"failed (exit code {exit_code})")
         delivered = (
             f"{totals['events_written']} events written"
-            if self.settings.writes_files
+            if self.output.writes_files
             else f"{totals['events_sent']} events sent, {totals['processed']} processed"
         )
         line = (
-            f"Run {outcome} in {report['elapsed_seconds']:.1f}s ({self.settings.mode}): "
+            f"Run {outcome} in {report['elapsed_seconds']:.1f}s ({self.output.mode}): "
             f"{totals['records_read']} records read, {delivered}, "
             f"{totals['dead_lettered_locally'] + totals['failed_at_pinterest']} dead-lettered, "
             f"{totals['skipped']} skipped; {report['events_per_second']:.0f} events/s"
@@ -454,7 +405,7 @@ class Run:
     def close(self, *, finished: bool = False) -> None:
         """Finish the deliveries in flight, then close the sender and the output files.
 
-        ``finished``: the input was read to its end (see :meth:`CsvWriter.close`).
+        ``finished``: the input was read to its end (see :meth:`.Output.close`).
         """
         self.deliveries.close()
         with self._lock:
@@ -462,41 +413,4 @@ class Run:
         if sender is not None:
             sender.close()
         self.dead_letters.close()
-        if self.csv is not None:
-            self._close_csv(self.csv, finished=finished)
-
-    def _close_csv(self, csv: CsvWriter, *, finished: bool) -> None:
-        """Close the CSV files and say which are ready for upload, and until when."""
-        cut = csv.close(finished=finished)
-        if cut:
-            for stream, rows in self._rows_since_state.items():
-                self.summary.update(stream, events_written=-rows)
-            self._rows_since_state.clear()
-            # The tap resumes from the last STATE and sends these records again.
-            logger.warning(
-                "csv_path: %d rows written after the last STATE were cut from the files: "
-                "no STATE covers them, so the next run writes them again from the records "
-                "the tap re-sends",
-                cut,
-            )
-        if csv.unsettled_rows:
-            logger.warning(
-                "csv_path: %d rows of an earlier, interrupted run are not settled yet; the "
-                "next run settles them: do not upload %s before it finishes",
-                csv.unsettled_rows,
-                csv.manifest.parent,
-            )
-        if not csv.files:
-            logger.info("No CSV file was written to %s", csv.folder)
-            return
-        files = ", ".join(str(path) for path in csv.files)
-        deadline = ""
-        if csv.oldest_event_time is not None:
-            last = csv.oldest_event_time + UPLOAD_WINDOW_SECONDS
-            deadline = time.strftime(" before %Y-%m-%d %H:%M UTC", time.gmtime(last))
-        logger.info(
-            "CSV files ready for upload in Ads Manager%s (Pinterest takes rows up to 30 days "
-            "after the conversion): %s",
-            deadline,
-            files,
-        )
+        self.output.close(finished=finished)

@@ -321,25 +321,9 @@ class Settings:
     csv_path: str = "pinterest-conversions"
 
     @property
-    def writes_files(self) -> bool:
-        """True when events only go to files (a dry run, the CSV output): nothing is sent."""
-        return self.dry_run or self.output == "csv"
-
-    @property
     def secrets(self) -> tuple[str, ...]:
         """Values that must never reach a log line."""
         return (self.access_token,) if self.access_token else ()
-
-    @property
-    def mode(self) -> str:
-        """One line saying where events go: ``DRY RUN: ...`` or ``LIVE: ...``."""
-        if self.dry_run:
-            return f"DRY RUN: request bodies to {self.dry_run_path}"
-        if self.output == "csv":
-            return f"CSV: Ads Manager upload files to {self.csv_path}"
-        host = urlsplit(self.api_url).netloc or self.api_url
-        test = ", test mode" if self.test_mode else ""
-        return f"LIVE: {host}, {self.accounts_label}{test}"
 
     @property
     def constant_accounts(self) -> tuple[str, ...]:

@@ -1,4 +1,4 @@
-"""Sinks: wire each record through the pipeline and each batch through the sender.
+"""Sinks: wire each record through the pipeline and each batch to the run's output.
 
 The rules live in the modules they name (mapping, events, privacy, validation, client,
 outcome, state); the sinks only connect them to the SDK's record and batch hooks.
@@ -14,7 +14,6 @@ from singer_sdk.sinks import BatchSink
 
 from target_pinterest_conversions.check import check_connection
 from target_pinterest_conversions.conversion.converter import StreamConverter
-from target_pinterest_conversions.delivery.batch import PendingEvent
 from target_pinterest_conversions.delivery.client import MAX_EVENTS_PER_REQUEST
 from target_pinterest_conversions.errors import ConfigError
 from target_pinterest_conversions.mapping.binding import MappingSchemaError, bind_mapping
@@ -81,17 +80,14 @@ class PinterestEventsSink(BatchSink):
                 self.stream_name,
                 ", ".join(dropped),
             )
-        account = self._mapping.ad_account_id
-        #: With output csv, rows go to the CSV files, which name no ad account.
-        self._csv = self._settings.output == "csv"
+        self._output = target.run.output
         #: The stream's one ad account; ``None`` when each record names its own, ``""``
-        #: with output csv (the file is uploaded to an account in Ads Manager).
-        self._account: str | None = (
-            ""
-            if self._csv
-            else self._settings.ad_account_id
-            if account is None
-            else (str(account.const) if account.is_const else None)
+        #: when the output names none (the CSV file is uploaded to an account in Ads Manager).
+        source = self._mapping.ad_account_id
+        self._account = self._output.account(
+            self._settings.ad_account_id
+            if source is None
+            else (str(source.const) if source.is_const else None)
         )
         self._stats = self._run.summary.stats(self.stream_name)
         self._converter = StreamConverter(
@@ -101,7 +97,7 @@ class PinterestEventsSink(BatchSink):
             validate=self.config.get("validate_records", True),
             partner_name=self._settings.partner_name,
             default_country=self._settings.default_phone_country,
-            output=self._settings.output,
+            output=self._output.rules,
         )
 
     def get_validator(self) -> None:
@@ -130,7 +126,9 @@ class PinterestEventsSink(BatchSink):
         converted = self._converter.convert(record, int(time.time()))
         if converted.event is not None:
             if account is not None:
-                self._queue(context, seq, account, converted.event, converted.key)
+                self._output.queue(
+                    self.stream_name, context, seq, account, converted.event, converted.key
+                )
             else:
                 run.reject(self.stream_name, converted.key, problem, converted.event, None)
             return
@@ -154,30 +152,9 @@ class PinterestEventsSink(BatchSink):
             elif account is None:
                 run.reject(self.stream_name, conversion.key, problem, conversion.event, None)
             else:
-                self._queue(context, seq, account, conversion.event, conversion.key)
-
-    def _queue(
-        self,
-        context: dict[str, Any],
-        seq: int,
-        account: str,
-        event: dict[str, Any],
-        key: dict[str, Any],
-    ) -> None:
-        if self._csv:
-            # Written at once, in record order, so a STATE always covers a prefix of the
-            # files (delivery/csvfile.py): no batch is held open.
-            self._run.write_row(self.stream_name, event)
-            return
-        batches: dict[str, list[PendingEvent]] | None = context.get("events")
-        if batches is None:
-            # The batch holds undelivered events from this record on.
-            self._run.gate.open_batch(context["batch_id"], seq)
-            batches = context["events"] = {}
-        events = batches.get(account)
-        if events is None:
-            events = batches[account] = []
-        events.append(PendingEvent(event=event, key=key))
+                self._output.queue(
+                    self.stream_name, context, seq, account, conversion.event, conversion.key
+                )
 
     def _after_process_record(self, context: dict[str, Any]) -> None:
         # The SDK logs the whole batch context here at DEBUG, once per record.
@@ -189,16 +166,12 @@ class PinterestEventsSink(BatchSink):
         return self._counter
 
     def process_batch(self, context: dict[str, Any]) -> None:
-        """Hand the batch's events, by account, to the deliveries; STATE waits for them."""
+        """Hand the batch to the output (the deliveries, by account); STATE waits for them."""
         if not self._settings.progress_interval:
             # Progress after every batch: the record count too. The reading thread is
             # idle meanwhile (a drain), so the count cannot change under the flush.
             self._counter.flush()
-        items = context.get("events")
-        if items:
-            self._run.deliveries.submit(self.stream_name, context["batch_id"], items)
-        elif self._csv:
-            self._run.log_progress(self.stream_name)
+        self._output.flush(self.stream_name, context)
         self._run.check_rejections(self.stream_name, sample=REJECTION_SAMPLE)
 
 

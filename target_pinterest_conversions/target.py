@@ -39,7 +39,7 @@ from target_pinterest_conversions.check import MELTANO_TEST_STREAM, check_connec
 from target_pinterest_conversions.context.files import check_writable
 from target_pinterest_conversions.context.interrupt import PROCESS, Interrupted
 from target_pinterest_conversions.context.redaction import install as install_redaction
-from target_pinterest_conversions.delivery.csvfile import csv_path_problem
+from target_pinterest_conversions.delivery.outputs import Output, make_output
 from target_pinterest_conversions.errors import (
     EXIT_CONFIG,
     EXIT_INPUT,
@@ -352,8 +352,7 @@ class TargetPinterestConversions(Target):
         self._finished = True
         self.run.close(finished=finished)
         self.run.emit_outcome_metrics()
-        csv = self.run.settings.output == "csv"
-        self.run.summary.log(self.logger, "the CSV files" if csv else "the dry-run file")
+        self.run.summary.log(self.logger, self.run.output.written_to)
         if self.run.dead_letters.count:
             self.logger.warning(
                 "%d records or events were dead-lettered to %s",
@@ -395,11 +394,12 @@ class TargetPinterestConversions(Target):
                 config_dict.update(from_env)
             settings = cls.checked_settings(config_dict)
             install_redaction(settings.secrets)
+            output = make_output(settings)
             # Before the check too: a check passes only if the run could start.
-            _check_output_files(settings)
+            _check_output_files(settings, output)
             if check:
-                _check(settings, user_agent=f"{cls.name}/{cls.get_plugin_version()}")
-            cls.logger.info(settings.mode)
+                _check(settings, output, user_agent=f"{cls.name}/{cls.get_plugin_version()}")
+            cls.logger.info(output.mode)
             cls.print_version(print_fn=cls.logger.info)
             for warning in settings.warnings:
                 cls.logger.warning(warning)
@@ -444,7 +444,7 @@ class TargetPinterestConversions(Target):
         return env_settings(schema, cls._env_var_prefix, os.environ)
 
 
-def _check(settings: Settings, *, user_agent: str) -> NoReturn:
+def _check(settings: Settings, output: Output, *, user_agent: str) -> NoReturn:
     """Run the connection check alone (``--check``) and exit with its verdict.
 
     The check runs in a thread while the main thread waits where a termination signal
@@ -452,7 +452,7 @@ def _check(settings: Settings, *, user_agent: str) -> NoReturn:
     ends the check at once with exit 143, not once the wait is over.
     """
     logger = logging.getLogger(TargetPinterestConversions.name)
-    logger.info("CHECK: %s", settings.mode)
+    logger.info("CHECK: %s", output.mode)
     stop = threading.Event()
     outcome: list[str | BaseException] = []
 
@@ -613,13 +613,11 @@ def _interrupted(
     sys.exit(exc.exit_code)
 
 
-def _check_output_files(settings: Settings) -> None:
+def _check_output_files(settings: Settings, output: Output) -> None:
     """Refuse, before any input is read, output paths that cannot be written."""
-    paths = [("dead_letter_path", settings.dead_letter_path)]
-    if settings.output == "csv" and (problem := csv_path_problem(settings.csv_path)):
+    if problem := output.path_problem():
         raise ConfigError(problem)
-    if settings.dry_run:
-        paths.append(("dry_run_path", settings.dry_run_path))
+    paths = [("dead_letter_path", settings.dead_letter_path), *output.paths()]
     if settings.summary_path:
         paths.append(("summary_path", settings.summary_path))
     for setting, path in paths:

@@ -23,6 +23,7 @@ from target_pinterest_conversions.delivery.client import (
     PinterestClient,
 )
 from target_pinterest_conversions.delivery.deadletter import DeadLetterWriter
+from target_pinterest_conversions.delivery.outputs import make_output
 from target_pinterest_conversions.delivery.pool import Deliveries
 from target_pinterest_conversions.delivery.state import StateGate
 from target_pinterest_conversions.delivery.throttle import TokenBucket
@@ -178,7 +179,7 @@ def test_the_mode_line_names_the_accounts_the_streams_send_to():
     one = load_settings(
         {"ad_account_id": "1", "access_token": "t", "streams": {"a": BASE}, "test_mode": True}
     )
-    assert one.mode == "LIVE: api.pinterest.com, ad account 1, test mode"
+    assert make_output(one).mode == "LIVE: api.pinterest.com, ad account 1, test mode"
     several = load_settings(
         {
             "ad_account_id": "1",
@@ -190,7 +191,7 @@ def test_the_mode_line_names_the_accounts_the_streams_send_to():
             },
         }
     )
-    assert several.mode == "LIVE: api.pinterest.com, ad accounts 1, 2, per record (c)"
+    assert make_output(several).mode == "LIVE: api.pinterest.com, ad accounts 1, 2, per record (c)"
     # The top-level account is not named when no stream sends there, but --check tries it.
     override = load_settings(
         {
@@ -199,7 +200,7 @@ def test_the_mode_line_names_the_accounts_the_streams_send_to():
             "streams": {"a": {**BASE, "ad_account_id": "2"}},
         }
     )
-    assert override.mode == "LIVE: api.pinterest.com, ad account 2"
+    assert make_output(override).mode == "LIVE: api.pinterest.com, ad account 2"
     assert override.check_accounts == ("1", "2")
 
 

@@ -166,9 +166,6 @@ class TransientError(Exception):
 class Sender(Protocol):
     """Anything that delivers a batch of events and reports per-event results."""
 
-    dry_run: bool
-    """True when events only go to a file: its results are not Pinterest's verdicts."""
-
     def send(
         self,
         events: Sequence[dict[str, Any]],
@@ -378,8 +375,6 @@ def _tracked_adapter() -> HTTPAdapter:
 
 class PinterestClient:
     """Sends batches of events to Pinterest's Conversions API."""
-
-    dry_run = False
 
     def __init__(
         self,
@@ -789,8 +784,6 @@ class DryRunSender:
     ``{"ad_account_id": "...", "data": [...]}``; without the ``ad_account_id`` key, it is
     what a request to that account would carry.
     """
-
-    dry_run = True
 
     def __init__(self, path: str | Path, ad_account_id: str | None = None) -> None:
         self.path = Path(path)

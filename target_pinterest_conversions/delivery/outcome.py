@@ -1,4 +1,8 @@
-"""Settle a sent request: delivered events are counted, failed ones dead-lettered."""
+"""Settle a sent request: delivered events are counted, failed ones dead-lettered.
+
+:func:`settle` reads Pinterest's verdicts; :func:`count_written` counts the events of a
+request that was only written to a file (a dry run).
+"""
 
 from __future__ import annotations
 
@@ -20,8 +24,6 @@ def settle(
     results: Sequence[EventResult],
     dead_letters: DeadLetterWriter,
     summary: RunSummary,
-    *,
-    dry_run: bool = False,
 ) -> int:
     """Record Pinterest's per-event results for one request to one ad account.
 
@@ -34,13 +36,8 @@ def settle(
     :func:`message_template`. The first occurrence of each of the first
     :data:`LOGGED` kinds of warning per stream is logged, then one line says the rest
     are only counted: messages that embed ids or values would otherwise log a line
-    per event. In a dry run the events were only written to a file: they are counted
-    as written, and nothing is attributed to Pinterest.
+    per event.
     """
-    if dry_run:
-        summary.update(stream, events_written=len(items))
-        summary.update_account(ad_account_id, events_written=len(items))
-        return len(items)
     processed = 0
     failed = 0
     for item, result in zip(items, results, strict=True):
@@ -68,6 +65,18 @@ def settle(
         ad_account_id, events_sent=len(items), processed=processed, failed_at_pinterest=failed
     )
     return processed
+
+
+def count_written(
+    stream: str,
+    ad_account_id: str,
+    items: Sequence[PendingEvent],
+    summary: RunSummary,
+) -> int:
+    """Count a request's events as written to a file, not sent: nothing is Pinterest's."""
+    summary.update(stream, events_written=len(items))
+    summary.update_account(ad_account_id, events_written=len(items))
+    return len(items)
 
 
 def _warn(stream: str, message: str, summary: RunSummary) -> None:

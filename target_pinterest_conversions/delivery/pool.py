@@ -28,13 +28,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from target_pinterest_conversions.context.summary import RunSummary
 from target_pinterest_conversions.delivery.batch import AccountBatches, PendingEvent, chunks
-from target_pinterest_conversions.delivery.client import AccountRefused, Sender
+from target_pinterest_conversions.delivery.client import AccountRefused, EventResult, Sender
 from target_pinterest_conversions.delivery.deadletter import DeadLetterWriter
-from target_pinterest_conversions.delivery.outcome import settle
+from target_pinterest_conversions.delivery.outcome import settle as pinterest_verdicts
 from target_pinterest_conversions.delivery.refusals import AccountRefusals, TokenProbe
 from target_pinterest_conversions.delivery.state import StateGate
 
 logger = logging.getLogger("target-pinterest-conversions.delivery")
+
+Settle = Callable[
+    [str, str, Sequence[PendingEvent], Sequence[EventResult], DeadLetterWriter, RunSummary],
+    int,
+]
+"""Records one request's results (:func:`.outcome.settle` for Pinterest's verdicts)."""
 
 _POLL_SECONDS = 0.2
 """How often a waiting reading thread looks for a termination signal."""
@@ -56,8 +62,10 @@ class Deliveries:
         checkpoint: Callable[[], None] = lambda: None,
         known_accounts: Sequence[str] = (),
         probe: TokenProbe | None = None,
+        settle: Settle = pinterest_verdicts,
     ) -> None:
         self._sender = sender
+        self._settle = settle
         self.refusals = AccountRefusals(
             dead_letters=dead_letters,
             summary=summary,
@@ -175,15 +183,7 @@ class Deliveries:
                 rest = events[done + len(request) :]
                 self.refusals.dead_letter(stream, account, rest, reason, sent=False)
                 return
-            settle(
-                stream,
-                account,
-                request,
-                results,
-                self._dead_letters,
-                self._summary,
-                dry_run=sender.dry_run,
-            )
+            self._settle(stream, account, request, results, self._dead_letters, self._summary)
             done += len(request)
 
     def _done(self, future: Future[None], ordinal: int) -> None:

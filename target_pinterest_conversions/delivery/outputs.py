@@ -1,0 +1,391 @@
+"""Where a run's valid events go: one :class:`Output`, chosen by :func:`make_output`.
+
+Three outputs: the API (:class:`ApiOutput`, requests to Pinterest), the dry run
+(:class:`DryRunOutput`, the same requests written to ``dry_run_path``) and Ads Manager's
+CSV upload files (:class:`CsvOutput`). :func:`make_output` is the one place that turns the
+``output`` and ``dry_run`` settings into one of them; the run, the sinks, the check and
+the command ask the output, never the settings, what to do. A new output is one more
+subclass and one more line of the factory.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Protocol
+from urllib.parse import urlsplit
+
+from target_pinterest_conversions.context.summary import RunSummary
+from target_pinterest_conversions.delivery import outcome
+from target_pinterest_conversions.delivery.batch import PendingEvent
+from target_pinterest_conversions.delivery.client import (
+    DryRunSender,
+    EventResult,
+    PinterestClient,
+    Sender,
+)
+from target_pinterest_conversions.delivery.csvfile import (
+    UPLOAD_WINDOW_SECONDS,
+    CsvWriter,
+    csv_path_problem,
+)
+from target_pinterest_conversions.delivery.deadletter import DeadLetterWriter
+from target_pinterest_conversions.delivery.pool import Deliveries
+from target_pinterest_conversions.delivery.state import StateGate
+
+logger = logging.getLogger("target-pinterest-conversions")
+
+
+class Settings(Protocol):
+    """The settings an output reads (``settings.Settings``, which delivery does not import)."""
+
+    @property
+    def output(self) -> str: ...  # noqa: D102
+    @property
+    def dry_run(self) -> bool: ...  # noqa: D102
+    @property
+    def dry_run_path(self) -> str: ...  # noqa: D102
+    @property
+    def csv_path(self) -> str: ...  # noqa: D102
+    @property
+    def api_url(self) -> str: ...  # noqa: D102
+    @property
+    def test_mode(self) -> bool: ...  # noqa: D102
+    @property
+    def accounts_label(self) -> str: ...  # noqa: D102
+    @property
+    def ad_account_id(self) -> str | None: ...  # noqa: D102
+    @property
+    def access_token(self) -> str | None: ...  # noqa: D102
+    @property
+    def max_tries(self) -> int: ...  # noqa: D102
+    @property
+    def request_timeout(self) -> float: ...  # noqa: D102
+    @property
+    def max_retry_after(self) -> float: ...  # noqa: D102
+
+
+class Run(Protocol):
+    """What an open output uses of its run (``run.Run``, which delivery does not import)."""
+
+    @property
+    def gate(self) -> StateGate: ...  # noqa: D102
+    @property
+    def deliveries(self) -> Deliveries: ...  # noqa: D102
+    @property
+    def summary(self) -> RunSummary: ...  # noqa: D102
+    def log_progress(self, stream: str = "", events: int = 0, seconds: float = 0.0) -> None: ...  # noqa: D102
+
+
+class Output(ABC):
+    """Where valid events go, and what that changes for a run.
+
+    Built from the settings alone (:func:`make_output`), it opens nothing until
+    :meth:`open`; the command asks it for its mode line and files before any input is
+    read, ``--check`` whether it contacts Pinterest.
+    """
+
+    rules: ClassVar[str] = "api"
+    """The output whose checks events pass: the key of ``conversion.checks``' tables
+    (``MAX_EVENT_AGE``, ``TOO_OLD``) and of ``validate_event``'s rules."""
+    contacts_pinterest: ClassVar[bool] = False
+    """True when events go to Pinterest: ``--check`` then sends it a test event."""
+    writes_files: ClassVar[bool] = True
+    """True when events only go to files: nothing is sent, events are counted as written."""
+    written_to: ClassVar[str] = "the dry-run file"
+    """Where events that were written, not sent, went (the summary lines)."""
+    nothing_sent: ClassVar[str] = ""
+    """``--check``'s verdict when the output contacts nobody."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._run: Run | None = None
+
+    @property
+    @abstractmethod
+    def mode(self) -> str:
+        """The first and last log lines' word on where events go."""
+
+    def wider_windows(self, max_event_age: Mapping[str, int]) -> list[str]:
+        """Other outputs that take older events (windows by :attr:`rules`), as ways out."""
+        return []
+
+    def path_problem(self) -> str | None:
+        """What is wrong with the output's own location, checked before anything else."""
+        return None
+
+    def paths(self) -> list[tuple[str, str]]:
+        """The output's files, as (setting, path), checked writable before input is read."""
+        return []
+
+    def account(self, mapped: str | None) -> str | None:
+        """A stream's one ad account, given the mapping's; ``None``: each record names its own."""
+        return mapped
+
+    def new_sender(self, user_agent: str, stop: threading.Event | None = None) -> Sender:
+        """The sender of requests (the run creates it on first use)."""
+        raise NotImplementedError(f"{type(self).__name__} sends no requests")
+
+    def settle(
+        self,
+        stream: str,
+        ad_account_id: str,
+        items: Sequence[PendingEvent],
+        results: Sequence[EventResult],
+        dead_letters: DeadLetterWriter,
+        summary: RunSummary,
+    ) -> int:
+        """Count a request's events as written to a file: no verdict of Pinterest's."""
+        return outcome.count_written(stream, ad_account_id, items, summary)
+
+    def open(self, run: Run) -> None:
+        """Open what the run writes to; the run's gate, deliveries and summary are ready."""
+        self._run = run
+
+    @property
+    def run(self) -> Run:
+        """The run the output was opened for."""
+        if self._run is None:
+            raise RuntimeError("the output is not open")
+        return self._run
+
+    def queue(
+        self,
+        stream: str,
+        context: dict[str, Any],
+        seq: int,
+        account: str,
+        event: dict[str, Any],
+        key: dict[str, Any],
+    ) -> None:
+        """Take a valid event of record ``seq``: into the sink's batch, by ad account."""
+        batches: dict[str, list[PendingEvent]] | None = context.get("events")
+        if batches is None:
+            # The batch holds undelivered events from this record on.
+            self.run.gate.open_batch(context["batch_id"], seq)
+            batches = context["events"] = {}
+        events = batches.get(account)
+        if events is None:
+            events = batches[account] = []
+        events.append(PendingEvent(event=event, key=key))
+
+    def flush(self, stream: str, context: dict[str, Any]) -> None:
+        """Hand the sink's batch, by account, to the deliveries; STATE waits for them."""
+        items = context.get("events")
+        if items:
+            self.run.deliveries.submit(stream, context["batch_id"], items)
+
+    def before_state(self, line: str) -> None:
+        """Make durable what the STATE ``line`` about to go out covers."""
+        return  # requests: STATE passes only settled events, nothing more to make durable
+
+    def after_state(self) -> None:
+        """The STATE line went out."""
+        return
+
+    def close(self, *, finished: bool) -> None:
+        """Close the output's files; ``finished``: the input was read to its end."""
+        return  # requests: the run closes the sender
+
+
+class ApiOutput(Output):
+    """``output: api``: requests to Pinterest, with its verdict on every event."""
+
+    contacts_pinterest = True
+    writes_files = False
+
+    @property
+    def mode(self) -> str:
+        """``LIVE: host, ad accounts, test mode``."""
+        settings = self.settings
+        host = urlsplit(settings.api_url).netloc or settings.api_url
+        test = ", test mode" if settings.test_mode else ""
+        return f"LIVE: {host}, {settings.accounts_label}{test}"
+
+    def wider_windows(self, max_event_age: Mapping[str, int]) -> list[str]:
+        """The CSV output takes events older than the API does."""
+        return [
+            f"use output: csv for Ads Manager's upload "
+            f"(events up to {max_event_age[CsvOutput.rules] // 86400} days old)",
+        ]
+
+    def settle(
+        self,
+        stream: str,
+        ad_account_id: str,
+        items: Sequence[PendingEvent],
+        results: Sequence[EventResult],
+        dead_letters: DeadLetterWriter,
+        summary: RunSummary,
+    ) -> int:
+        """Pinterest's verdict on each event: delivered, or dead-lettered with its reason."""
+        return outcome.settle(stream, ad_account_id, items, results, dead_letters, summary)
+
+    def new_sender(self, user_agent: str, stop: threading.Event | None = None) -> Sender:
+        """The HTTP client; it serves every ad account: each request names its own."""
+        settings = self.settings
+        return PinterestClient(
+            ad_account_id=settings.ad_account_id,
+            access_token=settings.access_token or "",
+            api_url=settings.api_url,
+            test_mode=settings.test_mode,
+            max_tries=settings.max_tries,
+            timeout=settings.request_timeout,
+            max_retry_after=settings.max_retry_after,
+            user_agent=user_agent,
+            stop=stop,
+            account_refusals=True,  # the deliveries tell a refused account from a bad token
+        )
+
+
+class DryRunOutput(ApiOutput):
+    """``dry_run: true``: the API's requests, written to ``dry_run_path``, never sent."""
+
+    contacts_pinterest = False
+    writes_files = True
+    settle = Output.settle
+    nothing_sent = (
+        "Connection check: nothing was sent: dry_run is true, so Pinterest was not "
+        "contacted and the token and ad accounts were not checked; the settings are "
+        "valid and the output files can be written. Set dry_run to false to check them"
+    )
+
+    @property
+    def mode(self) -> str:
+        """``DRY RUN: request bodies to ...``."""
+        return f"DRY RUN: request bodies to {self.settings.dry_run_path}"
+
+    def paths(self) -> list[tuple[str, str]]:
+        """The file of request bodies."""
+        return [("dry_run_path", self.settings.dry_run_path)]
+
+    def new_sender(self, user_agent: str, stop: threading.Event | None = None) -> Sender:
+        """The writer of request bodies; no network."""
+        return DryRunSender(self.settings.dry_run_path, self.settings.ad_account_id)
+
+
+class CsvOutput(Output):
+    """``output: csv``: Ads Manager's upload files under ``csv_path``; nothing is sent.
+
+    Rows are written at once, in record order, so a STATE always covers a prefix of the
+    files (delivery/csvfile.py): no batch is held open.
+    """
+
+    rules = "csv"
+    written_to = "the CSV files"
+    nothing_sent = (
+        "Connection check: nothing was sent: output is csv, so Pinterest was not "
+        "contacted; the settings are valid and the output files can be written. The "
+        "files are uploaded in Ads Manager"
+    )
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.csv: CsvWriter | None = None
+        #: Rows written per stream since the last STATE went out (cut if none follows).
+        self._rows_since_state: dict[str, int] = {}
+
+    @property
+    def mode(self) -> str:
+        """``CSV: Ads Manager upload files to ...``."""
+        return f"CSV: Ads Manager upload files to {self.settings.csv_path}"
+
+    def path_problem(self) -> str | None:
+        """What is wrong with ``csv_path`` (a file where its folder should be, ...)."""
+        return csv_path_problem(self.settings.csv_path)
+
+    def account(self, mapped: str | None) -> str:
+        """No ad account: the files are uploaded to one in Ads Manager."""
+        return ""
+
+    def open(self, run: Run) -> None:
+        """Open the files: this locks the folder and cuts a crashed run's uncovered rows."""
+        super().open(run)
+        self.csv = CsvWriter(
+            self.settings.csv_path, note=lambda text: logger.warning("csv_path: %s", text)
+        )
+
+    def queue(
+        self,
+        stream: str,
+        context: dict[str, Any],
+        seq: int,
+        account: str,
+        event: dict[str, Any],
+        key: dict[str, Any],
+    ) -> None:
+        """Write the event as a row at once, counted as written."""
+        assert self.csv is not None  # noqa: S101 - only called once open
+        self.csv.write(event)
+        self.run.summary.update(stream, events_written=1)
+        self._rows_since_state[stream] = self._rows_since_state.get(stream, 0) + 1
+
+    def flush(self, stream: str, context: dict[str, Any]) -> None:
+        """Nothing is held: only the progress line."""
+        self.run.log_progress(stream)
+
+    def before_state(self, line: str) -> None:
+        """Commit the rows the STATE ``line`` covers: fsync'ed, the manifest replaced."""
+        if self.csv is not None:
+            self.csv.commit(line)
+
+    def after_state(self) -> None:
+        """The STATE line went out: the rows it covers are confirmed."""
+        if self.csv is not None:
+            self.csv.emitted()
+            self._rows_since_state.clear()
+
+    def close(self, *, finished: bool) -> None:
+        """Close the files and say which are ready for upload, and until when."""
+        csv = self.csv
+        if csv is None:
+            return
+        cut = csv.close(finished=finished)
+        if cut:
+            summary: RunSummary = self.run.summary
+            for stream, rows in self._rows_since_state.items():
+                summary.update(stream, events_written=-rows)
+            self._rows_since_state.clear()
+            # The tap resumes from the last STATE and sends these records again.
+            logger.warning(
+                "csv_path: %d rows written after the last STATE were cut from the files: "
+                "no STATE covers them, so the next run writes them again from the records "
+                "the tap re-sends",
+                cut,
+            )
+        if csv.unsettled_rows:
+            logger.warning(
+                "csv_path: %d rows of an earlier, interrupted run are not settled yet; the "
+                "next run settles them: do not upload %s before it finishes",
+                csv.unsettled_rows,
+                csv.manifest.parent,
+            )
+        if not csv.files:
+            logger.info("No CSV file was written to %s", csv.folder)
+            return
+        files = ", ".join(str(path) for path in csv.files)
+        deadline = ""
+        if csv.oldest_event_time is not None:
+            last = csv.oldest_event_time + UPLOAD_WINDOW_SECONDS
+            deadline = time.strftime(" before %Y-%m-%d %H:%M UTC", time.gmtime(last))
+        logger.info(
+            "CSV files ready for upload in Ads Manager%s (Pinterest takes rows up to 30 days "
+            "after the conversion): %s",
+            deadline,
+            files,
+        )
+
+
+def make_output(settings: Settings) -> Output:
+    """The output the settings ask for: the one place ``output`` and ``dry_run`` are read.
+
+    ``load_settings`` has refused a dry run with ``output: csv``.
+    """
+    if settings.output == "csv":
+        return CsvOutput(settings)
+    if settings.dry_run:
+        return DryRunOutput(settings)
+    return ApiOutput(settings)
