@@ -121,7 +121,7 @@ class PinterestEventsSink(BatchSink):
         account = self._account
         problem: tuple[str, ...] = ()  # why the record has no account, when it has none
         if account is None:
-            account, why = self._mapping.ad_account(record)
+            account, why = self._converter.ad_account(record)
             problem = (why,) if why else ()
         converted = self._converter.convert(record, int(time.time()))
         if converted.event is not None:

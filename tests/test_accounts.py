@@ -17,6 +17,7 @@ import pytest
 
 from target_pinterest_conversions.check import NothingChecked, check_connection
 from target_pinterest_conversions.context.summary import RunSummary
+from target_pinterest_conversions.conversion.reading import StreamReader
 from target_pinterest_conversions.delivery.batch import PendingEvent
 from target_pinterest_conversions.delivery.client import (
     EventResult,
@@ -116,15 +117,16 @@ def test_a_bad_ad_account_id_is_a_config_error_naming_the_setting(spec, message)
 
 def test_a_record_names_its_account_or_is_refused_with_a_reason_that_never_echoes_it():
     mapping = parse_stream_mapping("events", {**BASE, "ad_account_id": ["brand.account", "acct"]})
-    assert mapping.ad_account({"brand": {"account": " 111 "}}) == ("111", None)
-    assert mapping.ad_account({"acct": 222}) == ("222", None)
-    assert mapping.ad_account({}) == (
+    reader = StreamReader(mapping)
+    assert reader.ad_account({"brand": {"account": " 111 "}}) == ("111", None)
+    assert reader.ad_account({"acct": 222}) == ("222", None)
+    assert reader.ad_account({}) == (
         None,
         "ad_account_id is missing: the record has no value for streams.events.ad_account_id",
     )
-    assert mapping.ad_account({"acct": "  "})[1].startswith("ad_account_id is missing")
+    assert reader.ad_account({"acct": "  "})[1].startswith("ad_account_id is missing")
     for wrong in ("jane@example.com", "1" * 19, 12.5, True, {"id": 1}):
-        account, reason = mapping.ad_account({"acct": wrong})
+        account, reason = reader.ad_account({"acct": wrong})
         assert account is None
         assert reason == "ad_account_id is not 1 to 18 digits (streams.events.ad_account_id)"
 

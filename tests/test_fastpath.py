@@ -21,12 +21,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from target_pinterest_conversions.codegen.fastpath import compile_fast_path
+from target_pinterest_conversions.conversion._codegen.fastpath import compile_fast_path
 from target_pinterest_conversions.conversion.pipeline import convert_record, record_key
+from target_pinterest_conversions.conversion.schema import MappedFieldsValidator
 from target_pinterest_conversions.mapping.binding import bind_mapping
 from target_pinterest_conversions.mapping.parse import parse_stream_mapping
 from target_pinterest_conversions.mapping.presets import PRESETS
-from target_pinterest_conversions.mapping.schema import MappedFieldsValidator
 from target_pinterest_conversions.mapping.spec import StreamMapping
 from target_pinterest_conversions.pinterest.fields import (
     CONTENTS,

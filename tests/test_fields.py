@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from target_pinterest_conversions.codegen import fastpath
 from target_pinterest_conversions.conversion import event as events
 from target_pinterest_conversions.conversion import hashing, info, user_data
+from target_pinterest_conversions.conversion._codegen import fastpath
 from target_pinterest_conversions.mapping import keys as mapping
 from target_pinterest_conversions.pinterest.fields import (
     APP_INFO,

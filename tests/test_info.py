@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from target_pinterest_conversions.codegen.fastpath import compile_fast_path
+from target_pinterest_conversions.conversion._codegen.fastpath import compile_fast_path
 from target_pinterest_conversions.conversion.info import (
     build_info,
     checked_converter,

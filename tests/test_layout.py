@@ -1,4 +1,4 @@
-"""The README's layout tree is the package's, and its pure packages are the contract's."""
+"""The README's layout tree is the package's; its pure packages and layers are the contracts'."""
 
 from __future__ import annotations
 
@@ -24,19 +24,20 @@ def _readme_modules() -> tuple[set[str], set[str]]:
     """Module paths and the packages and top-level modules marked ``[pure]``, from the README."""
     modules: set[str] = set()
     pure: set[str] = set()
-    folder = ""
+    folders: list[str] = []  # the folders the line is in, outermost first
     for line in _tree().splitlines():
         match = re.match(r"^[│ ]*[├└]── (\S+)\s*(.*)$", line)
         if not match:
             continue
         name, text = match.groups()
         depth = line.index(name) // 4
+        del folders[depth - 1 :]
         if name.endswith("/"):
-            folder = name.rstrip("/")
-            if text.startswith("[pure]"):
-                pure.add(folder)
+            folders.append(name.rstrip("/"))
+            if depth == 1 and text.startswith("[pure]"):
+                pure.add(folders[0])
             continue
-        modules.add(f"{folder}/{name}" if depth > 1 else name)
+        modules.add("/".join([*folders, name]))
         if depth == 1 and text.startswith("[pure]"):
             pure.add(name.removesuffix(".py"))
     return modules, pure
@@ -80,5 +81,29 @@ def test_the_pure_packages_are_the_ones_the_import_contract_holds():
 def test_the_errors_import_none_of_ours():
     # Every module may import errors.py; it imports no other module of ours.
     errors = ["target_pinterest_conversions.errors"]
-    leaf = next(c for c in _contracts() if c["source_modules"] == errors)
+    leaf = next(c for c in _contracts() if c.get("source_modules") == errors)
     assert {m.split(".", 1)[1] for m in leaf["forbidden_modules"]} == _top_level() - {"errors"}
+
+
+def _layers_contract() -> dict:
+    return next(c for c in _contracts() if c["type"] == "layers")
+
+
+def test_every_module_has_its_layer_and_the_readme_names_them_in_order():
+    layers = _layers_contract()
+    assert layers["containers"] == ["target_pinterest_conversions"]
+    assert layers["exhaustive"] is True
+    named = {name.strip() for layer in layers["layers"] for name in re.split("[|:]", layer)}
+    assert named == _top_level()
+    # The README's one-line picture of the layers is the contract's, top to bottom.
+    text = " ".join(README.split("Imports run one way", 1)[1].split("\n\n", 1)[0].split())
+    line = re.search(r"`__main__`.*?`about \| errors`", text)
+    assert line is not None
+    assert re.findall(r"`([^`]+)`", line.group(0)) == layers["layers"]
+
+
+def test_the_code_generator_is_conversions_alone():
+    private = next(c for c in _contracts() if c["type"] == "private_modules")
+    assert private["packages_with_private_modules"] == ["target_pinterest_conversions"]
+    assert (PACKAGE / "conversion" / "_codegen").is_dir()
+    assert not (PACKAGE / "codegen").exists()

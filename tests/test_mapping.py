@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from target_pinterest_conversions.codegen.emit import resolve_path
+from target_pinterest_conversions.conversion._codegen.emit import compile_getter, resolve_path
+from target_pinterest_conversions.conversion.reading import StreamReader
 from target_pinterest_conversions.mapping.binding import MappingSchemaError, bind_mapping, find_path
 from target_pinterest_conversions.mapping.parse import parse_source, parse_stream_mapping
 from target_pinterest_conversions.mapping.presets import TAP_SHOPIFY_ORDERS, expand_preset
@@ -28,9 +29,9 @@ def test_paths_lists_and_constants():
     assert resolve_path(RECORD, ("lines", "1", "sku")) == "B"
     assert resolve_path(RECORD, ("lines", "5", "sku")) is None
     assert resolve_path(RECORD, ("email", "x")) is None
-    assert parse_source(["email", "customer.email"], "s").get(RECORD) == "c@example.com"
-    assert parse_source({"const": "USD"}, "s").get(RECORD) == "USD"
-    assert parse_source("customer.tags", "s").get(RECORD) is None
+    assert compile_getter(parse_source(["email", "customer.email"], "s"))(RECORD) == "c@example.com"
+    assert compile_getter(parse_source({"const": "USD"}, "s"))(RECORD) == "USD"
+    assert compile_getter(parse_source("customer.tags", "s"))(RECORD) is None
 
 
 @pytest.mark.parametrize(
@@ -76,7 +77,7 @@ def test_event_names_from_a_field():
         mapping = parse_stream_mapping(
             "s", {"action_source": "web", "event_time": "ts", "event_name_from": "event", **kw}
         )
-        raw = mapping.extract({"event": value})
+        raw = StreamReader(mapping).extract({"event": value})
         return raw.event_name, raw.reason, raw.skipped
 
     both = {"event_name_map": ["segment", "converge"]}
@@ -109,15 +110,16 @@ def test_action_source_from_a_field():
             "action_source": "web",
         },
     )
-    assert mapping.extract({"ch": "pos"}).action_source == "offline"
-    assert mapping.extract({"ch": "App_iOS"}).action_source == "app_ios"
-    assert mapping.extract({"ch": "email"}).action_source == "web"
-    assert mapping.extract({}).action_source == "web"
+    reader = StreamReader(mapping)
+    assert reader.extract({"ch": "pos"}).action_source == "offline"
+    assert reader.extract({"ch": "App_iOS"}).action_source == "app_ios"
+    assert reader.extract({"ch": "email"}).action_source == "web"
+    assert reader.extract({}).action_source == "web"
     strict = parse_stream_mapping(
         "s", {"event_name": "lead", "event_time": "ts", "action_source_from": "ch"}
     )
     assert (
-        strict.extract({"ch": "email"}).reason
+        StreamReader(strict).extract({"ch": "email"}).reason
         == "action_source 'email' is not one of web, app_android, app_ios, offline"
     )
 
@@ -132,9 +134,10 @@ def test_event_per_item():
             "custom_data": {"content_ids": "$item.sku"},
         },
     )
-    raws = mapping.extract_all(RECORD)
+    reader = StreamReader(mapping)
+    raws = reader.extract_all(RECORD)
     assert [(r.item_index, r.custom_data["content_ids"]) for r in raws] == [(0, "A"), (1, "B")]
-    assert len(mapping.extract_all({**RECORD, "lines": []})) == 1
+    assert len(reader.extract_all({**RECORD, "lines": []})) == 1
     assert not mapping.item_scoped_event_id()
     scoped = parse_stream_mapping("s", {**BASE, "event_id": "$item.sku", "event_per_item": "lines"})
     assert scoped.item_scoped_event_id()
@@ -272,5 +275,6 @@ def test_paths_read_through_any_mapping_as_through_dicts():
             ),
         },
     )
-    assert mapping.extract(proxied) == mapping.extract(plain)
-    assert mapping.extract(plain).user_data == {"em": "j@example.com", "fn": "Jane"}
+    reader = StreamReader(mapping)
+    assert reader.extract(proxied) == reader.extract(plain)
+    assert reader.extract(plain).user_data == {"em": "j@example.com", "fn": "Jane"}

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 import pytest
 
-from target_pinterest_conversions.codegen.typecheck import compile_type_check
+from target_pinterest_conversions.conversion._codegen.typecheck import compile_type_check
 from target_pinterest_conversions.conversion.checks import validate_event
 from target_pinterest_conversions.conversion.event import (
     build_custom_data,
@@ -32,6 +32,7 @@ from target_pinterest_conversions.conversion.geo import (
 )
 from target_pinterest_conversions.conversion.hashing import digest_memo, hash_value, text_digester
 from target_pinterest_conversions.conversion.phone import normalize_phone
+from target_pinterest_conversions.conversion.schema import MappedFieldsValidator, guards, schema_at
 from target_pinterest_conversions.conversion.text import DroppedValue, is_sha256_hex
 from target_pinterest_conversions.conversion.types import (
     EventError,
@@ -42,7 +43,6 @@ from target_pinterest_conversions.conversion.types import (
     to_unix_seconds,
 )
 from target_pinterest_conversions.conversion.user_data import build_user_data, record_country
-from target_pinterest_conversions.mapping.schema import MappedFieldsValidator, guards, schema_at
 from target_pinterest_conversions.mapping.spec import RawEvent
 from target_pinterest_conversions.mapping.suggest import did_you_mean, nearest, suggest_event_name
 from target_pinterest_conversions.pinterest.limits import (

@@ -1,4 +1,4 @@
-"""Checks before sending (conversion.checks; the record check is mapping.schema)."""
+"""Checks before sending (conversion.checks; the record check is conversion.schema)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft7Validator
 
-from target_pinterest_conversions.codegen.typecheck import compile_type_check
 from target_pinterest_conversions.conversion import checks
+from target_pinterest_conversions.conversion._codegen.typecheck import compile_type_check
 from target_pinterest_conversions.conversion.checks import has_match_key, validate_event
-from target_pinterest_conversions.mapping.schema import MappedFieldsValidator, prune_schema
+from target_pinterest_conversions.conversion.schema import MappedFieldsValidator, prune_schema
 
 NOW = 1_800_000_000
 API_WINDOW = 7 * 86_400

@@ -2,6 +2,8 @@
 
 ``types`` (converters), ``event`` (the event object), ``text``, ``phone``, ``geo`` and
 ``hashing`` (personal data by topic), ``user_data``, ``checks`` (Pinterest's rules for an
-event), ``values`` (what counts as empty), ``pipeline`` (one record through all of them)
-and ``converter`` (each stream's choice of route). Pure: no I/O.
+event), ``values`` (what counts as empty), ``rules`` and ``reading`` (a mapping applied to
+records), ``schema`` (the record check), ``pipeline`` (one record through all of them) and
+``converter`` (each stream's choice of route). ``_codegen`` generates their code and is
+theirs alone. Pure: no I/O.
 """

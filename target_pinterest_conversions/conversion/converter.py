@@ -18,9 +18,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from target_pinterest_conversions.codegen.fastpath import FastPath, compile_fast_path
+from target_pinterest_conversions.conversion._codegen.fastpath import FastPath, compile_fast_path
 from target_pinterest_conversions.conversion.pipeline import Conversion, convert_record, record_key
-from target_pinterest_conversions.mapping.schema import MappedFieldsValidator
+from target_pinterest_conversions.conversion.reading import StreamReader
+from target_pinterest_conversions.conversion.schema import MappedFieldsValidator
 from target_pinterest_conversions.mapping.spec import StreamMapping
 
 
@@ -52,6 +53,8 @@ class StreamConverter:
         output: str = "api",
     ) -> None:
         self.mapping = mapping
+        #: The mapping's generated reader: raw events, and the record's ad account.
+        self.reader = StreamReader(mapping)
         self.output = output
         self.key_properties = list(key_properties)
         self.partner_name = partner_name
@@ -95,8 +98,13 @@ class StreamConverter:
             partner_name=self.partner_name,
             default_country=self.default_country,
             output=self.output,
+            reader=self.reader,
         )
         return Converted(key, None, conversions)
+
+    def ad_account(self, record: Mapping[str, Any]) -> tuple[str | None, str | None]:
+        """The record's ad account, or why it has none (see :meth:`StreamReader.ad_account`)."""
+        return self.reader.ad_account(record)
 
     def _schema_rejection(self, record: dict[str, Any], key: dict[str, Any]) -> Converted | None:
         """The record rejected for breaking the stream schema on a mapped path, if it does."""

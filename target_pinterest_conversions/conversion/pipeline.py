@@ -10,6 +10,7 @@ from typing import Any
 from target_pinterest_conversions.conversion.checks import KNOWN_EVENT_NAMES, validate_event
 from target_pinterest_conversions.conversion.event import build_event
 from target_pinterest_conversions.conversion.info import build_info
+from target_pinterest_conversions.conversion.reading import StreamReader
 from target_pinterest_conversions.conversion.types import EventError
 from target_pinterest_conversions.conversion.user_data import build_user_data
 from target_pinterest_conversions.mapping.spec import RawEvent, StreamMapping
@@ -75,18 +76,23 @@ def convert_record(
     partner_name: str | None = None,
     default_country: str | None = None,
     output: str = "api",
+    reader: StreamReader | None = None,
 ) -> list[Conversion]:
     """Convert one record into checked Pinterest events, or the reasons it cannot be.
 
     A record gives one conversion, or one per item with ``event_per_item``; ``output``
-    (``api`` or ``csv``) sets the checks' time window and rules.
+    (``api`` or ``csv``) sets the checks' time window and rules. ``reader`` is the
+    mapping's, built once per stream (:class:`StreamReader`); without it, one is built
+    for this record.
     """
     key = record_key(record, key_properties, mapping.hashed_paths)
+    if reader is None:
+        reader = StreamReader(mapping)
     return [
         _convert(
             raw, record, key, mapping, key_properties, now, partner_name, default_country, output
         )
-        for raw in mapping.extract_all(record)
+        for raw in reader.extract_all(record)
     ]
 
 

@@ -1,4 +1,4 @@
-"""``skip_when``: per-stream conditions on record fields that leave a record out. Pure.
+"""``skip_when``: per-stream conditions on record fields that leave a record out, parsed. Pure.
 
 A skipped record is counted in the summary under its reason (the condition that held),
 never dead-lettered and never sent, and STATE moves past it like past a sent one.
@@ -16,6 +16,7 @@ A condition is one of::
 Values compare by JSON value: ``true`` equals only a boolean true (not ``1``), numbers
 equal by value (``2`` and ``2.0``), text exactly. *Present* is a value that is not empty
 (not null, blank text, ``[]`` or ``{}``); *truthy* is present and not ``false`` or ``0``.
+Conversion tests them on records (:mod:`~target_pinterest_conversions.conversion.rules`).
 """
 
 from __future__ import annotations
@@ -23,10 +24,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
-from target_pinterest_conversions.conversion.values import is_empty
 from target_pinterest_conversions.mapping.spec import MappingConfigError, Source
 
 _TESTS = ("present", "absent", "truthy", "falsy")
@@ -43,20 +42,6 @@ class Condition:
     operand: Any = None
     parts: tuple[Condition, ...] = ()
 
-    def holds(self, record: Mapping[str, Any]) -> bool:
-        """Tell whether the condition holds for ``record``."""
-        if self.source is None:
-            found = (part.holds(record) for part in self.parts)
-            return all(found) if self.operator == "all_of" else any(found)
-        value = self.source.get(record)
-        if self.operator == "equals":
-            return _same(value, self.operand)
-        if self.operator == "in":
-            return any(_same(value, option) for option in self.operand)
-        if self.operator == "not_in":
-            return not any(_same(value, option) for option in self.operand)
-        return _TEST_FUNCTIONS[self.operand](value)
-
     def sources(self) -> list[Source]:
         """Every field source the condition reads."""
         if self.source is not None:
@@ -64,40 +49,11 @@ class Condition:
         return [src for part in self.parts for src in part.sources()]
 
 
-def _same(value: object, operand: object) -> bool:
-    if isinstance(value, bool) or isinstance(operand, bool):
-        return type(value) is type(operand) and value == operand
-    if isinstance(value, (int, float, Decimal)) and isinstance(operand, (int, float, Decimal)):
-        return Decimal(str(value)) == Decimal(str(operand))
-    return type(value) is type(operand) and value == operand
-
-
-def _truthy(value: object) -> bool:
-    if is_empty(value) or value is False:
-        return False
-    return not (isinstance(value, (int, float, Decimal)) and value == 0)
-
-
-_TEST_FUNCTIONS: Mapping[str, Callable[[object], bool]] = {
-    "present": lambda value: not is_empty(value),
-    "absent": is_empty,
-    "truthy": _truthy,
-    "falsy": lambda value: not _truthy(value),
-}
-
-
 @dataclass(frozen=True)
 class SkipRule:
     """The parsed ``skip_when`` of a stream: conditions, any of which skips a record."""
 
     conditions: tuple[Condition, ...]
-
-    def reason(self, record: Mapping[str, Any]) -> str | None:
-        """Return why ``record`` is skipped (the first condition that holds), else ``None``."""
-        for condition in self.conditions:
-            if condition.holds(record):
-                return f"skip_when: {condition.text}"
-        return None
 
     def sources(self) -> list[Source]:
         """Every field source the rule reads."""

@@ -1,9 +1,10 @@
 """The parsed model of one stream's mapping: sources, name rules, the raw event. Pure.
 
 A :class:`StreamMapping` is what :func:`~.parse.parse_stream_mapping` makes of the
-``streams.<name>`` setting; :meth:`StreamMapping.extract_all` then reads one record into
-one :class:`RawEvent` (or one per item with ``event_per_item``) without converting or
-hashing anything. The reading code is generated once per mapping by :mod:`..codegen`.
+``streams.<name>`` setting: plain data, nothing compiled. Conversion reads a record with
+it (:class:`~target_pinterest_conversions.conversion.reading.StreamReader`) into one
+:class:`RawEvent`, or one per item with ``event_per_item``, from code it generates once
+per stream.
 
 A *value source* is one of:
 
@@ -16,14 +17,12 @@ A *value source* is one of:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from target_pinterest_conversions.errors import ConfigError
 from target_pinterest_conversions.mapping.keys import ITEM
-from target_pinterest_conversions.pinterest.limits import InvalidText, ad_account_id
-from target_pinterest_conversions.pinterest.vocabulary import ACTION_SOURCES, name_key
 
 if TYPE_CHECKING:
     from target_pinterest_conversions.mapping.filters import SkipRule
@@ -51,15 +50,6 @@ class Source:
     from_preset: bool = False
     url_params: tuple[str | None, ...] = ()
 
-    def __post_init__(self) -> None:
-        # Generated once per source (the code the extractor inlines), so reading a
-        # value costs no generic path walk: it runs for every record.
-        object.__setattr__(self, "get", _compile_getter(self))
-
-    def get(self, record: Mapping[str, Any]) -> Any:  # replaced per instance
-        """Return the constant, or the first non-empty value found along ``paths``."""
-        return _compile_getter(self)(record)
-
     @property
     def is_const(self) -> bool:
         """Tell whether the source is a constant."""
@@ -72,13 +62,6 @@ class Source:
     def url_param(self, index: int) -> str | None:
         """Return the query parameter read from the URL at ``paths[index]``, if any."""
         return self.url_params[index] if index < len(self.url_params) else None
-
-
-def _compile_getter(src: Source) -> Callable[[Any], Any]:
-    # Imported here: the code generator reads this module's classes (a cycle at load).
-    from target_pinterest_conversions.codegen.emit import compile_getter
-
-    return compile_getter(src)
 
 
 @dataclass(frozen=True)
@@ -97,35 +80,6 @@ class NameRule:
     fallback: str = "custom"
     label: str = "event name"
 
-    def resolve(self, record: Mapping[str, Any]) -> tuple[str | None, str | None, bool]:
-        """Return ``(value, reason, skipped)``; ``value`` is None when there is no event."""
-        if self.source is None:
-            return self.const, None, False
-        raw = self.source.get(record)
-        if not isinstance(raw, (str, int)) or isinstance(raw, bool) or not str(raw).strip():
-            if self.const is not None:
-                return self.const, None, False
-            return None, f"{self.label} field is empty", False
-        text = str(raw).strip()
-        mapped = self.table.get(name_key(text))
-        if mapped is not None:
-            return mapped, None, False
-        if isinstance(raw, InvalidText):
-            # Read as an empty field: no request, reason or file can hold its text.
-            if self.const is not None:
-                return self.const, None, False
-            reason = f"{self.label} field is not valid Unicode (it holds a lone surrogate)"
-            return None, reason, False
-        if self.fallback == "as_is":
-            return text, None, False
-        if self.fallback == "custom":
-            return "custom", None, False
-        if self.fallback == "skip":
-            return None, f"{self.label} '{text[:60]}' is not mapped", True
-        if self.const is not None:
-            return self.const, None, False
-        return None, f"{self.label} '{text[:60]}' is not one of {', '.join(ACTION_SOURCES)}", False
-
 
 @dataclass(frozen=True)
 class ContentsSpec:
@@ -133,9 +87,6 @@ class ContentsSpec:
 
     array: Source
     items: Mapping[str, Source]
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_item", _compile_group(self.items))
 
 
 @dataclass(slots=True)
@@ -164,7 +115,7 @@ class RawEvent:
 
 @dataclass(frozen=True)
 class StreamMapping:
-    """The parsed mapping of one stream; its reading code is generated on creation.
+    """The parsed mapping of one stream: plain data, read by conversion's generated code.
 
     ``info`` maps each object group the mapping sets (``app_info``, ``device_info``, in
     event order) to its sources, keys in the registry's order.
@@ -189,51 +140,15 @@ class StreamMapping:
     ad_account_id: Source | None = None
     """The stream's own ad account (a constant, or record paths); ``None``: the top-level one."""
 
-    def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "_name_rule", self.event_name_rule or NameRule(const=self.event_name)
-        )
-        object.__setattr__(
-            self, "_source_rule", self.action_source_rule or NameRule(const=self.action_source)
-        )
-        object.__setattr__(self, "_extract", _compile_extractor(self))
+    @property
+    def name_rule(self) -> NameRule:
+        """The event name's rule: ``event_name_from``, else the constant ``event_name``."""
+        return self.event_name_rule or NameRule(const=self.event_name)
 
-    def extract(self, record: Mapping[str, Any]) -> RawEvent:
-        """Read the raw parts of the record's (first) event."""
-        return self.extract_all(record)[0]
-
-    def extract_all(self, record: Mapping[str, Any]) -> list[RawEvent]:
-        """Read the record's events: one, or one per item with ``event_per_item``.
-
-        A record whose ``event_per_item`` array is empty yields one event without item.
-        """
-        if self.skip_when is not None and (reason := self.skip_when.reason(record)):
-            return [RawEvent(None, None, None, None, {}, {}, reason=reason, skipped=True)]
-        if self.event_per_item is None:
-            return [self._extract(record, None)]  # type: ignore[attr-defined]
-        items = self.event_per_item.get(record)
-        if not isinstance(items, list) or not items:
-            return [self._extract(record, None)]  # type: ignore[attr-defined]
-        extract = self._extract  # type: ignore[attr-defined]
-        return [extract({**record, ITEM: item}, index) for index, item in enumerate(items)]
-
-    def ad_account(self, record: Mapping[str, Any]) -> tuple[str | None, str | None]:
-        """Return ``(account, None)`` for the record's ad account, or ``(None, reason)``.
-
-        Only for a mapping whose ``ad_account_id`` reads the record. The reason names the
-        setting, never the value: a wrongly mapped field may hold personal data.
-        """
-        source = self.ad_account_id
-        if source is None:
-            raise ValueError(f"streams.{self.stream} has no ad_account_id of its own")
-        value = source.get(record)
-        account = ad_account_id(value)
-        if account is not None:
-            return account, None
-        setting = f"streams.{self.stream}.ad_account_id"
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None, f"ad_account_id is missing: the record has no value for {setting}"
-        return None, f"ad_account_id is not 1 to 18 digits ({setting})"
+    @property
+    def source_rule(self) -> NameRule:
+        """The action source's rule: ``action_source_from``, else ``action_source``."""
+        return self.action_source_rule or NameRule(const=self.action_source)
 
     def item_scoped_event_id(self) -> bool:
         """Tell whether the mapped event id already differs per item (reads ``$item``)."""
@@ -289,18 +204,6 @@ class StreamMapping:
                             for p in _expand_item(f"{array}.[].{item}", item_arrays)
                         ]
         return out
-
-
-def _compile_group(sources: Mapping[str, Source]) -> Callable[[Any], dict[str, Any]]:
-    from target_pinterest_conversions.codegen.emit import compile_group
-
-    return compile_group(sources)
-
-
-def _compile_extractor(mapping: StreamMapping) -> Callable[[Any, int | None], RawEvent]:
-    from target_pinterest_conversions.codegen.extractor import compile_extractor
-
-    return compile_extractor(mapping)
 
 
 def _expand_item(path: str, item_arrays: Sequence[str]) -> list[str]:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from target_pinterest_conversions.codegen.emit import define_function
+from target_pinterest_conversions.conversion._codegen.emit import define_function
 
 # Keywords that do not constrain a value, so a type check alone settles the schema.
 _ANNOTATIONS = frozenset(

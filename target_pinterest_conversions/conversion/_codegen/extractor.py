@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from target_pinterest_conversions.codegen.emit import (
+from target_pinterest_conversions.conversion._codegen.emit import (
     code_namespace,
+    compile_group,
     define_function,
     group_code,
     source_code,
 )
+from target_pinterest_conversions.conversion.rules import name_resolver
 from target_pinterest_conversions.conversion.values import as_list_code
 from target_pinterest_conversions.mapping.spec import RawEvent, StreamMapping
 
@@ -24,12 +26,12 @@ def compile_extractor(mapping: StreamMapping) -> Callable[[Any, int | None], Raw
     ns = code_namespace()
     ns["_Raw"] = RawEvent
     lines = ["def extract(r, index):"]
-    for var, rule in (("name", mapping._name_rule), ("source", mapping._source_rule)):  # type: ignore[attr-defined]
+    for var, rule in (("name", mapping.name_rule), ("source", mapping.source_rule)):
         if rule.source is None:
             ns[f"const_{var}"] = rule.const
             lines.append(f"    {var}, {var}_reason, {var}_skipped = const_{var}, None, False")
         else:
-            ns[f"rule_{var}"] = rule.resolve
+            ns[f"rule_{var}"] = name_resolver(rule)
             lines.append(f"    {var}, {var}_reason, {var}_skipped = rule_{var}(r)")
     lines += source_code(mapping.event_time, "time", "r", "t", ns)
     if mapping.event_id is None:
@@ -41,7 +43,7 @@ def compile_extractor(mapping: StreamMapping) -> Callable[[Any, int | None], Raw
     if mapping.contents is None:
         lines.append("    contents = None")
     else:
-        ns["_item"] = mapping.contents._item  # type: ignore[attr-defined]
+        ns["_item"] = compile_group(mapping.contents.items)
         lines += source_code(mapping.contents.array, "arr", "r", "a", ns)
         lines += [
             "    if arr is None:",

@@ -14,7 +14,10 @@ import fastjsonschema
 from jsonschema import Draft7Validator
 from jsonschema.validators import validator_for
 
-from target_pinterest_conversions.codegen.typecheck import compile_type_check, node_classes
+from target_pinterest_conversions.conversion._codegen.typecheck import (
+    compile_type_check,
+    node_classes,
+)
 
 
 class MappedFieldsValidator:

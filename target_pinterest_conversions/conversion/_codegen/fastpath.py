@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from target_pinterest_conversions.codegen.emit import (
+from target_pinterest_conversions.conversion._codegen.emit import (
     Guards,
     code_namespace,
     define_function,
@@ -52,11 +52,12 @@ from target_pinterest_conversions.conversion.hashing import (
     text_digester,
 )
 from target_pinterest_conversions.conversion.info import INFO_CONVERTERS
+from target_pinterest_conversions.conversion.rules import name_resolver, skip_reason
+from target_pinterest_conversions.conversion.schema import guards as schema_guards
 from target_pinterest_conversions.conversion.text import DroppedValue, normalize_plain
 from target_pinterest_conversions.conversion.types import INLINE_FORMS, EventError
 from target_pinterest_conversions.conversion.user_data import PLAIN_KEYS
 from target_pinterest_conversions.conversion.values import as_list_code
-from target_pinterest_conversions.mapping.schema import guards as schema_guards
 from target_pinterest_conversions.mapping.spec import ContentsSpec, NameRule, Source, StreamMapping
 from target_pinterest_conversions.pinterest.fields import CONTENTS, CUSTOM_DATA, field
 
@@ -172,7 +173,7 @@ class _Builder:
         if rule.source is None:
             self.ns[f"const_{var}"] = rule.const
             return [f"    {var} = const_{var}"]
-        self.ns[f"rule_{var}"] = rule.resolve
+        self.ns[f"rule_{var}"] = name_resolver(rule)
         # The rule reads its field itself; checked, its paths are read once more first.
         checks = self.read(rule.source, "_", var) if self.checked else []
         return [
@@ -356,11 +357,11 @@ def compile_fast_path(
         # A record skip_when leaves out takes the full route, which counts it by reason.
         for i, src in enumerate(mapping.skip_when.sources()):
             body += read(src, "_", f"k{i}") if build.checked else []
-        build.ns["_skip"] = mapping.skip_when.reason
+        build.ns["_skip"] = skip_reason(mapping.skip_when)
         body.append("    if _skip(r) is not None: return None")
-    body += build.rule("name", mapping._name_rule)  # type: ignore[attr-defined]
+    body += build.rule("name", mapping.name_rule)
     body.append("    if name not in _known: return None")
-    body += build.rule("source", mapping._source_rule)  # type: ignore[attr-defined]
+    body += build.rule("source", mapping.source_rule)
     body += read(mapping.event_time, "t", "t")
     body.append("    ev = _start(name, source, t)")
     if mapping.event_id is None:
