@@ -300,7 +300,14 @@ def test_fast_path_agrees_with_the_full_pipeline(
     assert fast is not None
     reach = {"events": 0, "fields": set()}
 
-    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    # Derandomized: the reach checks below are counts over the draws, which must hold on
+    # every run, not on most.
+    @settings(
+        max_examples=150,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
     @given(data=st.data())
     def check(data: st.DataObject) -> None:
         record = data.draw(records(mapping))
@@ -478,7 +485,15 @@ def test_checked_fast_path_gives_events_only_for_records_the_schema_admits(
 ) -> None:
     reach = {"examples": 0, "events": 0}
 
-    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    # Derandomized: the floor on reach below must hold on every run, and a random draw
+    # gave as few as 15 events (once, apparently, under 10); the other property tests of
+    # this file keep drawing new examples each run.
+    @settings(
+        max_examples=200,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
     @given(data=st.data())
     def check(data: st.DataObject) -> None:
         reach["examples"] += 1
@@ -489,8 +504,8 @@ def test_checked_fast_path_gives_events_only_for_records_the_schema_admits(
     if mapping.contents is not None and len(mapping.contents.array.paths) > 1:
         return  # no checked fast path for it (asserted in each example)
     print(f"reach: {reach}")  # shown with -s
-    # Measured 25 to 110 of about 210 per mapping over three runs (2 of 480 before the
-    # schemas admitting usual values and the clean records).
+    # Random draws gave 15 to 110 of about 210 per mapping (2 of 480 before the schemas
+    # admitting usual values and the clean records).
     assert reach["events"] >= 10, reach
 
 

@@ -152,7 +152,13 @@ ITEM_MAPPING = parse_stream_mapping(
 def test_any_record_gives_valid_events_or_reasons():
     reach = {"examples": 0, "events": 0, "rejected": 0}
 
-    @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    # Derandomized: the reach floors below are counts over the draws and must hold every run.
+    @settings(
+        max_examples=400,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
     @given(records, st.sampled_from([MAPPING, ITEM_MAPPING]), st.sampled_from([None, "US", "GB"]))
     def check(record, mapping, country):
         reach["examples"] += 1
