@@ -336,4 +336,5 @@ def test_stopping_ends_the_wait_between_tries_at_once(requests_mock):
     started = time.monotonic()
     with pytest.raises(DeliveryStopped):
         api.send(EVENTS)
-    assert time.monotonic() - started < 5
+    # The wait asked for is 200 s: any loaded machine ends it far sooner once stopped.
+    assert time.monotonic() - started < 60
