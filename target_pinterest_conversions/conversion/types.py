@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
 
 from target_pinterest_conversions.conversion.values import as_list
 from target_pinterest_conversions.pinterest.limits import (
@@ -35,7 +36,6 @@ _EPOCH_MS_THRESHOLD = 100_000_000_000  # 1973 in ms, year 5138 in s: beyond is m
 _MAX_EPOCH_MS = Decimal(INT64_MAX * 1000 + 999)
 DECIMAL_PRECISION = 28  # the default decimal context's precision, which normalize() rounds to
 _NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
-_CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 
 
 class EventError(ValueError):
@@ -44,6 +44,65 @@ class EventError(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+@dataclass(frozen=True)
+class InlineForm:
+    """A converter's usual case written once, as expressions, for generated code.
+
+    Where ``test`` holds for the value ``v`` (it may bind ``s``), ``result`` is what the
+    converter returns. The converters below are built from these forms
+    (:func:`_fronted`), and the fast path inlines the same text: the usual case of each
+    rule exists once.
+    """
+
+    test: str
+    result: str
+
+
+INLINE_FORMS: Mapping[str, InlineForm] = {
+    "text": InlineForm("v.__class__ is str and (s := v.strip())", "s"),
+    "integer": InlineForm(f"v.__class__ is int and {INT64_MIN} <= v <= {INT64_MAX}", "v"),
+    # Three ASCII letters once stripped, sent upper-case: ISO-4217's form.
+    "currency": InlineForm(
+        "v.__class__ is str and len(s := v.strip()) == 3 and s.isascii() and s.isalpha()",
+        "s.upper()",
+    ),
+    # A finite Decimal's str() without exponent is its plain form (it never expands an
+    # exponent); trailing zeros go, as normalize() would drop them, without its cost: the
+    # value has no more digits than the context's precision.
+    "decimal": InlineForm(
+        "v.__class__ is _Decimal and 'E' not in (s := str(v)) and s[-1].isdigit() "
+        f"and len(s) <= {DECIMAL_PRECISION}",
+        "('0' if (s := (s.rstrip('0').rstrip('.') if '.' in s else s)) in ('-0', '') else s)",
+    ),
+}
+"""Inline forms by registry kind: text, integer, currency, decimal."""
+
+INLINE_NAMES: Mapping[str, object] = {"_Decimal": Decimal}
+"""The names the inline forms use, for a generated function's namespace."""
+
+_T = TypeVar("_T")
+
+
+def _fronted(kind: str, rest: Callable[[Any, str], _T], name: str = "") -> Callable[..., _T]:
+    """Build the converter of ``kind``: its inline form first, ``rest`` for other values.
+
+    ``rest`` handles every value the form does not take; the usual case is not
+    restated there. ``name`` is a default field name (the currency's is fixed).
+    """
+    form = INLINE_FORMS[kind]
+    default = f" = {name!r}" if name else ""
+    source = (
+        f"def convert(v, name{default}):\n"
+        f"    if {form.test}: return {form.result}\n"
+        "    return rest(v, name)\n"
+    )
+    namespace: dict[str, Any] = {**INLINE_NAMES, "rest": rest}
+    exec(compile(source, f"<{kind} converter>", "exec"), namespace)  # noqa: S102 - our own text
+    convert: Callable[..., _T] = namespace["convert"]
+    convert.__doc__ = rest.__doc__
+    return convert
 
 
 def _parse_iso(text: str, name: str = "event_time") -> dt.datetime:
@@ -126,7 +185,7 @@ def _to_decimal(value: object, name: str) -> Decimal:
     return number
 
 
-def to_decimal_string(value: object, name: str) -> str:
+def _decimal_string(value: object, name: str) -> str:
     """Format a number as a plain decimal string without float noise (``12.3``).
 
     Pinterest reads it as a double, so a number beyond a double's range is refused.
@@ -136,30 +195,15 @@ def to_decimal_string(value: object, name: str) -> str:
         if len(text) < 309 or in_double_range(Decimal(value)):  # below 1e308: no question
             return text
         raise EventError(f"{name} is out of range (Pinterest reads it as a double)")
-    if type(value) is Decimal and value.is_finite():
-        # str() gives the plain form unless the exponent is large; it never expands one.
-        text = str(value)
-        if "E" not in text and len(text) <= DECIMAL_PRECISION:
-            # What normalize() gives, without its cost: it would only drop trailing
-            # zeros, as the value has no more digits than the context's precision.
-            if "." in text:
-                text = text.rstrip("0").rstrip(".")
-            return "0" if text in ("-0", "") else text
-        number = value
-    else:
-        number = _to_decimal(value, name)
+    number = _to_decimal(value, name)
     if not -323 <= number.adjusted() <= 307 and not in_double_range(number):
         raise EventError(f"{name} is out of range (Pinterest reads it as a double)")
     text = format(number.normalize(), "f")
     return "0" if text in ("-0", "") else text
 
 
-def to_int(value: object, name: str) -> int:
+def _int(value: object, name: str) -> int:
     """Convert an integral number (or numeric text) within Pinterest's int64 to ``int``."""
-    if type(value) is int:
-        if INT64_MIN <= value <= INT64_MAX:
-            return value
-        raise EventError(f"{name} is out of range (Pinterest takes a 64-bit integer)")
     number = _to_decimal(value, name)
     if not in_int64(number):
         # Checked before int(): a Decimal of a million digits would take minutes.
@@ -169,13 +213,8 @@ def to_int(value: object, name: str) -> int:
     return int(number)
 
 
-def to_str(value: object, name: str) -> str:
+def _str(value: object, name: str) -> str:
     """Convert an id or label to a non-empty string; integral numbers lose their ``.0``."""
-    if type(value) is str:
-        text = value.strip()
-        if text:
-            return text
-        raise EventError(f"{name} is empty")
     if type(value) is int:
         return str(value)
     if isinstance(value, InvalidText):
@@ -205,12 +244,19 @@ def to_text_list(value: object, name: str) -> list[str] | None:
     return texts or None
 
 
-def to_currency(value: object) -> str:
+def _currency(value: object, name: str) -> str:
     """Return an upper-case ISO-4217 code."""
-    text = to_str(value, "custom_data.currency")
-    if not _CURRENCY.match(text):
-        raise EventError("custom_data.currency is not a three-letter ISO-4217 code")
-    return text.upper()
+    text = to_str(value, name)
+    if value.__class__ is not str:  # a number or a str subclass, now plain text
+        return to_currency(text, name)
+    # Plain text the currency form refused: not three letters.
+    raise EventError(f"{name} is not a three-letter ISO-4217 code")
+
+
+to_str: Callable[[object, str], str] = _fronted("text", _str)
+to_int: Callable[[object, str], int] = _fronted("integer", _int)
+to_decimal_string: Callable[[object, str], str] = _fronted("decimal", _decimal_string)
+to_currency: Callable[..., str] = _fronted("currency", _currency, "custom_data.currency")
 
 
 def to_bool(value: object, name: str) -> bool:
@@ -226,34 +272,3 @@ def to_bool(value: object, name: str) -> bool:
 
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "0"})
-
-
-@dataclass(frozen=True)
-class InlineForm:
-    """A converter's usual case written as expressions, for generated code.
-
-    Where ``test`` holds for the value ``v`` (it may bind ``s``), ``result`` is what the
-    converter returns for it; any other value goes through the converter. Each form
-    sits beside its converter here, and ``tests/test_events.py`` holds the two equal.
-    """
-
-    test: str
-    result: str
-
-
-INLINE_FORMS: Mapping[str, InlineForm] = {
-    "text": InlineForm("v.__class__ is str and (s := v.strip())", "s"),
-    "integer": InlineForm(f"v.__class__ is int and {INT64_MIN} <= v <= {INT64_MAX}", "v"),
-    "currency": InlineForm(
-        "v.__class__ is str and len(s := v.strip()) == 3 and s.isascii() and s.isalpha()",
-        "s.upper()",
-    ),
-    # A finite Decimal's str() without exponent is its plain form; trailing zeros go,
-    # as in to_decimal_string's own first branch.
-    "decimal": InlineForm(
-        "v.__class__ is _Decimal and 'E' not in (s := str(v)) and s[-1].isdigit() "
-        f"and len(s) <= {DECIMAL_PRECISION}",
-        "('0' if (s := (s.rstrip('0').rstrip('.') if '.' in s else s)) in ('-0', '') else s)",
-    ),
-}
-"""Inline forms by registry kind: text, integer, currency, decimal."""
