@@ -27,7 +27,7 @@ from target_pinterest_conversions.delivery.client import (
     RetriesExhausted,
     RetryAfterTooLong,
 )
-from target_pinterest_conversions.delivery.outputs import make_output
+from target_pinterest_conversions.delivery.outputs import output_kind
 from target_pinterest_conversions.errors import ConfigError, DeliveryError
 from target_pinterest_conversions.settings import Settings
 
@@ -99,9 +99,9 @@ def check_connection(
 
     """
     host = urlsplit(settings.api_url).netloc or settings.api_url
-    output = make_output(settings)
-    if not output.contacts_pinterest:
-        return output.nothing_sent
+    kind = output_kind(settings.output, dry_run=settings.dry_run)
+    if not kind.contacts_pinterest:
+        return kind.nothing_sent
     accounts = settings.check_accounts
     from_records = settings.streams_with_account_field
     unchecked = (

@@ -23,7 +23,12 @@ from target_pinterest_conversions.conversion.checks import MAX_EVENT_AGE, TOO_OL
 from target_pinterest_conversions.conversion.pipeline import unlisted_event_name
 from target_pinterest_conversions.delivery.client import DeliveryStopped, Sender
 from target_pinterest_conversions.delivery.deadletter import DeadLetterWriter
-from target_pinterest_conversions.delivery.outputs import make_output
+from target_pinterest_conversions.delivery.outputs import (
+    Output,
+    OutputSettings,
+    RunParts,
+    make_output,
+)
 from target_pinterest_conversions.delivery.pool import Deliveries
 from target_pinterest_conversions.delivery.state import StateGate
 from target_pinterest_conversions.errors import TooManyRejectedError
@@ -47,6 +52,26 @@ STATUSES = {0: "succeeded", 130: "interrupted", 143: "interrupted"}
 """Summary status by exit code; any other code is ``failed``."""
 
 
+def output_for(settings: Settings) -> Output:
+    """The output the settings ask for, given the values it reads (delivery imports no settings)."""
+    return make_output(
+        OutputSettings(
+            output=settings.output,
+            dry_run=settings.dry_run,
+            dry_run_path=settings.dry_run_path,
+            csv_path=settings.csv_path,
+            api_url=settings.api_url,
+            test_mode=settings.test_mode,
+            accounts_label=settings.accounts_label,
+            ad_account_id=settings.ad_account_id,
+            access_token=settings.access_token,
+            max_tries=settings.max_tries,
+            request_timeout=settings.request_timeout,
+            max_retry_after=settings.max_retry_after,
+        )
+    )
+
+
 class Run:
     """Everything one run shares; every method is safe to call from sink threads."""
 
@@ -60,7 +85,7 @@ class Run:
     ) -> None:
         """``open_outputs=False``: for a summary only, the output's files are not touched."""
         self.settings = settings
-        self.output = make_output(settings)
+        self.output = output_for(settings)
         self.interrupt = interrupt or Interrupt()
         self.stopping = threading.Event()
         """Set when the run stops early: retries end and no new request starts."""
@@ -95,7 +120,7 @@ class Run:
         self._last_progress = self._started
         self._metric_counts: dict[tuple[str, str], int] = {}
         if open_outputs:
-            self.output.open(self)
+            self.output.open(RunParts(self.gate, self.deliveries, self.summary, self.log_progress))
 
     def before_state(self, line: str) -> None:
         """Make durable what the STATE ``line`` covers: dead letters, the output's files."""

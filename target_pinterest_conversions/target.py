@@ -39,7 +39,7 @@ from target_pinterest_conversions.check import MELTANO_TEST_STREAM, check_connec
 from target_pinterest_conversions.context.files import check_writable
 from target_pinterest_conversions.context.interrupt import PROCESS, Interrupted
 from target_pinterest_conversions.context.redaction import install as install_redaction
-from target_pinterest_conversions.delivery.outputs import Output, make_output
+from target_pinterest_conversions.delivery.outputs import Output
 from target_pinterest_conversions.errors import (
     EXIT_CONFIG,
     EXIT_INPUT,
@@ -51,7 +51,7 @@ from target_pinterest_conversions.errors import (
 )
 from target_pinterest_conversions.mapping.suggest import did_you_mean
 from target_pinterest_conversions.reader import SafeMessageReader
-from target_pinterest_conversions.run import Run
+from target_pinterest_conversions.run import Run, output_for
 from target_pinterest_conversions.settings import (
     CONFIG_SCHEMA,
     SDK_SETTINGS,
@@ -394,7 +394,7 @@ class TargetPinterestConversions(Target):
                 config_dict.update(from_env)
             settings = cls.checked_settings(config_dict)
             install_redaction(settings.secrets)
-            output = make_output(settings)
+            output = output_for(settings)
             # Before the check too: a check passes only if the run could start.
             _check_output_files(settings, output)
             if check:

@@ -1,4 +1,4 @@
-"""One Output per kind, chosen in one place (delivery/outputs.py: make_output)."""
+"""One Output per kind, chosen in one place (delivery/outputs.py: output_kind)."""
 
 from __future__ import annotations
 
@@ -9,21 +9,23 @@ import pytest
 
 import target_pinterest_conversions
 from target_pinterest_conversions.conversion.checks import MAX_EVENT_AGE
+from target_pinterest_conversions.delivery import outcome
 from target_pinterest_conversions.delivery.client import DryRunSender, PinterestClient
 from target_pinterest_conversions.delivery.outputs import (
     ApiOutput,
     CsvOutput,
     DryRunOutput,
     Output,
-    make_output,
+    output_kind,
 )
+from target_pinterest_conversions.run import output_for
 from target_pinterest_conversions.settings import load_settings
 
 PACKAGE = Path(target_pinterest_conversions.__file__).parent
 STREAMS = {"orders": {"preset": "tap-shopify/orders"}}
 
 CHOOSERS = {
-    "delivery/outputs.py": "the factory: the one place the settings become an output",
+    "delivery/outputs.py": "output_kind: the one place the settings choose an output",
     "settings.py": "parses and validates the output and dry_run settings",
     "conversion/checks.py": "the rules per output (window, match keys) that events pass",
 }
@@ -32,6 +34,11 @@ CHOOSERS = {
 
 def settings(**config):
     return load_settings({"streams": STREAMS, "ad_account_id": "1", **config})
+
+
+def output(**config):
+    """The output of these settings, as the run and the command build it (run.output_for)."""
+    return output_for(settings(**config))
 
 
 @pytest.mark.parametrize(
@@ -44,15 +51,17 @@ def settings(**config):
     ],
 )
 def test_the_factory_gives_the_output_the_settings_ask_for(config, kind):
-    output = make_output(settings(**config))
-    assert type(output) is kind
-    assert isinstance(output, Output)
+    made = output(**config)
+    assert type(made) is kind
+    assert isinstance(made, Output)
+    chosen = settings(**config)
+    assert output_kind(chosen.output, dry_run=chosen.dry_run) is kind
 
 
 def test_each_output_says_where_events_go_and_what_it_takes(tmp_path):
-    live = make_output(settings(access_token="t", test_mode=True))
-    dry = make_output(settings(dry_run=True, dry_run_path=str(tmp_path / "dry.jsonl")))
-    csv = make_output(settings(output="csv", csv_path=str(tmp_path / "out")))
+    live = output(access_token="t", test_mode=True)
+    dry = output(dry_run=True, dry_run_path=str(tmp_path / "dry.jsonl"))
+    csv = output(output="csv", csv_path=str(tmp_path / "out"))
     assert live.mode == "LIVE: api.pinterest.com, ad account 1, test mode"
     assert dry.mode == f"DRY RUN: request bodies to {tmp_path / 'dry.jsonl'}"
     assert csv.mode == f"CSV: Ads Manager upload files to {tmp_path / 'out'}"
@@ -76,8 +85,8 @@ def test_each_output_says_where_events_go_and_what_it_takes(tmp_path):
 
 
 def test_the_senders_match_the_outputs(tmp_path):
-    live = make_output(settings(access_token="t"))
-    dry = make_output(settings(dry_run=True, dry_run_path=str(tmp_path / "dry.jsonl")))
+    live = output(access_token="t")
+    dry = output(dry_run=True, dry_run_path=str(tmp_path / "dry.jsonl"))
     client, writer = live.new_sender("ua"), dry.new_sender("ua")
     try:
         assert isinstance(client, PinterestClient)
@@ -86,7 +95,10 @@ def test_the_senders_match_the_outputs(tmp_path):
         client.close()
         writer.close()
     with pytest.raises(NotImplementedError):
-        make_output(settings(output="csv")).new_sender("ua")
+        output(output="csv").new_sender("ua")
+    # Pinterest's verdicts settle the API's requests; the dry run's are counted as written.
+    assert live.settle is outcome.settle
+    assert dry.settle.__func__ is Output.settle
 
 
 def output_comparisons(source: str) -> list[int]:
@@ -123,7 +135,7 @@ def test_only_the_factory_compares_output_kinds():
         lines = output_comparisons(path.read_text(encoding="utf-8"))
         if lines:
             offenders[name] = lines
-    assert offenders == {}, "compare output kinds only in outputs.make_output"
+    assert offenders == {}, "compare output kinds only in outputs.output_kind"
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,10 @@
 
 Three outputs: the API (:class:`ApiOutput`, requests to Pinterest), the dry run
 (:class:`DryRunOutput`, the same requests written to ``dry_run_path``) and Ads Manager's
-CSV upload files (:class:`CsvOutput`). :func:`make_output` is the one place that turns the
+CSV upload files (:class:`CsvOutput`). :func:`output_kind` is the one place that turns the
 ``output`` and ``dry_run`` settings into one of them; the run, the sinks, the check and
 the command ask the output, never the settings, what to do. A new output is one more
-subclass and one more line of the factory.
+subclass and one more line of :func:`output_kind`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from target_pinterest_conversions.context.summary import RunSummary
@@ -39,45 +40,32 @@ from target_pinterest_conversions.delivery.state import StateGate
 logger = logging.getLogger("target-pinterest-conversions")
 
 
-class Settings(Protocol):
-    """The settings an output reads (``settings.Settings``, which delivery does not import)."""
+@dataclass(frozen=True)
+class OutputSettings:
+    """The settings an output reads, handed over by ``run.output_for`` (not imported here)."""
 
-    @property
-    def output(self) -> str: ...  # noqa: D102
-    @property
-    def dry_run(self) -> bool: ...  # noqa: D102
-    @property
-    def dry_run_path(self) -> str: ...  # noqa: D102
-    @property
-    def csv_path(self) -> str: ...  # noqa: D102
-    @property
-    def api_url(self) -> str: ...  # noqa: D102
-    @property
-    def test_mode(self) -> bool: ...  # noqa: D102
-    @property
-    def accounts_label(self) -> str: ...  # noqa: D102
-    @property
-    def ad_account_id(self) -> str | None: ...  # noqa: D102
-    @property
-    def access_token(self) -> str | None: ...  # noqa: D102
-    @property
-    def max_tries(self) -> int: ...  # noqa: D102
-    @property
-    def request_timeout(self) -> float: ...  # noqa: D102
-    @property
-    def max_retry_after(self) -> float: ...  # noqa: D102
+    output: str
+    dry_run: bool
+    dry_run_path: str
+    csv_path: str
+    api_url: str
+    test_mode: bool
+    accounts_label: str
+    ad_account_id: str | None
+    access_token: str | None
+    max_tries: int
+    request_timeout: float
+    max_retry_after: float
 
 
-class Run(Protocol):
-    """What an open output uses of its run (``run.Run``, which delivery does not import)."""
+@dataclass(frozen=True)
+class RunParts:
+    """What an open output uses of its run, handed over by ``run.Run`` (:meth:`Output.open`)."""
 
-    @property
-    def gate(self) -> StateGate: ...  # noqa: D102
-    @property
-    def deliveries(self) -> Deliveries: ...  # noqa: D102
-    @property
-    def summary(self) -> RunSummary: ...  # noqa: D102
-    def log_progress(self, stream: str = "", events: int = 0, seconds: float = 0.0) -> None: ...  # noqa: D102
+    gate: StateGate
+    deliveries: Deliveries
+    summary: RunSummary
+    log_progress: Callable[[str], None]
 
 
 class Output(ABC):
@@ -100,9 +88,9 @@ class Output(ABC):
     nothing_sent: ClassVar[str] = ""
     """``--check``'s verdict when the output contacts nobody."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: OutputSettings) -> None:
         self.settings = settings
-        self._run: Run | None = None
+        self._run: RunParts | None = None
 
     @property
     @abstractmethod
@@ -141,13 +129,13 @@ class Output(ABC):
         """Count a request's events as written to a file: no verdict of Pinterest's."""
         return outcome.count_written(stream, ad_account_id, items, summary)
 
-    def open(self, run: Run) -> None:
+    def open(self, run: RunParts) -> None:
         """Open what the run writes to; the run's gate, deliveries and summary are ready."""
         self._run = run
 
     @property
-    def run(self) -> Run:
-        """The run the output was opened for."""
+    def run(self) -> RunParts:
+        """What of its run the output was opened with."""
         if self._run is None:
             raise RuntimeError("the output is not open")
         return self._run
@@ -212,17 +200,8 @@ class ApiOutput(Output):
             f"(events up to {max_event_age[CsvOutput.rules] // 86400} days old)",
         ]
 
-    def settle(
-        self,
-        stream: str,
-        ad_account_id: str,
-        items: Sequence[PendingEvent],
-        results: Sequence[EventResult],
-        dead_letters: DeadLetterWriter,
-        summary: RunSummary,
-    ) -> int:
-        """Pinterest's verdict on each event: delivered, or dead-lettered with its reason."""
-        return outcome.settle(stream, ad_account_id, items, results, dead_letters, summary)
+    settle = staticmethod(outcome.settle)
+    """Pinterest's verdict on each event: delivered, or dead-lettered with its reason."""
 
     def new_sender(self, user_agent: str, stop: threading.Event | None = None) -> Sender:
         """The HTTP client; it serves every ad account: each request names its own."""
@@ -282,7 +261,7 @@ class CsvOutput(Output):
         "files are uploaded in Ads Manager"
     )
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: OutputSettings) -> None:
         super().__init__(settings)
         self.csv: CsvWriter | None = None
         #: Rows written per stream since the last STATE went out (cut if none follows).
@@ -301,7 +280,7 @@ class CsvOutput(Output):
         """No ad account: the files are uploaded to one in Ads Manager."""
         return ""
 
-    def open(self, run: Run) -> None:
+    def open(self, run: RunParts) -> None:
         """Open the files: this locks the folder and cuts a crashed run's uncovered rows."""
         super().open(run)
         self.csv = CsvWriter(
@@ -379,13 +358,18 @@ class CsvOutput(Output):
         )
 
 
-def make_output(settings: Settings) -> Output:
+def output_kind(output: str, *, dry_run: bool) -> type[Output]:
     """The output the settings ask for: the one place ``output`` and ``dry_run`` are read.
 
     ``load_settings`` has refused a dry run with ``output: csv``.
     """
-    if settings.output == "csv":
-        return CsvOutput(settings)
-    if settings.dry_run:
-        return DryRunOutput(settings)
-    return ApiOutput(settings)
+    if output == "csv":
+        return CsvOutput
+    if dry_run:
+        return DryRunOutput
+    return ApiOutput
+
+
+def make_output(settings: OutputSettings) -> Output:
+    """The output ``settings`` ask for (:func:`output_kind`), not open yet."""
+    return output_kind(settings.output, dry_run=settings.dry_run)(settings)
