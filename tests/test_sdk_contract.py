@@ -9,18 +9,28 @@ on both routes.
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import hashlib
 import inspect
 import json
+import textwrap
 from pathlib import Path
 
 import pytest
 from singer_sdk import Target
 from singer_sdk.sinks import Sink
 
-from target_pinterest_conversions.sinks import PinterestEventsSink
-from target_pinterest_conversions.target import TargetPinterestConversions
+from target_pinterest_conversions.sinks import (
+    ConnectionCheckSink,
+    IgnoredStreamSink,
+    PinterestEventsSink,
+)
+from target_pinterest_conversions.target import (
+    SDK_LOOP_OVERRIDES,
+    SDK_LOOP_STEPS_LEFT_OUT,
+    TargetPinterestConversions,
+)
 
 SDK_RECORD_LOOP_SHA256 = "08aaf4096e2d39e7c3826848feebbaac40fb7b3e67fe863576cde90e4e425dfc"
 """sha256 of the source of singer-sdk 0.54.9's ``Target._process_record_message``."""
@@ -87,6 +97,54 @@ def test_the_fast_route_calls_each_step_of_the_sdk_loop_in_its_order():
     for text in (sdk, ours):
         positions = [text.rindex(step) for step in steps]
         assert positions == sorted(positions), text
+
+
+def _called_names(function) -> set[str]:
+    """The names a function calls: ``f(...)`` and ``x.f(...)`` both give ``f``."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            names.add(func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", ""))
+    return names
+
+
+def test_the_steps_the_fast_route_leaves_out_are_the_named_ones():
+    sdk = _called_names(Target._process_record_message)
+    ours = _called_names(TargetPinterestConversions._process_record_message)
+    assert sdk - ours == set(SDK_LOOP_STEPS_LEFT_OUT), (
+        "the fast route leaves out SDK steps that SDK_LOOP_STEPS_LEFT_OUT (target.py) "
+        "does not name, or names steps it makes"
+    )
+
+
+def _sdk_members_replaced() -> set[str]:
+    """Every member of the SDK's Target and Sink that a class of ours defines anew."""
+    replaced = set()
+    ours = [TargetPinterestConversions, PinterestEventsSink, IgnoredStreamSink]
+    for cls in [*ours, ConnectionCheckSink]:
+        base = Target if issubclass(cls, Target) else Sink
+        for name in vars(cls):
+            if not name.startswith("__") and name in dir(base) and callable(getattr(base, name)):
+                replaced.add(f"{base.__name__}.{name}")
+    return replaced
+
+
+# The SDK's abstract hook, which every sink implements: not a step left out.
+PUBLIC_HOOKS = {"Sink.process_record"}
+
+
+def test_every_sdk_loop_member_replaced_is_in_the_named_list():
+    per_record = {f"Sink.{name}" for name in SDK_MEMBERS_USED[Sink]} | {
+        f"Target.{name}" for name in SDK_MEMBERS_USED[Target]
+    }
+    per_record |= {"Sink.get_validator", "Sink.get_sink_record_counter"}
+    replaced = (_sdk_members_replaced() & per_record) - PUBLIC_HOOKS
+    assert replaced == set(SDK_LOOP_OVERRIDES), (
+        "an SDK member of the record loop is replaced, or no longer, without "
+        "SDK_LOOP_OVERRIDES (target.py) saying so"
+    )
 
 
 RECENT = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)).isoformat()
