@@ -13,7 +13,7 @@ from singer_sdk import metrics
 from singer_sdk.sinks import BatchSink
 
 from target_pinterest_conversions.check import check_connection
-from target_pinterest_conversions.conversion.converter import StreamConverter
+from target_pinterest_conversions.conversion.plan import StreamPlan
 from target_pinterest_conversions.delivery.client import MAX_EVENTS_PER_REQUEST
 from target_pinterest_conversions.errors import ConfigError
 from target_pinterest_conversions.mapping.binding import MappingSchemaError, bind_mapping
@@ -90,7 +90,7 @@ class PinterestEventsSink(BatchSink):
             else (str(source.const) if source.is_const else None)
         )
         self._stats = self._run.summary.stats(self.stream_name)
-        self._converter = StreamConverter(
+        self._plan = StreamPlan(
             self._mapping,
             self.schema,
             self.key_properties,
@@ -121,9 +121,9 @@ class PinterestEventsSink(BatchSink):
         account = self._account
         problem: tuple[str, ...] = ()  # why the record has no account, when it has none
         if account is None:
-            account, why = self._converter.ad_account(record)
+            account, why = self._plan.ad_account(record)
             problem = (why,) if why else ()
-        converted = self._converter.convert(record, int(time.time()))
+        converted = self._plan.convert(record, int(time.time()))
         if converted.event is not None:
             if account is not None:
                 self._output.queue(

@@ -1,14 +1,20 @@
-"""Per-stream conversion policy: which checks run, in which order, on which route. Pure.
+"""One stream's conversion plan: built once, run on every record. Pure.
 
-A :class:`StreamConverter` is built once per stream from its schema-bound mapping and
-the settings, and turns each record into its outcome:
+A :class:`StreamPlan` is made from the stream's schema-bound mapping (which paths to
+read), the stream schema (the types those paths must hold, with ``validate_records``)
+and the field registry (each field's converter and normalizer, through the modules of
+:mod:`..conversion`), with the settings that shape an event (partner name, default
+country, the output's rules). :meth:`StreamPlan.convert` runs it on one record and
+returns the event, or the reasons there is none:
 
-- with ``validate_records`` on, the mapped paths are checked against the stream schema:
-  inside the fast path as it reads them when the schema sets only types (what taps
-  emit), else by the validator first;
-- the usual record takes the fast path (one generated function gives its event);
-- any other record takes :func:`~target_pinterest_conversions.conversion.pipeline.convert_record`,
-  which gives the reasons, dropped values and warnings.
+- the plan unrolled (:mod:`._codegen.fastpath`): one generated function of the same
+  converters, normalizers and checks, inlining only the converters' own usual-case
+  forms, takes the usual record and checks the schema's types as it reads;
+- any other record goes through the same steps one by one
+  (:func:`~target_pinterest_conversions.conversion.pipeline.convert_record`), which
+  gives the reasons, dropped values and warnings;
+- with ``validate_records`` on and types the unrolling cannot check as it reads, the
+  mapped-field validator runs first.
 
 The sink only acts on the outcome (queue, dead-letter, skip, count).
 """
@@ -38,8 +44,8 @@ class Converted(NamedTuple):
     conversions: Sequence[Conversion]
 
 
-class StreamConverter:
-    """Converts one stream's records, choosing the route and the order of checks."""
+class StreamPlan:
+    """One stream's plan: its mapping, schema checks and settings, and its unrolling."""
 
     def __init__(
         self,
@@ -65,7 +71,7 @@ class StreamConverter:
             self.validator = MappedFieldsValidator(schema, paths)
         types = self.validator.type_schema if self.validator else None
         fast = self._compile(types)
-        #: The validator runs before conversion unless the fast path checks the types.
+        #: The validator runs before conversion unless the unrolled plan checks the types.
         self.check_first = self.validator is not None and (types is None or fast is None)
         self.fast_path: FastPath | None = fast if fast is not None else self._compile(None)
 
