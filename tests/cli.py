@@ -77,6 +77,28 @@ def run_target(
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
+def start_target(
+    tmp_path: Path,
+    config: dict[str, Any],
+    *args: str,
+    stderr: int | IO[Any] = subprocess.PIPE,
+    text: bool = True,
+) -> subprocess.Popen:
+    """Start the command with ``config`` (written in ``tmp_path``), stdin and stdout piped.
+
+    ``stderr`` is piped unless told otherwise (``subprocess.DEVNULL``); the caller feeds the
+    command, reads it and ends it.
+    """
+    path = write_config(tmp_path, config)
+    return subprocess.Popen(
+        [*command(), "--config", str(path), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=text,
+    )
+
+
 def run_with_stdin_open(
     tmp_path: Path,
     config: dict[str, Any],
@@ -88,15 +110,7 @@ def run_with_stdin_open(
     For what must finish without reading input (config errors, ``--check``): a target
     that waited for stdin would hang here until ``timeout``.
     """
-    path = write_config(tmp_path, config)
-    proc = subprocess.Popen(
-        [*command(), "--config", str(path), *args],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=os.environ.copy(),
-    )
+    proc = start_target(tmp_path, config, *args)
     try:
         out, err = proc.communicate(timeout=timeout)
     finally:
@@ -202,14 +216,7 @@ def kill_after_states(
     tap's pace, so that the kill tends to land mid-way through the input; no assertion
     depends on where it lands.
     """
-    path = write_config(tmp_path, config)
-    proc = subprocess.Popen(
-        [*command(), "--config", str(path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    proc = start_target(tmp_path, config, stderr=subprocess.DEVNULL)
     states: list[dict[str, Any]] = []
 
     def read() -> None:

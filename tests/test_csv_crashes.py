@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli import DEADLINE, command, run_target, wait_until, write_config
+from tests.cli import DEADLINE, run_target, start_target, wait_until
 from tests.shopify import EXAMPLE_MAPPING, orders_schema, singer_lines
 from tests.test_csv_output import read_rows
 
@@ -78,14 +78,7 @@ def kill_after_line(
     tmp_path: Path, config: dict[str, Any], lines: list[str], kill_at: int
 ) -> list[dict]:
     """Feed ``lines``; SIGKILL the command once line ``kill_at`` is written; its STATEs."""
-    path = write_config(tmp_path, config)
-    proc = subprocess.Popen(
-        [*command(), "--config", str(path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    proc = start_target(tmp_path, config, stderr=subprocess.DEVNULL)
     states: list[dict] = []
 
     def read() -> None:
@@ -121,13 +114,7 @@ def test_a_kill_while_the_state_line_cannot_get_out_leaves_every_row_once(tmp_pa
     expected = clean_rows(tmp_path, lines)
     run = tmp_path / "run"
     run.mkdir()
-    path = write_config(run, csv_config(run))
-    proc = subprocess.Popen(
-        [*command(), "--config", str(path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_target(run, csv_config(run), stderr=subprocess.DEVNULL, text=False)
     # The smallest pipe the kernel allows, never read: the STATE lines fill it, and the
     # target blocks writing one, after its manifest named that STATE's rows.
     fcntl.fcntl(proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, 4096)  # type: ignore[union-attr]

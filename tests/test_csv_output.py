@@ -17,11 +17,10 @@ from target_pinterest_conversions.conversion.checks import CSV_NO_MATCH_KEY, val
 from target_pinterest_conversions.delivery.csvfile import COLUMNS, CsvWriter, csv_location, csv_row
 from target_pinterest_conversions.errors import ConfigError
 from tests.cli import (
-    command,
     kill_after_states,
     run_target,
     run_with_stdin_open,
-    write_config,
+    start_target,
 )
 from tests.shopify import EXAMPLE_MAPPING, make_order, orders_schema, singer_lines
 from tests.singer import state_line
@@ -428,14 +427,7 @@ def started_past_the_first_state(
     tmp_path: Path, config: dict, lines: list[str]
 ) -> subprocess.Popen[str]:
     """The command fed ``lines`` with stdin left open, once it wrote its first STATE."""
-    path = write_config(tmp_path, config)
-    proc = subprocess.Popen(
-        [*command(), "--config", str(path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_target(tmp_path, config)
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write("\n".join(lines) + "\n")
     proc.stdin.flush()

@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import subprocess
 import threading
 from pathlib import Path
 
 import pytest
 
 from target_pinterest_conversions.conversion.checks import TOO_OLD as _TOO_OLD
-from tests.cli import command, run_target, write_config
+from tests.cli import run_target, start_target
 from tests.fake_pinterest import FakePinterest, Scripted
 from tests.shopify import EXAMPLE_MAPPING, make_order, orders_schema, singer_lines
 
@@ -119,15 +118,8 @@ def test_shopify_orders_are_delivered_once_with_correct_types_and_hashes(tmp_pat
 def test_state_is_written_only_after_the_events_before_it_were_accepted(tmp_path, parallel):
     lines = singer_lines(400, SCHEMA, state_every=25)
     with FakePinterest(token=TOKEN, delay=0.05) as api:
-        path = write_config(
+        proc = start_target(
             tmp_path, config(api, batch_size_rows=50, max_parallel_requests=parallel)
-        )
-        proc = subprocess.Popen(
-            [*command(), "--config", str(path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
         )
         seen: list[tuple[dict, set[str]]] = []
 
@@ -260,15 +252,8 @@ def test_bad_config_fails_before_reading_input_and_names_the_setting(tmp_path, c
     cfg = {"ad_account_id": ACCOUNT, "access_token": TOKEN, "streams": {"orders": EXAMPLE_MAPPING}}
     cfg.update(change)
     cfg = {k: v for k, v in cfg.items() if v is not None}
-    path = write_config(tmp_path, cfg)
     # stdin is left open: a target that read it before checking its config would hang.
-    proc = subprocess.Popen(
-        [*command(), "--config", str(path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_target(tmp_path, cfg)
     try:
         code = proc.wait(timeout=60)
     finally:
