@@ -24,7 +24,6 @@ from target_pinterest_conversions.delivery.client import (
     PinterestClient,
 )
 from target_pinterest_conversions.delivery.deadletter import DeadLetterWriter
-from target_pinterest_conversions.delivery.outputs import make_output
 from target_pinterest_conversions.delivery.pool import Deliveries
 from target_pinterest_conversions.delivery.state import StateGate
 from target_pinterest_conversions.delivery.throttle import TokenBucket
@@ -33,6 +32,7 @@ from target_pinterest_conversions.mapping.binding import MappingSchemaError, bin
 from target_pinterest_conversions.mapping.parse import parse_stream_mapping
 from target_pinterest_conversions.mapping.spec import MappingConfigError
 from target_pinterest_conversions.pinterest.limits import ad_account_id
+from target_pinterest_conversions.run import output_for
 from target_pinterest_conversions.settings import load_settings
 
 BASE = {
@@ -181,7 +181,7 @@ def test_the_mode_line_names_the_accounts_the_streams_send_to():
     one = load_settings(
         {"ad_account_id": "1", "access_token": "t", "streams": {"a": BASE}, "test_mode": True}
     )
-    assert make_output(one).mode == "LIVE: api.pinterest.com, ad account 1, test mode"
+    assert output_for(one).mode == "LIVE: api.pinterest.com, ad account 1, test mode"
     several = load_settings(
         {
             "ad_account_id": "1",
@@ -193,7 +193,7 @@ def test_the_mode_line_names_the_accounts_the_streams_send_to():
             },
         }
     )
-    assert make_output(several).mode == "LIVE: api.pinterest.com, ad accounts 1, 2, per record (c)"
+    assert output_for(several).mode == "LIVE: api.pinterest.com, ad accounts 1, 2, per record (c)"
     # The top-level account is not named when no stream sends there, but --check tries it.
     override = load_settings(
         {
@@ -202,7 +202,7 @@ def test_the_mode_line_names_the_accounts_the_streams_send_to():
             "streams": {"a": {**BASE, "ad_account_id": "2"}},
         }
     )
-    assert make_output(override).mode == "LIVE: api.pinterest.com, ad account 2"
+    assert output_for(override).mode == "LIVE: api.pinterest.com, ad account 2"
     assert override.check_accounts == ("1", "2")
 
 
