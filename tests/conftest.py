@@ -42,7 +42,7 @@ SLOW_MODULES = frozenset(
         "test_hub_meltano",  # meltano add --from-ref the Hub definition, then run
         "test_packaging",  # sdist, wheel, pipx and uv installs
         "test_benchmarks",  # the benchmark harness
-        "test_hardening",  # signals, stuck batches, dripping servers
+        "test_signals_timeouts_and_bad_settings",  # signals, stuck batches, dripping servers
         "test_faults",  # retries with real waits, kill -9 and resume
         "test_poison_records",  # hostile records through every route
         "test_secrets",  # 50,000 failing events, echoing servers
@@ -66,12 +66,12 @@ CLI_MODULES = frozenset(
         "test_redaction",
         "test_sdk",
         "test_sdk_contract",
-        "test_values",
+        "test_empty_values",
     },
 )
 """Modules that run the command (or the SDK's target) end to end."""
 
-HEAVY_PROPERTY_MODULES = frozenset({"test_fastpath"})
+HEAVY_PROPERTY_MODULES = frozenset({"test_fast_path_equivalence"})
 """Property tests over every preset and route: thorough, not quick."""
 
 

@@ -120,7 +120,7 @@ def test_a_converter_types_its_usual_class_as_pinterest_does(kind):
         elif value.__class__ is USUAL_CLASS[kind]:
             reach["rest"] += 1
         if value.__class__ is not USUAL_CLASS[kind]:
-            return  # other classes: the behaviour tests in tests/test_events.py
+            return  # other classes: the behaviour tests in tests/test_field_typing.py
         try:
             expected = oracle(value)
         except Refused:

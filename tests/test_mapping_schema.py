@@ -21,7 +21,7 @@ from target_pinterest_conversions.mapping.spec import MappingConfigError
 from target_pinterest_conversions.pinterest.fields import FIELDS, INFO_GROUPS, names
 from target_pinterest_conversions.settings import CONFIG_SCHEMA
 from target_pinterest_conversions.target import TargetPinterestConversions
-from tests.test_fastpath import CUSTOM_MAPPINGS
+from tests.test_fast_path_equivalence import CUSTOM_MAPPINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = stream_mapping_schema()

@@ -16,26 +16,27 @@ Cases (``CASES``):
   as ``benchmarks/run.py`` configures it. Skipped when that schema cannot be had
   (``tests/shopify.py``).
 - ``<preset>/untyped`` and ``<preset>/typed`` for every preset of ``mapping/presets.py``:
-  400 records each, generated along the preset's own paths as ``tests/test_fastpath.py``'s
-  ``records`` generates them, from its tables of usual and junk values (``GOOD``,
-  ``TEXTS``), so that some records are dead-lettered. The draws come from a seeded
-  ``random.Random``, and only from its ``random()``, whose sequence Python keeps across
-  versions (hypothesis's draws change between its releases, and it is not pinned).
-  ``untyped``: a SCHEMA of the top-level fields without types, key property ``id``,
-  default settings. ``typed``: a SCHEMA over the mapping's paths whose leaves admit every
-  value (the checked fast path), no key properties, ``partner_name`` and
+  400 records each, generated along the preset's own paths as
+  ``tests/test_fast_path_equivalence.py``'s ``records`` generates them, from its tables of
+  usual and junk values (``GOOD``, ``TEXTS``), so that some records are dead-lettered. The
+  draws come from a seeded ``random.Random``, and only from its ``random()``, whose sequence
+  Python keeps across versions (hypothesis's draws change between its releases, and it is
+  not pinned). ``untyped``: a SCHEMA of the top-level fields without types, key property
+  ``id``, default settings. ``typed``: a SCHEMA over the mapping's paths whose leaves admit
+  every value (the checked fast path), no key properties, ``partner_name`` and
   ``default_phone_country`` set.
 
 Determinism: ``time.time`` returns ``NOW`` while a case runs, and every time in the input is
 relative to ``NOW`` (``benchmarks/generate.py`` reads ``datetime.now``, given ``NOW`` here;
-``tests/test_fastpath.py``'s times, relative to its import, are moved to ``NOW``). Requests
-go out one at a time (``max_parallel_requests: 1``): the bodies are written in order, and
-the STATE lines the delivery gate lets out do not depend on the threads' timing.
+``tests/test_fast_path_equivalence.py``'s times, relative to its import, are moved to
+``NOW``). Requests go out one at a time (``max_parallel_requests: 1``): the bodies are
+written in order, and the STATE lines the delivery gate lets out do not depend on the
+threads' timing.
 
 When it fails:
 
 - "the generated input changed": a generator or its tables changed (``benchmarks/generate.py``,
-  ``tests/shopify.py``, ``tests/test_fastpath.py``, a preset, or what
+  ``tests/shopify.py``, ``tests/test_fast_path_equivalence.py``, a preset, or what
   ``StreamMapping.record_paths()`` gives for one), so nothing is known about the target:
   check that with the old input the output is unchanged (below), then regenerate.
 - a body, STATE line or count differs: the message names the first request, and the first
@@ -76,7 +77,7 @@ from target_pinterest_conversions.mapping.parse import parse_stream_mapping
 from target_pinterest_conversions.mapping.presets import PRESETS
 from target_pinterest_conversions.mapping.spec import StreamMapping
 from target_pinterest_conversions.target import TargetPinterestConversions
-from tests import test_fastpath as fastpath
+from tests import test_fast_path_equivalence as fastpath
 from tests.shopify import orders_schema
 
 # It runs the SDK's target end to end, in this process (as tests/test_sdk_contract.py does):
@@ -165,12 +166,13 @@ _WEEK = 7 * 86400
 
 
 def _at_fixed_clock(value: Any) -> Any:
-    """Move a time of ``tests/test_fastpath.py``'s tables (relative to its import) to NOW."""
+    """Move a time of ``tests/test_fast_path_equivalence.py``'s tables (relative to its import)
+    to NOW."""
     if isinstance(value, str):
         if value not in _MOVED_TEXTS and fastpath.RECENT.strftime("%Y-%m-%dT%H") in value:
             raise AssertionError(
-                f"tests/test_fastpath.py's tables hold a time this test does not move to "
-                f"NOW: {value!r}; add its form to _MOVED_TEXTS"
+                "tests/test_fast_path_equivalence.py's tables hold a time this test does not "
+                f"move to NOW: {value!r}; add its form to _MOVED_TEXTS"
             )
         return _MOVED_TEXTS.get(value, value)
     if isinstance(value, int) and not isinstance(value, bool):
@@ -197,7 +199,7 @@ class _Draws:
         return options[self.below(len(options))]
 
     def junk(self) -> Any:
-        """Any value, as ``tests/test_fastpath.py``'s ``values`` draws one."""
+        """Any value, as ``tests/test_fast_path_equivalence.py``'s ``values`` draws one."""
         texts = fastpath.TEXTS
         kinds: list[Callable[[], Any]] = [
             lambda: self.pick(texts),
@@ -221,7 +223,7 @@ class _Draws:
 
 
 def _set(record: dict[str, Any], parts: list[str], setting: str, draws: _Draws, junk: int) -> None:
-    """``tests/test_fastpath.py``'s ``_set``, drawing from ``draws``."""
+    """``tests/test_fast_path_equivalence.py``'s ``_set``, drawing from ``draws``."""
     head, rest = parts[0], parts[1:]
     if not rest:
         record[head] = draws.value(setting, junk)
@@ -241,7 +243,8 @@ def _set(record: dict[str, Any], parts: list[str], setting: str, draws: _Draws, 
 
 
 def preset_record(n: int, mapping: StreamMapping, draws: _Draws) -> dict[str, Any]:
-    """One record as ``tests/test_fastpath.py``'s ``records`` makes them, its id unique."""
+    """One record as ``tests/test_fast_path_equivalence.py``'s ``records`` makes them, its id
+    unique."""
     record: dict[str, Any] = {"id": draws.pick([f"r{n}", n, Decimal(f"{n}.5")])}
     junk = draws.pick([0, 0, 20, 5])
     paths = sorted(set(mapping.record_paths()), key=lambda sp: sp[1])
@@ -427,8 +430,9 @@ def _difference(name: str, got: dict[str, Any], want: dict[str, Any], output: Ou
     if got["input_sha256"] != want["input_sha256"]:
         return (
             f"{name}: the generated input changed (a generator or its tables changed: "
-            "benchmarks/generate.py, tests/shopify.py, tests/test_fastpath.py, a preset or "
-            f"StreamMapping.record_paths()), so this says nothing about the target. {how}"
+            "benchmarks/generate.py, tests/shopify.py, tests/test_fast_path_equivalence.py, "
+            "a preset or StreamMapping.record_paths()), so this says nothing about the target. "
+            f"{how}"
         )
     lines = []
     for key in ("records", "requests", "events", "dead_letters"):

@@ -4,7 +4,7 @@ Every step that asks "was a value given?" (the first non-empty path of a fallbac
 the personal-data normalizers, the derived fields) asks :func:`is_empty`; every step that
 reads "one value or a list of them" (``contents.from``, ``content_ids``, several emails)
 reads it with :func:`as_list`. Generated code (the mapping's readers, the fast path) uses
-the inline forms below, which ``tests/test_values.py`` holds equal to the functions.
+the inline forms below, which ``tests/test_empty_values.py`` holds equal to the functions.
 Pure: no I/O.
 """
 

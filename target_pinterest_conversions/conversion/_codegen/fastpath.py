@@ -11,7 +11,7 @@ It takes only the path most records take: every value of its usual type, nothing
 dropped, no warning, a valid event. Anything else makes it return ``None``, and the
 caller runs ``convert_record``, which owns the reasons, dropped values and warnings. For
 every record it accepts, it returns the event ``convert_record`` would build
-(``tests/test_fastpath.py`` compares the two on generated records for every preset).
+(``tests/test_fast_path_equivalence.py`` compares the two on generated records for every preset).
 
 Given the stream schema's types along the mapped paths, it also checks each value's
 type as it reads it, and accepts only records the mapped-field validator would accept,

@@ -1,4 +1,4 @@
-"""Compiling and applying stream mappings (mapping.py, presets.py, binding.py)."""
+"""Compiling and applying stream mappings (mapping/parse.py, presets.py, binding.py)."""
 
 from __future__ import annotations
 

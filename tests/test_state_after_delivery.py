@@ -1,4 +1,4 @@
-"""Delivery-gated STATE (state.py)."""
+"""Delivery-gated STATE (delivery/state.py)."""
 
 from __future__ import annotations
 

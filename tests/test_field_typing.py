@@ -1,4 +1,5 @@
-"""Type conversion of event fields (events.py)."""
+"""Type conversion of event fields, and the event built from them (conversion/types.py,
+conversion/event.py)."""
 
 from __future__ import annotations
 
