@@ -219,6 +219,11 @@ class FakePinterest:
                     fake.arrivals.append(time.time())
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
+                if len(body) < length:
+                    # The client died mid-body (a kill test): no request was made, as a
+                    # real server sees it; nothing to check, answer or count as events.
+                    self.close_connection = True
+                    return
                 parsed = urlparse(self.path)
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 events, problem = fake._check(parsed.path, headers, body)
