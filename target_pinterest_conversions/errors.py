@@ -19,6 +19,7 @@ EXIT_AUTH = 3
 EXIT_DELIVERY = 4
 EXIT_INPUT = 5
 EXIT_REJECTED = 6
+EXIT_SIGNALS = 7
 
 
 class TargetError(Exception):
@@ -55,3 +56,9 @@ class TooManyRejectedError(TargetError, RuntimeError):
     """More of a stream's records were rejected than ``max_rejected_ratio`` allows."""
 
     exit_code = EXIT_REJECTED
+
+
+class SignalCoverageError(TargetError, RuntimeError):
+    """Sent events carry a match signal less often than ``min_signal_coverage`` asks."""
+
+    exit_code = EXIT_SIGNALS

@@ -31,7 +31,8 @@ from target_pinterest_conversions.delivery.outputs import (
 )
 from target_pinterest_conversions.delivery.pool import Deliveries
 from target_pinterest_conversions.delivery.state import StateGate
-from target_pinterest_conversions.errors import TooManyRejectedError
+from target_pinterest_conversions.errors import SignalCoverageError, TooManyRejectedError
+from target_pinterest_conversions.pinterest.signals import SIGNALS
 from target_pinterest_conversions.settings import Settings
 
 logger = logging.getLogger("target-pinterest-conversions")
@@ -89,7 +90,7 @@ class Run:
         self.interrupt = interrupt or Interrupt()
         self.stopping = threading.Event()
         """Set when the run stops early: retries end and no new request starts."""
-        self.summary = RunSummary()
+        self.summary = RunSummary(SIGNALS)
         self.announced_warnings = frozenset(
             unlisted_event_name(name) for name in settings.unlisted_event_names
         )
@@ -292,6 +293,40 @@ class Run:
                 raise TooManyRejectedError(
                     f"{head}; check the mapping (top reasons: {top}); {where}",
                 )
+
+    def signal_shortfalls(self) -> list[str]:
+        """Each share of a stream's sent events, per event name, under its signal's floor."""
+        floors = self.settings.min_signal_coverage
+        shortfalls = []
+        for stream, stats in self.summary.items():
+            for event_name, quality in stats.signal_quality(SIGNALS).items():
+                for signal, floor in floors.items():
+                    if quality[signal] < floor:
+                        shortfalls.append(
+                            f"stream '{stream}', {event_name} events: {signal} on "
+                            f"{quality[signal]:.4g} of {quality['events']}, under "
+                            f"min_signal_coverage.{signal} {floor:g}",
+                        )
+        return shortfalls
+
+    def check_signal_coverage(self, logger: logging.Logger) -> None:
+        """Warn about, or stop on (``signal_coverage_action``), each signal under its floor.
+
+        Raises:
+            SignalCoverageError: a share is under its floor and the action is ``fail``.
+
+        """
+        shortfalls = self.signal_shortfalls()
+        if not shortfalls:
+            return
+        advice = (
+            "a mapped field may be renamed or empty: see the summary's signal_quality and "
+            "the mapping's user_data"
+        )
+        if self.settings.signal_coverage_action == "fail":
+            raise SignalCoverageError(f"{'; '.join(shortfalls)}; {advice}")
+        for shortfall in shortfalls:
+            logger.warning("Signal coverage: %s; %s", shortfall, advice)
 
     def _too_old_ways_out(self, limit: float) -> str:
         """The ways to run a stream whose records are mostly too old for the output."""

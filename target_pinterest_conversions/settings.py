@@ -10,7 +10,8 @@ import ipaddress
 import json
 import math
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,11 +28,13 @@ from target_pinterest_conversions.mapping.parse import parse_streams
 from target_pinterest_conversions.mapping.spec import MappingConfigError, StreamMapping
 from target_pinterest_conversions.mapping.suggest import did_you_mean, nearest, suggest_event_name
 from target_pinterest_conversions.pinterest.limits import ad_account_id as read_ad_account_id
+from target_pinterest_conversions.pinterest.signals import SIGNALS
 from target_pinterest_conversions.pinterest.vocabulary import (
     PINTEREST_EVENT_NAMES,
 )
 
 UNMAPPED_STREAM_POLICIES: tuple[str, ...] = ("fail", "ignore")
+SIGNAL_COVERAGE_ACTIONS: tuple[str, ...] = ("warn", "fail")
 MAX_LINE_BYTES_LIMIT = 1 << 30
 """The largest ``batch_max_line_bytes``: past it, the bound no longer protects memory."""
 
@@ -152,6 +155,31 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
             "Stop with exit code 6 when more than this share (0 to 1) of a stream's records "
             "is rejected (dead-lettered or failed at Pinterest), checked from 100 records on "
             "and at the end, so a broken mapping cannot dead-letter everything. 1 never stops."
+        ),
+    ),
+    th.Property(
+        "min_signal_coverage",
+        th.ObjectType(additional_properties=th.NumberType),
+        title="Min Signal Coverage",
+        description=(
+            "Floors for the run's signal quality: match signal to the least share (0 to 1) "
+            "of each stream's sent events, per event name, that must carry it, e.g. "
+            '{"hashed_email": 0.8}. Signals: '
+            + ", ".join(SIGNALS)
+            + ". Below a floor, the run warns or fails (signal_coverage_action)."
+        ),
+        examples=[{"hashed_email": 0.8, "ip_address": 0.5}],
+    ),
+    th.Property(
+        "signal_coverage_action",
+        th.StringType,
+        default="warn",
+        allowed_values=list(SIGNAL_COVERAGE_ACTIONS),
+        title="Signal Coverage Action",
+        description=(
+            "What a drop below min_signal_coverage does at the end of a run: 'warn' (a "
+            "warning per shortfall) or 'fail' (exit code 7, after every event was "
+            "delivered and every STATE written)."
         ),
     ),
     th.Property(
@@ -319,6 +347,10 @@ class Settings:
     output: str = "api"
     """``api`` (send) or ``csv`` (write Ads Manager's upload files to ``csv_path``)."""
     csv_path: str = "pinterest-conversions"
+    min_signal_coverage: Mapping[str, float] = field(default_factory=dict)
+    """Match signal to the least share of a stream's events (per event name) carrying it."""
+    signal_coverage_action: str = "warn"
+    """``warn`` or ``fail`` (exit 7) when a share is under its ``min_signal_coverage``."""
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -724,6 +756,13 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         raise ConfigError(
             f"batch_max_line_bytes: must be from 1024 to {MAX_LINE_BYTES_LIMIT} bytes",
         )
+    floors = _signal_floors(config.get("min_signal_coverage"))
+    action = config.get("signal_coverage_action") or "warn"
+    if action not in SIGNAL_COVERAGE_ACTIONS:
+        raise ConfigError(
+            f"signal_coverage_action: must be one of {', '.join(SIGNAL_COVERAGE_ACTIONS)}"
+            f"{did_you_mean(str(action), SIGNAL_COVERAGE_ACTIONS)}",
+        )
     csv_warnings: list[str] = []
     if output == "csv":
         problem = _csv_account_problem(streams, ad_account_id)
@@ -764,4 +803,26 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         unlisted_event_names=frozenset(n for names in unlisted.values() for n in names),
         output=output,
         csv_path=csv_path,
+        min_signal_coverage=floors,
+        signal_coverage_action=action,
     )
+
+
+def _signal_floors(value: object) -> dict[str, float]:
+    """The checked ``min_signal_coverage``: known signal names, shares from 0 to 1."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError('min_signal_coverage: expected an object such as {"hashed_email": 0.8}')
+    floors = {}
+    for name, share in value.items():
+        if name not in SIGNALS:
+            raise ConfigError(
+                f"min_signal_coverage.{name}: not a match signal; the signals are "
+                f"{', '.join(SIGNALS)}{did_you_mean(str(name), SIGNALS)}",
+            )
+        number = isinstance(share, (int, float, Decimal)) and not isinstance(share, bool)
+        if not number or not 0 <= share <= 1:
+            raise ConfigError(f"min_signal_coverage.{name}: must be a number from 0 to 1")
+        floors[name] = float(share)
+    return floors

@@ -17,6 +17,7 @@ from target_pinterest_conversions.conversion.plan import StreamPlan
 from target_pinterest_conversions.delivery.client import MAX_EVENTS_PER_REQUEST
 from target_pinterest_conversions.errors import ConfigError
 from target_pinterest_conversions.mapping.binding import MappingSchemaError, bind_mapping
+from target_pinterest_conversions.pinterest.signals import counted_name, signal_mask
 
 if TYPE_CHECKING:
     from target_pinterest_conversions.target import TargetPinterestConversions
@@ -126,9 +127,7 @@ class PinterestEventsSink(BatchSink):
         converted = self._plan.convert(record, int(time.time()))
         if converted.event is not None:
             if account is not None:
-                self._output.queue(
-                    self.stream_name, context, seq, account, converted.event, converted.key
-                )
+                self._queue(context, seq, account, converted.event, converted.key)
             else:
                 run.reject(self.stream_name, converted.key, problem, converted.event, None)
             return
@@ -152,9 +151,19 @@ class PinterestEventsSink(BatchSink):
             elif account is None:
                 run.reject(self.stream_name, conversion.key, problem, conversion.event, None)
             else:
-                self._output.queue(
-                    self.stream_name, context, seq, account, conversion.event, conversion.key
-                )
+                self._queue(context, seq, account, conversion.event, conversion.key)
+
+    def _queue(
+        self,
+        context: dict[str, Any],
+        seq: int,
+        account: str,
+        event: dict[str, Any],
+        key: dict[str, Any],
+    ) -> None:
+        """Hand a valid event to the output; count its match signals (signal quality)."""
+        self._run.summary.count_signals(self.stream_name, counted_name(event), signal_mask(event))
+        self._output.queue(self.stream_name, context, seq, account, event, key)
 
     def _after_process_record(self, context: dict[str, Any]) -> None:
         # The SDK logs the whole batch context here at DEBUG, once per record.

@@ -364,6 +364,7 @@ class TargetPinterestConversions(Target):
             super().process_endofpipe()
             self.run.deliveries.wait()
             self.run.check_rejections()
+            self.run.check_signal_coverage(self.logger)
             for stream in self.run.streams_not_in_input():
                 self.logger.warning(
                     "Stream '%s' is configured in `streams` but was not in the input; check "

@@ -31,6 +31,7 @@ from target_pinterest_conversions.errors import (
     AuthError,
     ConfigError,
     InputError,
+    SignalCoverageError,
     TargetError,
     TooManyRejectedError,
 )
@@ -55,6 +56,7 @@ TREE = {
     "reader.UndecodableLineError": 5,
     "batch_files.BatchFileError": 5,
     "errors.TooManyRejectedError": 6,
+    "errors.SignalCoverageError": 7,
     "context.files.OutputFileError": 1,
 }
 """Every run-stopping error of the package, by module and name, with its exit code."""
@@ -84,8 +86,8 @@ def _error_classes() -> dict[str, type[TargetError]]:
     return found
 
 
-def test_the_readme_table_lists_exit_0_to_6_and_the_signals():
-    assert _documented_codes() == {0, 1, 2, 3, 4, 5, 6, 130, 143}
+def test_the_readme_table_lists_exit_0_to_7_and_the_signals():
+    assert _documented_codes() == {0, 1, 2, 3, 4, 5, 6, 7, 130, 143}
 
 
 def test_every_error_of_the_package_carries_a_documented_exit_code():
@@ -100,7 +102,7 @@ def test_every_error_of_the_package_carries_a_documented_exit_code():
 
 def test_each_exit_constant_is_in_the_readme_table():
     constants = {value for name, value in inspect.getmembers(errors) if name.startswith("EXIT_")}
-    assert constants == {0, 1, 2, 3, 4, 5, 6}
+    assert constants == {0, 1, 2, 3, 4, 5, 6, 7}
     assert constants <= _documented_codes()
 
 
@@ -140,6 +142,7 @@ def test_the_builtin_bases_stay_for_code_that_catches_them():
             (5, "Stopped, bad input: input line 3: not valid JSON"),
         ),
         (TooManyRejectedError("too many"), "?", (6, "Stopped: too many")),
+        (SignalCoverageError("too few emails"), "?", (7, "Stopped: too few emails")),
         (
             OutputFileError(28, "csv_path: /x: the disk is full"),
             "?",

@@ -14,6 +14,7 @@ import logging
 import re
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +78,23 @@ class StreamStats:
     """This target's own warnings about the records (e.g. a non-standard event name)."""
     pinterest_warnings: Counter[str] = field(default_factory=Counter)
     """Warnings Pinterest returned for events it processed."""
+    pinterest_statuses: Counter[str] = field(default_factory=Counter)
+    """Events Pinterest gave a status other than ``processed`` or ``failed``, by status."""
+    signals: dict[str, Counter[int]] = field(default_factory=dict)
+    """Per event name, the sent (or written) events by the mask of their signals: bit
+    ``i`` stands for the summary's ``signal_names[i]``."""
+
+    def signal_quality(self, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Per event name: the events counted, and each signal's share of them (0 to 1)."""
+        quality = {}
+        for event_name, masks in sorted(self.signals.items()):
+            total = sum(masks.values())
+            shares = {
+                name: round(sum(n for mask, n in masks.items() if mask >> bit & 1) / total, 4)
+                for bit, name in enumerate(names)
+            }
+            quality[event_name] = {"events": total, **shares}
+        return quality
 
     @property
     def delivered(self) -> int:
@@ -104,6 +122,7 @@ class StreamStats:
             "dropped_values": dict(self.dropped_values.most_common()),
             "warnings": dict(self.warnings.most_common()),
             "pinterest_warnings": dict(self.pinterest_warnings.most_common()),
+            "pinterest_statuses": dict(self.pinterest_statuses.most_common()),
         }
 
 
@@ -135,9 +154,14 @@ def _events(counts: dict[str, int]) -> int:
 
 
 class RunSummary:
-    """All streams' and ad accounts' counters."""
+    """All streams' and ad accounts' counters.
 
-    def __init__(self) -> None:
+    ``signal_names`` names the bits of the signal masks counted by :meth:`count_signals`
+    (the run gives Pinterest's: ``pinterest.signals``, which this layer does not import).
+    """
+
+    def __init__(self, signal_names: Sequence[str] = ()) -> None:
+        self.signal_names = tuple(signal_names)
         self._lock = threading.RLock()  # re-entrant: a termination signal may drain mid-call
         self.streams: dict[str, StreamStats] = {}
         self.accounts: dict[str, AccountStats] = {}
@@ -198,6 +222,18 @@ class RunSummary:
             bucket[key] = amount
             return True
 
+    def count_signals(self, stream: str, event_name: str, mask: int) -> None:
+        """Count one event of ``stream`` sent (or written) with the signals of ``mask``.
+
+        The caller bounds ``event_name`` to names that are not data (Pinterest's own).
+        """
+        with self._lock:
+            by_name = self.stats(stream).signals
+            masks = by_name.get(event_name)
+            if masks is None:
+                masks = by_name[event_name] = Counter()
+            masks[mask] += 1
+
     def distinct(self, stream: str, counter: str) -> int:
         """How many distinct keys a counter of ``stream`` holds."""
         with self._lock:
@@ -207,7 +243,10 @@ class RunSummary:
         """Return every stream's counters and every ad account's (``by_ad_account``)."""
         with self._lock:
             return {
-                "streams": {name: s.as_dict() for name, s in sorted(self.streams.items())},
+                "streams": {
+                    name: {**s.as_dict(), "signal_quality": s.signal_quality(self.signal_names)}
+                    for name, s in sorted(self.streams.items())
+                },
                 **self._accounts_shown(),
                 **self._refused_shown(),
                 "ignored_streams": dict(self.ignored_streams),
@@ -294,6 +333,8 @@ class RunSummary:
             )
             for counter, line in _LINES:
                 _log_counter(logger, name, getattr(stats, counter), line)
+        for name, stats in self.items():
+            _log_signal_quality(logger, name, stats.signal_quality(self.signal_names))
         shown = self._accounts_shown()
         accounts: list[tuple[str | None, dict[str, int]]] = [*shown["by_ad_account"].items()]
         if "other_ad_accounts" in shown:
@@ -349,6 +390,7 @@ _LINES = (
     ("dropped_values", "  stream '%s' left out %d value(s): %s"),
     ("warnings", "  stream '%s' target warning %d x: %s"),
     ("pinterest_warnings", "  stream '%s' Pinterest warning %d x: %s"),
+    ("pinterest_statuses", "  stream '%s' Pinterest status %d x: %s"),
 )
 
 
@@ -364,3 +406,33 @@ def _log_counter(logger: logging.Logger, stream: str, bucket: Counter[str], line
         if beyond:
             what += f", and kinds beyond the {MAX_DISTINCT} it keeps"
         logger.info(line, stream, sum(n for _, n in rest) + beyond, what)
+
+
+def _log_signal_quality(
+    logger: logging.Logger, stream: str, quality: dict[str, dict[str, Any]]
+) -> None:
+    """Log a stream's signal quality as a small table: a row per signal, a column per event."""
+    if not quality:
+        return
+    names = list(quality)
+    heads = [f"{name} ({quality[name]['events']})" for name in names]
+    widths = [max(len(head), 4) for head in heads]
+    signals = [key for key in quality[names[0]] if key != "events"]
+    if not signals:
+        return
+    label = max(len(signal) for signal in signals)
+    logger.info(
+        "Signal quality of stream '%s', the share of sent events carrying each match signal:",
+        stream,
+        extra={"stream_name": stream, "signal_quality": quality},
+    )
+    logger.info(
+        "  %s  %s",
+        "signal".ljust(label),
+        "  ".join(head.rjust(width) for head, width in zip(heads, widths, strict=True)),
+    )
+    for signal in signals:
+        cells = [
+            f"{quality[name][signal]:.2f}".rjust(w) for name, w in zip(names, widths, strict=True)
+        ]
+        logger.info("  %s  %s", signal.ljust(label), "  ".join(cells))

@@ -11,10 +11,14 @@ from collections.abc import Sequence
 
 from target_pinterest_conversions.context.summary import LOGGED, RunSummary, message_template
 from target_pinterest_conversions.delivery.batch import PendingEvent
-from target_pinterest_conversions.delivery.client import PROCESSED, EventResult
+from target_pinterest_conversions.delivery.client import PROCESSED, UNKNOWN_STATUS, EventResult
 from target_pinterest_conversions.delivery.deadletter import DeadLetterWriter
 
 logger = logging.getLogger("target-pinterest-conversions.outcome")
+
+FAILED_STATUSES = frozenset({"failed", UNKNOWN_STATUS})
+"""Per-event statuses that fail an event (``unknown``: the answer was not Pinterest's).
+Any status but these and ``processed`` is an outcome of its own (:func:`settle`)."""
 
 
 def settle(
@@ -37,6 +41,10 @@ def settle(
     :data:`LOGGED` kinds of warning per stream is logged, then one line says the rest
     are only counted: messages that embed ids or values would otherwise log a line
     per event.
+
+    A status Pinterest may add beside ``processed`` and ``failed`` is neither: the
+    event is counted under its status (``pinterest_statuses``), warned about once per
+    status, and not dead-lettered, since Pinterest did not refuse it.
     """
     processed = 0
     failed = 0
@@ -48,6 +56,9 @@ def settle(
             _warn(stream, result.warning_message, summary)
         if result.processed:
             processed += 1
+            continue
+        if result.status not in FAILED_STATUSES:
+            _other_status(stream, result.status, summary)
             continue
         failed += 1
         reason = f"Pinterest: {result.error_message or 'failed without a message'}"
@@ -77,6 +88,19 @@ def count_written(
     summary.update(stream, events_written=len(items))
     summary.update_account(ad_account_id, events_written=len(items))
     return len(items)
+
+
+def _other_status(stream: str, status: str, summary: RunSummary) -> None:
+    """Count an event Pinterest gave a status other than processed or failed."""
+    status = message_template(status)[:100]
+    if summary.count(stream, "pinterest_statuses", status):
+        logger.warning(
+            "Pinterest answered status '%s' for events of stream '%s': neither processed "
+            "nor failed, so they are counted under it (summary: pinterest_statuses) and "
+            "not dead-lettered",
+            status,
+            stream,
+        )
 
 
 def _warn(stream: str, message: str, summary: RunSummary) -> None:
