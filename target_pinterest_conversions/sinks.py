@@ -162,7 +162,7 @@ class PinterestEventsSink(BatchSink):
         key: dict[str, Any],
     ) -> None:
         """Hand a valid event to the output; count its match signals (signal quality)."""
-        self._run.summary.count_signals(self.stream_name, counted_name(event), signal_mask(event))
+        self._stats.count_signals(counted_name(event), signal_mask(event))
         self._output.queue(self.stream_name, context, seq, account, event, key)
 
     def _after_process_record(self, context: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from target_pinterest_conversions.conversion.event import derive_from_contents
 from target_pinterest_conversions.pinterest.signals import (
     OTHER_EVENT_NAMES,
     SIGNALS,
@@ -51,10 +52,21 @@ def test_every_signal_has_a_field_here_and_an_event_without_any_has_none():
     assert signal_mask({"event_name": "checkout", "user_data": {}, "custom_data": {}}) == 0
 
 
-def test_a_product_id_also_counts_from_the_contents_items():
-    event = {"custom_data": {"contents": [{"quantity": 1}, {"id": "sku-2"}]}}
-    assert signal_mask(event) == 1 << SIGNALS.index("product_id")
-    assert signal_mask({"custom_data": {"contents": [{"quantity": 1}]}}) == 0
+def test_a_product_id_counts_from_content_ids_which_the_builder_derives_from_contents():
+    custom_data = {"contents": [{"quantity": 1}, {"id": "sku-2"}]}
+    derive_from_contents(custom_data)
+    assert signal_mask({"custom_data": custom_data}) == 1 << SIGNALS.index("product_id")
+    without_ids = {"contents": [{"quantity": 1}]}
+    derive_from_contents(without_ids)
+    assert signal_mask({"custom_data": without_ids}) == 0
+
+
+def test_events_of_one_shape_share_a_mask_and_others_get_their_own():
+    first = {"event_id": "1", "user_data": {"em": ["x"]}, "custom_data": {"value": "1"}}
+    second = {"event_id": "2", "user_data": {"em": ["y"]}, "custom_data": {"value": "2"}}
+    other = {"event_id": "3", "user_data": {"ph": ["z"]}, "custom_data": {"value": "3"}}
+    assert signal_mask(first) == signal_mask(second) != signal_mask(other)
+    assert signal_mask(other) >> SIGNALS.index("hashed_phone") & 1
 
 
 def test_names_other_than_pinterests_are_counted_together():

@@ -84,13 +84,27 @@ class StreamStats:
     """Per event name, the sent (or written) events by the mask of their signals: bit
     ``i`` stands for the summary's ``signal_names[i]``."""
 
+    def count_signals(self, event_name: str, mask: int) -> None:
+        """Count one event sent (or written) with the signals of ``mask``.
+
+        Called by the reading thread alone, without the lock, as for ``records_read``:
+        readers copy the counts first (:meth:`signal_quality`). The caller bounds
+        ``event_name`` to names that are not data (Pinterest's own).
+        """
+        masks = self.signals.get(event_name)
+        if masks is None:
+            masks = self.signals[event_name] = Counter()
+        masks[mask] += 1
+
     def signal_quality(self, names: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Per event name: the events counted, and each signal's share of them (0 to 1)."""
         quality = {}
-        for event_name, masks in sorted(self.signals.items()):
-            total = sum(masks.values())
+        # list() copies a dict in one step the reading thread cannot interleave with.
+        for event_name, counted in sorted(list(self.signals.items())):
+            masks = list(counted.items())
+            total = sum(n for _, n in masks)
             shares = {
-                name: round(sum(n for mask, n in masks.items() if mask >> bit & 1) / total, 4)
+                name: round(sum(n for mask, n in masks if mask >> bit & 1) / total, 4)
                 for bit, name in enumerate(names)
             }
             quality[event_name] = {"events": total, **shares}
@@ -221,18 +235,6 @@ class RunSummary:
                 return False
             bucket[key] = amount
             return True
-
-    def count_signals(self, stream: str, event_name: str, mask: int) -> None:
-        """Count one event of ``stream`` sent (or written) with the signals of ``mask``.
-
-        The caller bounds ``event_name`` to names that are not data (Pinterest's own).
-        """
-        with self._lock:
-            by_name = self.stats(stream).signals
-            masks = by_name.get(event_name)
-            if masks is None:
-                masks = by_name[event_name] = Counter()
-            masks[mask] += 1
 
     def distinct(self, stream: str, counter: str) -> int:
         """How many distinct keys a counter of ``stream`` holds."""

@@ -7,8 +7,8 @@ counts the same components (plus the phone, which Pinterest matches on but does 
 score apart) in the events it sends, so a mapping that stops carrying one is seen on
 the first run rather than weeks later in Ads Manager.
 
-An event's signals are one integer, a bit per signal (:func:`signal_mask`): counting
-a mask per event costs one dictionary update, whatever the number of signals.
+An event's signals are one integer, a bit per signal (:func:`signal_mask`), found from
+the shape of its keys: counting them costs a few dictionary lookups per event.
 """
 
 from __future__ import annotations
@@ -54,30 +54,46 @@ _PRODUCT_ID = 1 << SIGNALS.index("product_id")
 _SOURCE_URL = 1 << SIGNALS.index("source_url")
 
 
+def _mask(user_keys: tuple[str, ...], custom_keys: tuple[str, ...], url: bool, id_: bool) -> int:
+    mask = (_EVENT_ID if id_ else 0) | (_SOURCE_URL if url else 0)
+    for key, bit in _USER_DATA_SIGNALS:
+        if key in user_keys:
+            mask |= bit
+    if "order_id" in custom_keys:
+        mask |= _ORDER_ID
+    if "value" in custom_keys:
+        mask |= _ORDER_VALUE
+    # The event builder derives content_ids from the contents' ids whenever any item has
+    # one (event.derive_from_contents): it alone tells whether a product id was sent.
+    if "content_ids" in custom_keys:
+        mask |= _PRODUCT_ID
+    return mask
+
+
+_MASKS: dict[tuple[Any, ...], int] = {}
+_MASKS_KEPT = 4096
+"""Distinct key shapes remembered; a stream's events have a few (its mapping's)."""
+_NONE: Mapping[str, Any] = {}
+
+
 def signal_mask(event: Mapping[str, Any]) -> int:
     """Return the signals ``event`` carries, one bit per entry of :data:`SIGNALS`.
 
     The events are the target's own, already valid: a key present holds a value (empty
-    fields are left out when the event is built).
+    fields are left out when the event is built), so an event's keys decide its signals,
+    and the answer is remembered by their shape.
     """
-    mask = _EVENT_ID if "event_id" in event else 0
-    if "event_source_url" in event:
-        mask |= _SOURCE_URL
-    user_data = event.get("user_data")
-    if user_data:
-        for key, bit in _USER_DATA_SIGNALS:
-            if key in user_data:
-                mask |= bit
-    custom_data = event.get("custom_data")
-    if custom_data:
-        if "order_id" in custom_data:
-            mask |= _ORDER_ID
-        if "value" in custom_data:
-            mask |= _ORDER_VALUE
-        if "content_ids" in custom_data or any(
-            "id" in item for item in custom_data.get("contents", ())
-        ):
-            mask |= _PRODUCT_ID
+    shape = (
+        tuple(event.get("user_data") or _NONE),
+        tuple(event.get("custom_data") or _NONE),
+        "event_source_url" in event,
+        "event_id" in event,
+    )
+    mask = _MASKS.get(shape)
+    if mask is None:
+        mask = _mask(*shape)
+        if len(_MASKS) < _MASKS_KEPT:
+            _MASKS[shape] = mask
     return mask
 
 
