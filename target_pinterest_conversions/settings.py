@@ -25,7 +25,7 @@ from target_pinterest_conversions.delivery.client import DEFAULT_API_URL, MAX_EV
 from target_pinterest_conversions.errors import ConfigError
 from target_pinterest_conversions.mapping.keys import STREAM_MAPPING_KEYS, stream_mapping_schema
 from target_pinterest_conversions.mapping.parse import parse_streams
-from target_pinterest_conversions.mapping.spec import MappingConfigError, StreamMapping
+from target_pinterest_conversions.mapping.spec import MappingConfigError, NameRule, StreamMapping
 from target_pinterest_conversions.mapping.suggest import did_you_mean, nearest, suggest_event_name
 from target_pinterest_conversions.pinterest.limits import ad_account_id as read_ad_account_id
 from target_pinterest_conversions.pinterest.signals import SIGNALS
@@ -605,6 +605,30 @@ def csv_uncarried(mapping: StreamMapping) -> tuple[list[str], list[str]]:
     return unconfirmed, other
 
 
+def _can_give(rule: NameRule, value: str) -> bool:
+    """Tell whether a name rule may give ``value``: its constant or one of its table's."""
+    return rule.const == value or value in rule.table.values()
+
+
+def _dedup_warnings(streams: Mapping[str, StreamMapping]) -> list[str]:
+    """Name each stream whose web checkouts carry neither an event id nor an order id.
+
+    Pinterest deduplicates the API's events against the Pinterest Tag's by event id (and
+    order id): a derived id never equals the one the site's Tag sent, so each purchase
+    would count twice.
+    """
+    return [
+        f"streams.{name}: web checkout events carry neither event_id nor "
+        "custom_data.order_id, so Pinterest cannot deduplicate them against the Pinterest "
+        "Tag's: map event_id to the id the Tag sends, or custom_data.order_id"
+        for name, mapping in streams.items()
+        if _can_give(mapping.name_rule, "checkout")
+        and _can_give(mapping.source_rule, "web")
+        and mapping.event_id is None
+        and "order_id" not in mapping.custom_data
+    ]
+
+
 def _csv_warnings(streams: Mapping[str, StreamMapping]) -> list[str]:
     """Name, once at start-up, what each stream maps that its CSV rows leave out."""
     warnings = []
@@ -799,6 +823,7 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
                 for name in names
             ),
             *csv_warnings,
+            *_dedup_warnings(streams),
         ),
         unlisted_event_names=frozenset(n for names in unlisted.values() for n in names),
         output=output,

@@ -1,7 +1,8 @@
 """Mistakes a new user makes that used to end silently, each met through the CLI.
 
 A skip_when value of the wrong type for its column, a misspelt ``--config ENV`` variable,
-data too old for the API, and metric points that counted each record twice.
+data too old for the API, metric points that counted each record twice, and web checkouts
+Pinterest cannot deduplicate against the Pinterest Tag's.
 """
 
 from __future__ import annotations
@@ -227,3 +228,33 @@ def test_a_short_run_logs_record_count_once(tmp_path, interval):
     assert result.returncode == 0, result.stderr[-3000:]
     records = [p for p in metric_points(result.stderr) if p["metric"] == "record_count"]
     assert [p["value"] for p in records] == [n]
+
+
+@pytest.mark.parametrize(
+    ("mapping", "warned"),
+    [
+        ({k: v for k, v in CHECKOUT.items() if k != "event_id"}, True),
+        (CHECKOUT, False),
+        (
+            {
+                **{k: v for k, v in CHECKOUT.items() if k != "event_id"},
+                "custom_data": {"order_id": "id"},
+            },
+            False,
+        ),
+        (
+            {**{k: v for k, v in CHECKOUT.items() if k != "event_id"}, "action_source": "app_ios"},
+            False,
+        ),
+    ],
+    ids=["neither", "event-id", "order-id", "not-web"],
+)
+def test_web_checkouts_that_pinterest_cannot_deduplicate_against_the_tag_are_named(
+    tmp_path, mapping, warned
+):
+    result = run_target(
+        tmp_path, dry(streams={"orders": mapping}), [schema_line(), record_line("orders", 1)]
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    warning = "streams.orders: web checkout events carry neither event_id nor custom_data.order_id"
+    assert (warning in result.stderr) is warned
