@@ -16,6 +16,7 @@ from typing import Any
 
 from target_pinterest_conversions.conversion.types import (
     EventError,
+    Template,
     to_bool,
     to_currency,
     to_decimal_string,
@@ -129,11 +130,15 @@ def event_id_of(
 ) -> str:
     """Return the event id: the mapped ``value`` as text, else one derived from the record.
 
+    A template's ``value`` (:class:`Template`) is filled in, each field's value as text.
+
     In item-level mode (``item_index`` set), a mapped id gets ``:<index>`` unless it
     already differs per item (``item_scoped``), and a derived id includes the index.
     """
     if value is None:
         return derive_event_id(stream, key if item_index is None else [key, item_index], event_name)
+    if value.__class__ is Template:
+        value = value.text("event_id")
     event_id = to_str(value, "event_id")
     if item_index is not None and not item_scoped:
         return f"{event_id}:{item_index}"

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from target_pinterest_conversions.conversion.values import as_list
 from target_pinterest_conversions.pinterest.limits import (
@@ -233,6 +233,20 @@ def _str(value: object, name: str) -> str:
     if not text:
         raise EventError(f"{name} is empty")
     return text
+
+
+class Template(NamedTuple):
+    """An ``event_id`` template's literal pieces and the values read for its fields."""
+
+    pieces: tuple[str, ...]
+    values: tuple[object, ...]
+
+    def text(self, name: str) -> str:
+        """The template filled in: each value as text (:func:`to_str`), between the pieces."""
+        parts = [self.pieces[0]]
+        for value, piece in zip(self.values, self.pieces[1:], strict=True):
+            parts += (to_str(value, name), piece)
+        return "".join(parts)
 
 
 def to_text_list(value: object, name: str) -> list[str] | None:

@@ -134,7 +134,10 @@ _KEY_DESCRIPTIONS: dict[str, str] = {
     "action_source_from": "Value source of the action source.",
     "action_source_map": "Source value to action source.",
     "event_time": "Value source of the event time (ISO-8601, datetime, epoch s or ms).",
-    "event_id": "Value source of the event id; derived from the record's key when absent.",
+    "event_id": (
+        "Value source of the event id, or a template of record fields "
+        '({"template": "checkout_{name}"}); derived from the record\'s key when absent.'
+    ),
     "event_per_item": "Value source of an array: one event per element ($item.<path>).",
     "user_data": "Pinterest user_data key to value source.",
     "custom_data": "Pinterest custom_data key to value source.",
@@ -188,7 +191,18 @@ def stream_mapping_schema() -> dict[str, Any]:
             "additionalProperties": {"type": "string", "enum": list(ACTION_SOURCES)},
         },
         "event_time": dict(_SOURCE_SCHEMA),
-        "event_id": dict(_SOURCE_SCHEMA),
+        "event_id": {
+            "anyOf": [
+                *_SOURCE_SCHEMA["anyOf"],
+                {
+                    "type": "object",
+                    "properties": {"template": {"type": "string"}},
+                    "required": ["template"],
+                    "additionalProperties": False,
+                    "description": 'Text with field values in braces: "checkout_{name}".',
+                },
+            ]
+        },
         "event_per_item": dict(_SOURCE_SCHEMA),
         "user_data": _group_schema(USER_DATA, _KEY_DESCRIPTIONS["user_data"]),
         "custom_data": _group_schema(CUSTOM_DATA, _KEY_DESCRIPTIONS["custom_data"]),

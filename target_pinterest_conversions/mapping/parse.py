@@ -10,6 +10,7 @@ presets, and returns one :class:`~.spec.StreamMapping` per stream. Every error i
 
 from __future__ import annotations
 
+import string
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -115,6 +116,36 @@ def parse_ad_account_id(spec: object, setting: str) -> Source:
             f"{setting}: reads the record, not {ITEM}: each record goes to one ad account",
         )
     return source
+
+
+def parse_event_id(spec: object, setting: str, *, from_preset: bool = False) -> Source:
+    """Parse ``event_id``: a value source, or a template ``{"template": "checkout_{name}"}``.
+
+    A template's braces hold dotted paths (``{customer.id}``); ``{{`` and ``}}`` are braces.
+    """
+    if not (isinstance(spec, Mapping) and set(spec) == {"template"}):
+        return parse_source(spec, setting, from_preset=from_preset)
+    text = spec["template"]
+    where = f"{setting}.template"
+    if not isinstance(text, str):
+        raise MappingConfigError(f'{where}: expected text such as "checkout_{{name}}"')
+    try:
+        parts = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise MappingConfigError(f"{where}: {exc} (write {{{{ and }}}} for braces)") from None
+    pieces, paths, literal = [], [], ""
+    for before, name, spec_part, conversion in parts:
+        literal += before
+        if name is None:
+            continue
+        if spec_part or conversion:
+            raise MappingConfigError(f"{where}: '{{{name}}}' takes no format or conversion")
+        pieces.append(literal)
+        literal = ""
+        paths.append(_parse_path(name, where))
+    if not paths:
+        raise MappingConfigError(f'{where}: names no field in braces, e.g. "checkout_{{name}}"')
+    return Source(paths=tuple(paths), from_preset=from_preset, template=(*pieces, literal))
 
 
 def _parse_path(path: str, setting: str) -> tuple[str, ...]:
@@ -336,7 +367,13 @@ def parse_stream_mapping(stream: str, spec: object) -> StreamMapping:
         event_name=event_name,
         action_source=action_source,
         event_time=source("event_time"),
-        event_id=source("event_id") if "event_id" in cfg else None,
+        event_id=(
+            parse_event_id(
+                cfg["event_id"], f"{setting}.event_id", from_preset="event_id" in preset_keys
+            )
+            if "event_id" in cfg
+            else None
+        ),
         user_data=user_data,
         custom_data=custom_data,
         contents=contents,

@@ -12,7 +12,9 @@ A *value source* is one of:
   indexes a list: ``"lineItems.0.sku"``; with ``event_per_item``, ``"$item.sku"`` reads
   the current item);
 - a list of paths, the first one giving a non-empty value wins;
-- a constant, written ``{"const": <value>}``.
+- a constant, written ``{"const": <value>}``;
+- for ``event_id``, a template, ``{"template": "checkout_{name}"}``: text with the values
+  of the paths in braces.
 """
 
 from __future__ import annotations
@@ -42,13 +44,16 @@ class Source:
     ``url_params`` pairs with ``paths``: where it names a parameter, the path holds a URL
     and the value is that query parameter's (empty: every path is read as it is).
     ``from_preset`` marks a preset's source: when bound to a schema, its paths that the
-    schema lacks are dropped rather than reported.
+    schema lacks are dropped rather than reported. ``template`` (``event_id`` only) holds
+    the literal text around each path's value: ``("checkout_", "")`` with the path
+    ``name`` reads ``checkout_#1001``; every path is then read, none is an alternative.
     """
 
     paths: tuple[tuple[str, ...], ...] = ()
     const: Any = _MISSING
     from_preset: bool = False
     url_params: tuple[str | None, ...] = ()
+    template: tuple[str, ...] = ()
 
     @property
     def is_const(self) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from target_pinterest_conversions.conversion.types import Template
 from target_pinterest_conversions.conversion.urls import url_param
 from target_pinterest_conversions.conversion.values import (
     code_names,
@@ -165,6 +166,8 @@ def source_code(
     if src.is_const:
         namespace[f"c_{tag}"] = src.const
         return [f"    {var} = c_{tag}"]
+    if src.template:
+        return _template_code(src, var, root, tag, namespace, hoisted, guards, dict_root)
     lines = [f"    {var} = None"]
     for j, path in enumerate(src.paths):
         indent = "    "
@@ -187,6 +190,37 @@ def source_code(
             lines.append(f"{indent}if {unset}{text_present_code('x')}: {var} = x")
         else:
             lines.append(f"{indent}if {unset}{present_code('x')}: {var} = x")
+    return lines
+
+
+def _template_code(
+    src: Source,
+    var: str,
+    root: str,
+    tag: str,
+    namespace: dict[str, Any],
+    hoisted: Mapping[tuple[str, ...], str] | None,
+    guards: Guards | None,
+    dict_root: bool,
+) -> list[str]:
+    """Lines that leave a template's values in ``var`` (a :class:`Template`), or ``None``.
+
+    Every path is read (and checked, with ``guards``); one without a value leaves
+    ``var`` ``None``, as an empty path does.
+    """
+    namespace[f"tp_{tag}"] = src.template
+    namespace["_Template"] = Template
+    lines: list[str] = []
+    names = []
+    for j, path in enumerate(src.paths):
+        lines += path_code(
+            path, f"p_{tag}_{j}", root, "    ", namespace, hoisted, guards, dict_root=dict_root
+        )
+        lines.append(f"    t_{tag}_{j} = x if {present_code('x')} else None")
+        names.append(f"t_{tag}_{j}")
+    present = " and ".join(f"{name} is not None" for name in names)
+    values = ", ".join(names)
+    lines.append(f"    {var} = _Template(tp_{tag}, ({values},)) if {present} else None")
     return lines
 
 
