@@ -9,33 +9,47 @@ before the records, and are said not to be checked.
 which sends the loader a stream named :data:`MELTANO_TEST_STREAM`. A run sends the same
 test event (:func:`token_accepted`) to tell an ad account Pinterest refuses from a token
 it refuses (delivery/refusals.py).
+
+Once the test events are accepted, the check reads each account's advertiser-defined
+events (custom events registered in Ads Manager) and names them, then warns about each
+configured event name that is neither Pinterest's nor registered there: Pinterest does not
+track such events. A failure to read the list is a warning, never the check's verdict.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from target_pinterest_conversions.conversion.checks import validate_event
 from target_pinterest_conversions.conversion.hashing import hash_value
 from target_pinterest_conversions.delivery.client import (
     UNKNOWN_STATUS,
+    DefinedEvents,
     PinterestClient,
     RetriesExhausted,
     RetryAfterTooLong,
 )
 from target_pinterest_conversions.delivery.outputs import output_kind
 from target_pinterest_conversions.errors import ConfigError, DeliveryError
+from target_pinterest_conversions.mapping.spec import StreamMapping
+from target_pinterest_conversions.pinterest.vocabulary import name_key
 from target_pinterest_conversions.settings import Settings
+
+logger = logging.getLogger("target-pinterest-conversions.check")
 
 MELTANO_TEST_STREAM = "meltano_test_stream"
 """The stream ``meltano config test`` sends to a loader (Meltano 4.4)."""
 
 CHECK_TRIES = 3
 """Tries for the check's one request: enough to ride out a blip, short enough to answer."""
+
+NAMES_SHOWN = 50
+"""Advertiser-defined event names a log line lists before ``and N more``."""
 
 
 class CheckFailed(DeliveryError):
@@ -85,7 +99,9 @@ def check_connection(
     """Send one test event to each known ad account with the run's token; say what was proven.
 
     The accounts are checked in turn, and the first refusal ends the check. Waits
-    between tries honour ``max_retry_after`` and end at once when ``stop`` is set.
+    between tries honour ``max_retry_after`` and end at once when ``stop`` is set. Then
+    each account's advertiser-defined events are read and logged, and configured names
+    neither Pinterest's nor registered are warned about; those reads decide nothing.
 
     Raises:
         AuthError: the token or an ad account was refused (401, 403).
@@ -140,8 +156,13 @@ def check_connection(
                     f"Pinterest accepted the token but refused the test event{which}: "
                     f"{result.error_message or 'no reason given'}",
                 )
+        defined = {
+            account: _defined_events(client, account, custom_names_to(settings, account))
+            for account in accounts
+        }
     finally:
         client.close()
+    _warn_of_untracked_names(settings, defined)
     which = (
         f"ad account {accounts[0]}"
         if len(accounts) == 1
@@ -151,6 +172,149 @@ def check_connection(
         f"Connection check passed: {host} accepted a test event for {which} with this "
         f"access token (sent with test=true: validated, not recorded){unchecked}"
     )
+
+
+def stream_account(settings: Settings, mapping: StreamMapping) -> str | None:
+    """The ad account a stream sends to, or ``None`` when its records name it."""
+    source = mapping.ad_account_id
+    if source is None:
+        return settings.ad_account_id
+    return str(source.const) if source.is_const else None
+
+
+def custom_names(settings: Settings, mapping: StreamMapping) -> tuple[str, ...]:
+    """The stream's configured event names that are not Pinterest's (constants, map targets)."""
+    rule = mapping.event_name_rule
+    named = [mapping.event_name, *((rule.const, *rule.table.values()) if rule else ())]
+    return tuple(dict.fromkeys(n for n in named if n in settings.unlisted_event_names))
+
+
+def sends_names_as_is(mapping: StreamMapping) -> bool:
+    """Tell whether the stream sends event names read from its records unchanged."""
+    rule = mapping.event_name_rule
+    return rule is not None and rule.source is not None and rule.fallback == "as_is"
+
+
+def custom_names_to(settings: Settings, account: str) -> bool:
+    """Tell whether a stream sending to ``account`` may send names that are not Pinterest's."""
+    return any(
+        stream_account(settings, mapping) == account
+        and (custom_names(settings, mapping) or sends_names_as_is(mapping))
+        for mapping in settings.streams.values()
+    )
+
+
+def listed(names: Sequence[str], limit: int = NAMES_SHOWN) -> str:
+    """Names quoted, at most ``limit`` of them, then ``and N more``."""
+    shown = ", ".join(repr(name) for name in names[:limit])
+    more = len(names) - limit
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _defined_events(
+    client: PinterestClient,
+    account: str,
+    relevant: bool,
+) -> DefinedEvents | None:
+    """Read and log an account's advertiser-defined events; ``None`` when they cannot be read.
+
+    The names are the advertiser's configuration, not personal data: they are logged. A
+    failure is logged too, as a warning when a stream may send custom names there, and
+    never fails the check: the test event has proven what a run needs.
+    """
+    try:
+        found = client.advertiser_defined_events(account)
+    except DeliveryError as exc:
+        if relevant:
+            logger.warning(
+                "Could not read the advertiser-defined events of ad account %s, so the custom "
+                "event names sent there were not checked against them: %s. Fix that and run "
+                "the check again, or compare them with the account's custom events in Ads "
+                "Manager yourself",
+                account,
+                exc,
+            )
+        else:
+            logger.info(
+                "Could not read the advertiser-defined events of ad account %s (no stream "
+                "sends it event names that are not Pinterest's, so nothing depends on them): %s",
+                account,
+                exc,
+            )
+        return None
+    names = found.names
+    unnamed = f" ({found.unnamed} listed without a name were left out)" if found.unnamed else ""
+    if names:
+        logger.info(
+            "Ad account %s has %d advertiser-defined event%s: %s%s",
+            account,
+            len(names),
+            "" if len(names) == 1 else "s",
+            listed(names),
+            unnamed,
+        )
+    else:
+        logger.info("Ad account %s has no advertiser-defined events%s", account, unnamed)
+    return found
+
+
+def _warn_of_untracked_names(
+    settings: Settings,
+    defined: Mapping[str, DefinedEvents | None],
+) -> None:
+    """Warn about configured names Pinterest does not track; say what ``as_is`` requires."""
+    for stream, mapping in settings.streams.items():
+        names = custom_names(settings, mapping)
+        as_is = sends_names_as_is(mapping)
+        if not names and not as_is:
+            continue
+        account = stream_account(settings, mapping)
+        if account is None:
+            logger.info(
+                "streams.%s sends event names that are not Pinterest's (%s) to the ad accounts "
+                "its records name: Pinterest tracks such a name only where it is registered as "
+                "an advertiser-defined event; not checked, those accounts being known only from "
+                "the input",
+                stream,
+                ", ".join(
+                    [
+                        *([listed(names)] if names else []),
+                        *(["names read from its records"] if as_is else []),
+                    ]
+                ),
+            )
+            continue
+        found = defined.get(account)
+        if found is None:
+            continue  # unread: already warned about, naming the account
+        registered = set(found.names)
+        for name in names:
+            if name in registered:
+                continue
+            alike = [n for n in found.names if name_key(n) == name_key(name)]
+            hint = (
+                f"; it registers {alike[0]!r}, which differs in case or separators" if alike else ""
+            )
+            logger.warning(
+                "streams.%s: event name %r is neither a Pinterest event name nor an "
+                "advertiser-defined event of ad account %s, so Pinterest does not track it%s: "
+                "register it as a custom event in Ads Manager, or map it to a Pinterest event "
+                "name",
+                stream,
+                name,
+                account,
+                hint,
+            )
+        if as_is:
+            logger.info(
+                "streams.%s sends event names read from its records as they are "
+                "(event_name_fallback: as_is): each must be a Pinterest event name or an "
+                "advertiser-defined event of ad account %s, or Pinterest does not track it; "
+                "registered there: %s",
+                stream,
+                account,
+                listed(found.names) if found.names else "none",
+            )
 
 
 def check_client(

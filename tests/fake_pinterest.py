@@ -5,6 +5,13 @@ It checks every request the way Pinterest would (path, bearer token, JSON body, 
 64-hex) and answers with scripted responses: by default a 200 with every event
 processed, except event ids listed in ``fail_ids``. It serves one ad account or several
 (``ad_account_id`` a collection); a path naming another account is a 400 it records.
+
+It also answers ``GET /v5/ad_accounts/{id}/advertiser_defined_events`` (what ``--check``
+reads) in the shape of Pinterest's spec, ``{"items": [{"name": ...,
+"mapped_conversion_type": ...}]}``, with the names of ``defined_events`` (or of
+``defined_events_of[account]``), after the token check; ``defined_events_script`` scripts
+other answers (a 403, a 429 with Retry-After). Those reads are recorded in ``reads``, apart
+from ``requests`` (the events sent).
 """
 
 from __future__ import annotations
@@ -114,6 +121,13 @@ class FakePinterest:
         self.refuse: dict[str, int] = {}
         # A body larger than this many bytes is refused with a 413, as a gateway would.
         self.max_body_bytes: int | None = None
+        # The advertiser-defined events of every ad account served, or of one.
+        self.defined_events: list[str] = []
+        self.defined_events_of: dict[str, list[str]] = {}
+        # Scripted answers to the reads of advertiser-defined events, before the default.
+        self.defined_events_script: deque[Scripted] = deque()
+        self.reads: list[Received] = []  # GETs of advertiser-defined events
+        self.accounts = accounts
         self._lock = threading.Lock()
         self._validator = load_request_validator()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -182,6 +196,35 @@ class FakePinterest:
                         return events, f"user_data.{key} holds a value that is not a sha256 hex"
         return events, None
 
+    def _read(self, path: str, query: str, headers: dict[str, str]) -> tuple[int, Any, Scripted]:
+        """Answer a GET of advertiser-defined events: (status, body, scripted extras)."""
+        parts = path.split("/")  # ['', 'v5', 'ad_accounts', id, 'advertiser_defined_events']
+        if (
+            len(parts) != 5
+            or parts[:3] != ["", "v5", "ad_accounts"]
+            or parts[4] != "advertiser_defined_events"
+            or parts[3] not in self.accounts
+        ):
+            with self._lock:
+                self.errors.append(f"unexpected GET {path}")
+            return 404, {"code": 404, "message": "Not found"}, Scripted()
+        if headers.get("authorization") != f"Bearer {self.token}":
+            return 401, {"code": 2, "message": "Authentication failed."}, Scripted()
+        if query:
+            with self._lock:
+                self.errors.append(f"unexpected query {query!r} on GET {path}")
+        with self._lock:
+            scripted = (
+                self.defined_events_script.popleft() if self.defined_events_script else Scripted()
+            )
+        if scripted.status is not None:
+            return scripted.status, scripted.body, scripted
+        names = self.defined_events_of.get(parts[3], self.defined_events)
+        # The spec's AdvertiserDefinedEvent: a name, and the standard type it is mapped
+        # to for optimization (nullable; the spec's example is PAGE_LOAD).
+        items = [{"name": name, "mapped_conversion_type": "PAGE_LOAD"} for name in names]
+        return 200, {"items": items}, scripted
+
     def _answer(self, events: list[dict[str, Any]]) -> tuple[int, Any]:
         results = []
         for event in events:
@@ -212,6 +255,25 @@ class FakePinterest:
 
             def log_message(self, *args: Any) -> None:
                 return
+
+            def do_GET(self) -> None:
+                parsed = urlparse(self.path)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                status, answer, scripted = fake._read(parsed.path, parsed.query, headers)
+                with fake._lock:
+                    fake.reads.append(
+                        Received(
+                            parsed.path, parse_qs(parsed.query), headers, [], status, time.time()
+                        ),
+                    )
+                data = scripted.raw if scripted.raw is not None else json.dumps(answer).encode()
+                self.send_response(status)
+                for name, value in scripted.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def do_POST(self) -> None:
                 with fake._lock:

@@ -12,7 +12,7 @@ import pytest
 from target_pinterest_conversions.check import synthetic_event
 from target_pinterest_conversions.conversion.checks import validate_event
 from tests.cli import Result, command, run_target, run_with_stdin_open, write_config
-from tests.fake_pinterest import FakePinterest, Scripted
+from tests.fake_pinterest import REFUSALS, FakePinterest, Scripted
 
 TOKEN = "test-token-XYZ"
 ACCOUNT = "549755885175"
@@ -46,6 +46,16 @@ def last_line(stderr: str) -> str:
     return stderr.strip().splitlines()[-1].split(" | ", 3)[-1]
 
 
+def messages(stderr: str) -> list[str]:
+    return [line.split(" | ", 3)[-1] for line in stderr.splitlines()]
+
+
+def level_of(stderr: str, text: str) -> str:
+    """The level of the first log line holding ``text``."""
+    line = next(line for line in stderr.splitlines() if text in line)
+    return line.split(" | ")[1].strip()
+
+
 def test_the_synthetic_event_is_valid_and_never_a_real_person():
     event = synthetic_event(1_800_000_000, "ss-acme")
     assert validate_event(event, 1_800_000_000) == []
@@ -70,6 +80,11 @@ def test_check_passes_for_a_good_token_with_one_test_request(tmp_path):
     )
     assert result.stdout == ""
     assert TOKEN not in result.stderr
+    # Then one read of the account's advertiser-defined events, with the same token.
+    assert [(r.path, r.query, r.status) for r in api.reads] == [
+        (f"/v5/ad_accounts/{ACCOUNT}/advertiser_defined_events", {}, 200),
+    ]
+    assert f"Ad account {ACCOUNT} has no advertiser-defined events" in messages(result.stderr)
 
 
 def test_check_fails_with_exit_3_for_a_rejected_token(tmp_path):
@@ -193,6 +208,7 @@ def test_meltano_test_stream_runs_the_check_and_sends_none_of_its_records(tmp_pa
     if code == 0:
         assert [e["event_name"] for e in api.requests[0].events] == ["page_visit"]
         assert "Connection check passed" in result.stderr
+        assert len(api.reads) == 1  # the advertiser-defined events, as --check reads them
         # Meltano judges a loader test by its output: no line may mention an error.
         assert "error" not in result.stderr.lower()
         assert "exception" not in result.stderr.lower()
@@ -299,3 +315,112 @@ def test_check_that_sends_nothing_passes_only_if_the_run_could_start(tmp_path, e
     bad = check(tmp_path, {**cfg, "dead_letter_path": str(tmp_path / "folder")})
     assert bad.returncode == 2, bad.stderr[-3000:]
     assert "dead_letter_path" in last_line(bad.stderr)
+
+
+CUSTOM_STREAMS = {
+    "downloads": {**STREAMS["orders"], "event_name": "download_picture"},
+    "recipes": {
+        **{k: v for k, v in STREAMS["orders"].items() if k != "event_name"},
+        "event_name_from": "kind",
+        "event_name_map": {"Recipe Shared": "share_recipe", "Order": "checkout"},
+    },
+}
+"""Two streams that send names Pinterest does not list: a constant, a map's target."""
+
+
+def test_check_lists_the_advertiser_defined_events_and_warns_of_unregistered_names(tmp_path):
+    with FakePinterest(token=TOKEN) as api:
+        api.defined_events = ["download_picture", "watch_tutorial"]
+        result = check(tmp_path, config(api.url, streams=CUSTOM_STREAMS))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert api.errors == []
+    assert len(api.requests) == 1
+    assert len(api.reads) == 1
+    said = messages(result.stderr)
+    assert (
+        f"Ad account {ACCOUNT} has 2 advertiser-defined events: 'download_picture', "
+        "'watch_tutorial'"
+    ) in said
+    untracked = [line for line in said if "Pinterest does not track it" in line]
+    # The registered name is not warned about; the unregistered one is, once.
+    assert untracked == [
+        "streams.recipes: event name 'share_recipe' is neither a Pinterest event name nor an "
+        f"advertiser-defined event of ad account {ACCOUNT}, so Pinterest does not track it: "
+        "register it as a custom event in Ads Manager, or map it to a Pinterest event name"
+    ]
+    assert level_of(result.stderr, "'share_recipe'") == "WARNING"
+    assert last_line(result.stderr).startswith("Connection check passed")
+    assert TOKEN not in result.stderr
+
+
+def test_check_lists_at_most_fifty_names_then_says_how_many_more(tmp_path):
+    names = [f"event_{i:02d}" for i in range(53)]
+    with FakePinterest(token=TOKEN) as api:
+        api.defined_events = names
+        result = check(tmp_path, config(api.url))
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = next(m for m in messages(result.stderr) if "advertiser-defined events:" in m)
+    assert line == (
+        f"Ad account {ACCOUNT} has 53 advertiser-defined events: "
+        + ", ".join(repr(n) for n in names[:50])
+        + " and 3 more"
+    )
+
+
+def test_check_says_what_names_sent_as_is_need_and_lists_the_registered_ones(tmp_path):
+    streams = {
+        "events": {
+            **{k: v for k, v in STREAMS["orders"].items() if k != "event_name"},
+            "event_name_from": "kind",
+            "event_name_fallback": "as_is",
+        },
+    }
+    with FakePinterest(token=TOKEN) as api:
+        api.defined_events = ["download_picture"]
+        result = check(tmp_path, config(api.url, streams=streams))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (
+        "streams.events sends event names read from its records as they are "
+        "(event_name_fallback: as_is): each must be a Pinterest event name or an "
+        f"advertiser-defined event of ad account {ACCOUNT}, or Pinterest does not track it; "
+        "registered there: 'download_picture'"
+    ) in messages(result.stderr)
+
+
+def test_a_refused_read_of_the_defined_events_warns_and_the_check_still_passes(tmp_path):
+    # A conversion access token may lack ads:read: Pinterest answers the read with a 403
+    # (here echoing the token, which must not reach the log).
+    refused = {**REFUSALS[403], "message": f"{REFUSALS[403]['message']} ({TOKEN})"}
+    with FakePinterest(token=TOKEN) as api:
+        api.defined_events_script.append(Scripted(status=403, body=refused))
+        result = check(tmp_path, config(api.url, streams=CUSTOM_STREAMS))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [r.status for r in api.reads] == [403]  # a refusal is not retried
+    assert level_of(result.stderr, "Could not read") == "WARNING"
+    warning = next(line for line in messages(result.stderr) if "Could not read" in line)
+    assert warning.startswith(
+        f"Could not read the advertiser-defined events of ad account {ACCOUNT}, so the custom "
+        "event names sent there were not checked against them: Pinterest did not let this "
+        f"token read the advertiser-defined events of ad account {ACCOUNT} (HTTP 403: You are "
+        "not permitted to access that resource. ("
+    )
+    assert "needs a token with the ads:read scope" in warning
+    assert "Pinterest does not track it" not in result.stderr  # nothing known to warn about
+    assert last_line(result.stderr).startswith("Connection check passed")
+    assert TOKEN not in result.stderr
+
+
+def test_a_read_of_the_defined_events_retries_a_429_as_its_retry_after_says(tmp_path):
+    with FakePinterest(token=TOKEN) as api:
+        api.defined_events = ["download_picture"]
+        api.defined_events_script.append(
+            Scripted(status=429, body=RATE_LIMITED, headers={"Retry-After": "1"})
+        )
+        result = check(tmp_path, config(api.url, streams=CUSTOM_STREAMS))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [r.status for r in api.reads] == [429, 200]
+    assert api.reads[1].at - api.reads[0].at >= 0.9
+    assert "retrying in 1.0s" in result.stderr
+    assert f"Ad account {ACCOUNT} has 1 advertiser-defined event: 'download_picture'" in (
+        messages(result.stderr)
+    )

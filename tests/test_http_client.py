@@ -10,8 +10,10 @@ import pytest
 import requests
 
 from target_pinterest_conversions.delivery.client import (
+    DefinedEvents,
     DryRunSender,
     EventResult,
+    NotPinterest,
     PinterestClient,
     RequestRejected,
     RetriesExhausted,
@@ -338,3 +340,88 @@ def test_stopping_ends_the_wait_between_tries_at_once(requests_mock):
         api.send(EVENTS)
     # The wait asked for is 200 s: any loaded machine ends it far sooner once stopped.
     assert time.monotonic() - started < 60
+
+
+ADE_URL = "https://api.example.test/v5/ad_accounts/123/advertiser_defined_events"
+
+
+def test_advertiser_defined_events_are_read_with_the_token_and_retried_after_a_429(
+    requests_mock, waits
+):
+    items = [
+        {"name": "download_picture", "mapped_conversion_type": "PAGE_LOAD"},
+        {"name": "share_recipe", "mapped_conversion_type": None},
+        {"name": "download_picture", "mapped_conversion_type": None},
+    ]
+    requests_mock.get(
+        ADE_URL,
+        [
+            {
+                "status_code": 429,
+                "json": {"code": 8, "message": "rate"},
+                "headers": {"Retry-After": "7"},
+            },
+            {"json": {"items": items}},
+        ],
+    )
+    # A test-mode client (as --check's): the read carries no test=true and no body.
+    found = client(test_mode=True).advertiser_defined_events("123")
+    assert found == DefinedEvents(("download_picture", "share_recipe"))
+    assert waits == [7.0]
+    assert requests_mock.call_count == 2
+    request = requests_mock.last_request
+    assert request.method == "GET"
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert "Content-Type" not in request.headers
+    assert request.qs == {}
+    assert request.body is None
+
+
+def test_a_read_429_beyond_max_retry_after_is_not_waited_for(requests_mock, waits):
+    requests_mock.get(ADE_URL, status_code=429, headers={"Retry-After": "301"}, json={})
+    with pytest.raises(RetriesExhausted, match=r"more than max_retry_after.*run the check again"):
+        client().advertiser_defined_events("123")
+    assert waits == []
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"text": "<html>portal</html>", "headers": {"Content-Type": "text/html"}},
+        {"json": {"items": {"name": "x"}}},
+        {"json": ["download_picture"]},
+        {"status_code": 204},
+    ],
+)
+def test_a_read_answer_that_is_not_the_documented_list_is_an_error_not_a_crash(
+    requests_mock, answer
+):
+    requests_mock.get(ADE_URL, **answer)
+    with pytest.raises(NotPinterest, match="not Pinterest's list of advertiser-defined events"):
+        client().advertiser_defined_events("123")
+
+
+def test_listed_items_without_a_name_are_counted_and_left_out(requests_mock):
+    items = [{"name": "a"}, {"name": ""}, {"name": 5}, "b", {}, None, {"name": "c"}]
+    requests_mock.get(ADE_URL, json={"items": items})
+    assert client().advertiser_defined_events("123") == DefinedEvents(("a", "c"), unnamed=5)
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "said"),
+    [
+        (401, AuthError, "the access token was rejected"),
+        (403, AuthError, "needs a token with the ads:read scope"),
+        (404, RequestRejected, "check ad_account_id and api_url"),
+        (400, RequestRejected, "Pinterest refused the request"),
+    ],
+)
+def test_a_refused_read_says_what_to_fix_and_never_echoes_the_token(
+    requests_mock, status, error, said
+):
+    echo = {"code": 29, "message": f"denied for Bearer {TOKEN}"}
+    requests_mock.get(ADE_URL, status_code=status, json=echo)
+    with pytest.raises(error, match=said) as caught:
+        client().advertiser_defined_events("123")
+    assert TOKEN not in str(caught.value)
+    assert requests_mock.call_count == 1

@@ -9,6 +9,10 @@ that a retry cannot fix raise a :class:`DeliveryError` whose message says what t
 change. :class:`DryRunSender` has the same interface and writes the exact request bodies
 (with their ad account) to a file instead of the network.
 
+:meth:`PinterestClient.advertiser_defined_events` reads an ad account's
+advertiser-defined events (``GET .../advertiser_defined_events``, for ``--check``) with
+the same token, timeouts, retries and redaction.
+
 Pinterest limits requests per ad account, so a 429 pauses every request to that account
 (:class:`~.throttle.Pauses`), not to the others; requests with ``test=true``, limited
 to 10 a second per app, pass a :class:`~.throttle.TokenBucket` first.
@@ -29,10 +33,10 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
 import requests
@@ -57,6 +61,8 @@ UNREADABLE_ANSWERS_LIMIT = 3
 """2xx answers in a row that are not Pinterest's JSON before the run stops (wrong api_url)."""
 _ENDPOINT = metrics.Tag.ENDPOINT
 _ENDPOINT_NAME = "/v5/ad_accounts/{ad_account_id}/events"
+_ADE_ENDPOINT_NAME = "/v5/ad_accounts/{ad_account_id}/advertiser_defined_events"
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,18 @@ class EventResult:
 PROCESSED = EventResult(status="processed")
 UNKNOWN_STATUS = "unknown"
 """An event whose fate is unknown: the answer was not Pinterest's (dead-lettered)."""
+
+
+@dataclass(frozen=True)
+class DefinedEvents:
+    """An ad account's advertiser-defined events, as Pinterest listed them.
+
+    ``names`` are in Pinterest's order, each once; ``unnamed`` counts the listed items
+    without a name (not the documented shape), which are left out.
+    """
+
+    names: tuple[str, ...]
+    unnamed: int = 0
 
 
 def _json(response: Answer) -> Any:
@@ -216,7 +234,7 @@ def _wait_times(
 ) -> Generator[float, TransientError | None, None]:
     """Yield waits: the server's ``Retry-After`` when given, else capped full-jitter expo.
 
-    The retry loop of :meth:`PinterestClient._request` (ours: no retry library) sends
+    The retry loop of :meth:`PinterestClient._retrying` (ours: no retry library) sends
     each :class:`TransientError` it catches into this generator, which is how the wait
     can depend on the response.
     """
@@ -432,10 +450,85 @@ class PinterestClient:
             "Accept": "application/json",
             "User-Agent": user_agent,
         }
+        self._read_headers = {k: v for k, v in self._headers.items() if k != "Content-Type"}
+        """A GET's headers: the same, without a body's content type."""
 
     def url(self, ad_account_id: str) -> str:
         """The events endpoint of an ad account."""
         return f"{self._base}{ad_account_id}/events"
+
+    def advertiser_defined_events(self, ad_account_id: str) -> DefinedEvents:
+        """Read the names of an ad account's advertiser-defined events (a GET, no ``test``).
+
+        Tried like a request of events (429, 5xx and network failures retried, Retry-After
+        honoured up to ``max_retry_after``), but neither paced as a test request nor
+        pausing the account's events after a 429: Pinterest limits these reads apart
+        (``ads_read``). Messages read from the answer are redacted.
+
+        Raises:
+            AuthError: the token was refused (401), or may not read the account (403).
+            RequestRejected: 404, another 4xx or a redirect.
+            NotPinterest: a 2xx that is not the documented ``{"items": [...]}``.
+            RetriesExhausted: 429, 5xx or network failures outlasted ``max_tries``, or
+                Pinterest asked to wait longer than ``max_retry_after``.
+            DeliveryStopped: the run is stopping.
+
+        """
+        url = f"{self._base}{ad_account_id}/advertiser_defined_events"
+        return self._retrying(
+            f"{ad_account_id} ads_read",  # its own pause: a read's 429 holds no events back
+            lambda: self._read_defined_events(url, ad_account_id),
+            what=f"Pinterest's list of advertiser-defined events of ad account {ad_account_id}",
+            later="run the check again later",
+            paced=False,
+        )
+
+    def _read_defined_events(self, url: str, account: str) -> DefinedEvents:
+        answer = self._call(url, None, method="GET", endpoint=_ADE_ENDPOINT_NAME)
+        status = answer.status_code
+        if 200 <= status < 300:
+            try:
+                payload = _json(answer)
+            except ValueError:
+                payload = None
+            items = payload.get("items") if isinstance(payload, dict) else None
+            if not isinstance(items, list):
+                kind = answer.headers.get("Content-Type", "no content type")
+                raise NotPinterest(
+                    f"the answer from {self.api_url} (HTTP {status}, {kind}) was not "
+                    "Pinterest's list of advertiser-defined events: check api_url",
+                )
+            names = [item.get("name") if isinstance(item, dict) else None for item in items]
+            found = [self._redact(n) for n in names if isinstance(n, str) and n.strip()]
+            return DefinedEvents(tuple(dict.fromkeys(found)), len(names) - len(found))
+        message = _message(answer, self._redact)
+        said = f"HTTP {status}: {message or 'no message'}"
+        if status == 429 or status >= 500:
+            raise TransientError(
+                f"HTTP {status} {message}".strip(),
+                retry_after=parse_retry_after(answer.headers.get("Retry-After")),
+                rate_limited=status == 429,
+            )
+        if status == 401:
+            raise AuthError(f"the access token was rejected ({said}): check access_token")
+        if status == 403:
+            raise AuthError(
+                f"Pinterest did not let this token read the advertiser-defined events of ad "
+                f"account {account} ({said}): that needs a token with the ads:read scope whose "
+                "user has a role on the account (a conversion access token from Ads Manager "
+                "may not have it)",
+            )
+        if status == 404:
+            raise RequestRejected(
+                f"the advertiser-defined events of ad account {account} were not found "
+                f"({said}): check ad_account_id and api_url",
+            )
+        if 300 <= status < 400:
+            raise RequestRejected(
+                f"the API answered with a redirect ({status}): check api_url; "
+                "the token is never sent to another address",
+            )
+        raise RequestRejected(f"Pinterest refused the request ({said})")
 
     @property
     def token_proven(self) -> bool:
@@ -506,43 +599,64 @@ class PinterestClient:
         """Send one request, retrying transient failures; raise :class:`_TooLarge` on a 413."""
         url = self.url(account)
         body = encode_body(events)
+        return self._retrying(
+            account,
+            lambda: self._send_once(url, account, body, len(events)),
+            what=f"Pinterest request for ad account {account}",
+            later="retry the run later (state was not advanced)",
+        )
+
+    def _retrying(
+        self,
+        pause: str,
+        attempt: Callable[[], _T],
+        *,
+        what: str,
+        later: str,
+        paced: bool = True,
+    ) -> _T:
+        """Call ``attempt`` until it returns, retrying its :class:`TransientError`.
+
+        ``pause`` names the limit a 429 holds back (an ad account's events); ``paced``
+        passes each try through the test-request bucket, in test mode. ``what`` names
+        the request in the retry warnings, ``later`` how to try again once out of tries.
+        """
         waits = _wait_times(*self._backoff)
         next(waits)
         tries = 0
         # Another thread's 429 for this account holds this request back too.
-        paused = self._pauses.remaining(account)
+        paused = self._pauses.remaining(pause)
         if paused and self._wait(paused):
             raise DeliveryStopped("the run is stopping")
         while True:
             tries += 1
-            self._pace()
+            if paced:
+                self._pace()
             try:
-                return self._send_once(url, account, body, len(events))
+                return attempt()
             except TransientError as exc:
                 if self._stop.is_set():
                     raise DeliveryStopped(exc.description) from None
                 if tries >= self.max_tries:
                     raise RetriesExhausted(
                         f"gave up after {tries} tries: {exc.description}; raise max_tries "
-                        "or retry the run later (state was not advanced)",
+                        f"or {later}",
                     ) from None
                 if exc.retry_after is not None and exc.retry_after > self.max_retry_after:
                     raise RetryAfterTooLong(
                         f"Pinterest asked to wait {exc.retry_after:.0f}s before retrying "
                         f"({exc.description}; Retry-After), more than max_retry_after "
-                        f"({self.max_retry_after:g}s); retry the run later (state was not "
-                        "advanced)",
+                        f"({self.max_retry_after:g}s); {later}",
                     ) from None
                 wait = waits.send(exc)
                 if exc.rate_limited:
                     # The limit is the account's: every request to it waits as long.
-                    wait = self._pauses.extend(account, wait)
+                    wait = self._pauses.extend(pause, wait)
                 else:
-                    wait = max(wait, self._pauses.remaining(account))
+                    wait = max(wait, self._pauses.remaining(pause))
                 logger.warning(
-                    "Pinterest request for ad account %s failed (%s) on try %d of %d; "
-                    "retrying in %.1fs",
-                    account,
+                    "%s failed (%s) on try %d of %d; retrying in %.1fs",
+                    what,
                     exc.description,
                     tries,
                     self.max_tries,
@@ -604,11 +718,19 @@ class PinterestClient:
                 self._sessions.append(session)
         return session
 
-    def _post(self, url: str, body: bytes) -> Answer:
+    def _call(
+        self,
+        url: str,
+        body: bytes | None,
+        *,
+        method: str = "POST",
+        endpoint: str = _ENDPOINT_NAME,
+    ) -> Answer:
         """Send one request and read the whole answer within ``timeout`` seconds.
 
         A watchdog timer shuts the socket when the time is up, so a server that drips
-        its headers or body byte by byte cannot hold a delivery thread longer.
+        its headers or body byte by byte cannot hold a delivery thread longer. A POST
+        carries events (with ``test=true`` in test mode); a GET reads, with no body.
         """
         flight = _Flight()
         watchdog = threading.Timer(self.timeout, flight.abort, (f"{self.timeout:g}s",))
@@ -617,15 +739,16 @@ class PinterestClient:
             self._flights.add(flight)
         _ACTIVE.flight = flight
         # One SDK metric point per request: its duration, HTTP status and outcome.
-        timer = metrics.Timer(metrics.Metric.HTTP_REQUEST_DURATION, {_ENDPOINT: _ENDPOINT_NAME})
+        timer = metrics.Timer(metrics.Metric.HTTP_REQUEST_DURATION, {_ENDPOINT: endpoint})
+        answered = (200, 422) if method == "POST" else (200,)
         try:
             if self._stop.is_set():
                 raise DeliveryStopped("the run is stopping")
             watchdog.start()
             with timer:
-                answer = self._exchange(url, body)
+                answer = self._exchange(method, url, body)
                 timer.tags[metrics.Tag.HTTP_STATUS_CODE] = answer.status_code
-                if answer.status_code not in (200, 422):
+                if answer.status_code not in answered:
                     timer.tags[metrics.Tag.STATUS] = metrics.Status.FAILED
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             if flight.cut == "the run is stopping":
@@ -644,12 +767,14 @@ class PinterestClient:
             raise DeliveryStopped(flight.cut)
         return answer
 
-    def _exchange(self, url: str, body: bytes) -> Answer:
-        response = self._session().post(
+    def _exchange(self, method: str, url: str, body: bytes | None) -> Answer:
+        posting = method == "POST"
+        response = self._session().request(
+            method,
             url,
-            params=self.params,
+            params=self.params if posting else None,
             data=body,
-            headers=self._headers,
+            headers=self._headers if posting else self._read_headers,
             timeout=self.timeout,
             allow_redirects=False,
             stream=True,
@@ -666,7 +791,7 @@ class PinterestClient:
         return Answer(response.status_code, response.headers, content, response.reason or "")
 
     def _send_once(self, url: str, account: str, body: bytes, count: int) -> list[EventResult]:
-        answer = self._post(url, body)
+        answer = self._call(url, body)
         status = answer.status_code
         if status == 200:
             return self._accepted(answer, count)
