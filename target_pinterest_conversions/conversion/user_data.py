@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from target_pinterest_conversions.conversion.geo import country_of
 from target_pinterest_conversions.conversion.hashing import _digests, hash_value
+from target_pinterest_conversions.conversion.ip import normalize_client_ip
 from target_pinterest_conversions.conversion.text import DroppedValue, normalize_plain
 from target_pinterest_conversions.conversion.values import nonblank_values
 from target_pinterest_conversions.pinterest.fields import USER_DATA, names
@@ -15,6 +16,12 @@ PLAIN_KEYS: tuple[str, ...] = names(USER_DATA, "plain")
 """``user_data`` keys that Pinterest wants as one plain string."""
 
 _PLAIN = frozenset(PLAIN_KEYS)
+
+PLAIN_NORMALIZERS: Mapping[str, Callable[[object], str]] = {
+    key: normalize_client_ip if key == "client_ip_address" else normalize_plain
+    for key in PLAIN_KEYS
+}
+"""The normalizer of each plain key: the client's public IP address, or trimmed text."""
 
 
 def record_country(raw: Mapping[str, Any], default: str | None = None) -> str | None:
@@ -44,9 +51,10 @@ def build_user_data(
     memos = _digests(country)
     for key, value in raw.items():
         if key in _PLAIN:
+            normalize = PLAIN_NORMALIZERS[key]
             for item in nonblank_values(value):
                 try:
-                    user_data[key] = normalize_plain(item)
+                    user_data[key] = normalize(item)
                     break
                 except DroppedValue as exc:
                     dropped.append((key, exc.reason))

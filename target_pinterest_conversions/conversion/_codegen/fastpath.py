@@ -54,9 +54,9 @@ from target_pinterest_conversions.conversion.hashing import (
 from target_pinterest_conversions.conversion.info import INFO_CONVERTERS
 from target_pinterest_conversions.conversion.rules import name_resolver, skip_reason
 from target_pinterest_conversions.conversion.schema import guards as schema_guards
-from target_pinterest_conversions.conversion.text import DroppedValue, normalize_plain
+from target_pinterest_conversions.conversion.text import DroppedValue
 from target_pinterest_conversions.conversion.types import INLINE_FORMS, EventError
-from target_pinterest_conversions.conversion.user_data import PLAIN_KEYS
+from target_pinterest_conversions.conversion.user_data import PLAIN_KEYS, PLAIN_NORMALIZERS
 from target_pinterest_conversions.conversion.values import as_list_code
 from target_pinterest_conversions.mapping.spec import ContentsSpec, NameRule, Source, StreamMapping
 from target_pinterest_conversions.pinterest.fields import CONTENTS, CUSTOM_DATA, field
@@ -247,7 +247,8 @@ class _Builder:
         lines.append("    ud = {}")
         for i, (key, src) in enumerate(mapping.user_data.items()):
             if key in PLAIN_KEYS:
-                put = f"ud[{key!r}] = _plain(u{i})"
+                ns[f"plain_{key}"] = PLAIN_NORMALIZERS[key]
+                put = f"ud[{key!r}] = plain_{key}(u{i})"
             elif key in REGIONAL_KEYS:
                 put = f"ud[{key!r}] = [_digester({key!r}, country)(u{i})]"
             else:
@@ -344,7 +345,6 @@ def compile_fast_path(
         _known=KNOWN_EVENT_NAMES,
         _country_of=country_of,
         _digester=text_digester,
-        _plain=normalize_plain,
         _stream=mapping.stream,
         _partner=partner_name,
         _Decimal=Decimal,
