@@ -39,7 +39,11 @@ _NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
 
 
 class EventError(ValueError):
-    """A raw value cannot become a valid event field; ``reason`` holds no raw value."""
+    """A raw value cannot become a valid event field; ``reason`` holds no raw value.
+
+    Not a :class:`~target_pinterest_conversions.errors.TargetError`: it never reaches
+    the command. Conversion catches it, and the record is dead-lettered with ``reason``.
+    """
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
