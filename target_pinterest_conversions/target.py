@@ -51,6 +51,7 @@ from target_pinterest_conversions.errors import (
     TargetError,
 )
 from target_pinterest_conversions.mapping.suggest import did_you_mean
+from target_pinterest_conversions.quality import read_quality
 from target_pinterest_conversions.reader import SafeMessageReader
 from target_pinterest_conversions.run import Run, output_for
 from target_pinterest_conversions.settings import (
@@ -242,7 +243,7 @@ class TargetPinterestConversions(Target):
 
     @classmethod
     def get_singer_command(cls) -> click.Command:
-        """The SDK's command, plus ``--check``."""
+        """The SDK's command, plus ``--check`` and ``--quality``."""
         command = super().get_singer_command()
         command.params.append(
             click.Option(
@@ -252,6 +253,17 @@ class TargetPinterestConversions(Target):
                     "Check the settings and the connection: send Pinterest one synthetic "
                     "event with test=true (validated, not recorded), then exit; stdin is "
                     "not read."
+                ),
+            ),
+        )
+        command.params.append(
+            click.Option(
+                ["--quality"],
+                is_flag=True,
+                help=(
+                    "Read Pinterest's Event Quality Score of each known ad account (a token "
+                    "with ads:read) and log it beside the last run's signal shares from "
+                    "summary_path, then exit; stdin is not read."
                 ),
             ),
         )
@@ -406,6 +418,7 @@ class TargetPinterestConversions(Target):
         config: Any = None,
         file_input: Any = None,
         check: bool = False,
+        quality: bool = False,
     ) -> None:
         """Run the target; known failures end with one clear message and an exit code.
 
@@ -436,6 +449,8 @@ class TargetPinterestConversions(Target):
             _check_output_files(settings, output)
             if check:
                 _check(settings, output, user_agent=f"{cls.name}/{cls.get_plugin_version()}")
+            if quality:
+                _quality(settings, user_agent=f"{cls.name}/{cls.get_plugin_version()}")
             cls.logger.info(output.mode)
             cls.print_version(print_fn=cls.logger.info)
             for warning in settings.warnings:
@@ -513,6 +528,41 @@ def _check(settings: Settings, output: Output, *, user_agent: str) -> NoReturn:
     result = outcome[0]
     if isinstance(result, TargetError):
         logger.error("Connection check failed: %s", result)
+        sys.exit(result.exit_code)
+    if isinstance(result, BaseException):
+        raise result
+    logger.info(result)
+    sys.exit(EXIT_OK)
+
+
+def _quality(settings: Settings, *, user_agent: str) -> NoReturn:
+    """Read Pinterest's Event Quality Score alone (``--quality``) and exit.
+
+    Run in a thread as the check is (:func:`_check`), so that a termination signal ends
+    it at once. Exit 0 once read; a refusal exits with its error's code (3 for the token).
+    """
+    logger = logging.getLogger(TargetPinterestConversions.name)
+    stop = threading.Event()
+    outcome: list[str | BaseException] = []
+
+    def work() -> None:
+        try:
+            outcome.append(read_quality(settings, user_agent=user_agent, stop=stop))
+        except BaseException as exc:  # handed to the main thread below
+            outcome.append(exc)
+
+    worker = threading.Thread(target=work, name="quality", daemon=True)
+    worker.start()
+    try:
+        with PROCESS.safe_wait():
+            worker.join()
+    except Interrupted as exc:
+        stop.set()
+        logger.warning("Quality read interrupted by %s", signal.Signals(exc.signum).name)
+        sys.exit(exc.exit_code)
+    result = outcome[0]
+    if isinstance(result, TargetError):
+        logger.error("Event Quality Score not read: %s", result)
         sys.exit(result.exit_code)
     if isinstance(result, BaseException):
         raise result

@@ -12,6 +12,11 @@ reads) in the shape of Pinterest's spec, ``{"items": [{"name": ...,
 ``defined_events_of[account]``), after the token check; ``defined_events_script`` scripts
 other answers (a 403, a 429 with Retry-After). Those reads are recorded in ``reads``, apart
 from ``requests`` (the events sent).
+
+And ``GET /v5/ad_accounts/{id}/conversion_eqs?lookback_period=1d|14d`` (what ``--quality``
+reads): the spec's list of ``EventQualityScore`` in ``eqs`` (or ``eqs_of[account]``), after
+the token check, a 400 without a valid ``lookback_period``; ``eqs_script`` scripts other
+answers. Those reads are recorded in ``eqs_reads``. :func:`eqs_score` builds a score.
 """
 
 from __future__ import annotations
@@ -127,6 +132,11 @@ class FakePinterest:
         # Scripted answers to the reads of advertiser-defined events, before the default.
         self.defined_events_script: deque[Scripted] = deque()
         self.reads: list[Received] = []  # GETs of advertiser-defined events
+        # The Event Quality Scores of every ad account served, or of one (the spec's shape).
+        self.eqs: list[dict[str, Any]] = []
+        self.eqs_of: dict[str, list[dict[str, Any]]] = {}
+        self.eqs_script: deque[Scripted] = deque()
+        self.eqs_reads: list[Received] = []  # GETs of conversion_eqs
         self.accounts = accounts
         self._lock = threading.Lock()
         self._validator = load_request_validator()
@@ -225,6 +235,30 @@ class FakePinterest:
         items = [{"name": name, "mapped_conversion_type": "PAGE_LOAD"} for name in names]
         return 200, {"items": items}, scripted
 
+    def _read_eqs(
+        self, path: str, query: str, headers: dict[str, str]
+    ) -> tuple[int, Any, Scripted]:
+        """Answer a GET of conversion_eqs: (status, body, scripted extras)."""
+        account = path.split("/")[3]
+        if account not in self.accounts:
+            with self._lock:
+                self.errors.append(f"unexpected GET {path}")
+            return 404, {"code": 404, "message": "Not found"}, Scripted()
+        if headers.get("authorization") != f"Bearer {self.token}":
+            return 401, {"code": 2, "message": "Authentication failed."}, Scripted()
+        params = parse_qs(query)
+        if set(params) - {"lookback_period", "source_platform", "ingestion_source"} or params.get(
+            "lookback_period"
+        ) not in (["1d"], ["14d"]):
+            with self._lock:
+                self.errors.append(f"unexpected query {query!r} on GET {path}")
+            return 400, {"code": 1, "message": "Invalid lookback_period"}, Scripted()
+        with self._lock:
+            scripted = self.eqs_script.popleft() if self.eqs_script else Scripted()
+        if scripted.status is not None:
+            return scripted.status, scripted.body, scripted
+        return 200, self.eqs_of.get(account, self.eqs), scripted
+
     def _answer(self, events: list[dict[str, Any]]) -> tuple[int, Any]:
         results = []
         for event in events:
@@ -259,9 +293,11 @@ class FakePinterest:
             def do_GET(self) -> None:
                 parsed = urlparse(self.path)
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                status, answer, scripted = fake._read(parsed.path, parsed.query, headers)
+                eqs = parsed.path.endswith("/conversion_eqs") and parsed.path.count("/") == 4
+                read = fake._read_eqs if eqs else fake._read
+                status, answer, scripted = read(parsed.path, parsed.query, headers)
                 with fake._lock:
-                    fake.reads.append(
+                    (fake.eqs_reads if eqs else fake.reads).append(
                         Received(
                             parsed.path, parse_qs(parsed.query), headers, [], status, time.time()
                         ),
@@ -364,3 +400,31 @@ class FakePinterest:
                 self.wfile.write(data)
 
         return Handler
+
+
+def eqs_score(
+    coverage: dict[str, dict[str, float]],
+    *,
+    overall_status: str = "GOOD",
+    source_platform: str = "WEB",
+    ingestion_source: str = "CONVERSIONS_API",
+    lookback_period: str = "14d",
+    issues: dict[tuple[str, str], list[dict[str, str]]] | None = None,
+) -> dict[str, Any]:
+    """One of the spec's ``EventQualityScore``: ``coverage`` maps event type -> component ->
+    coverage percentage (0 to 100); ``issues`` maps (component, event type) to issues."""
+    components: dict[str, dict[str, Any]] = {}
+    for event_type, by_component in coverage.items():
+        for component, value in by_component.items():
+            details: dict[str, Any] = {"coverage": value}
+            found = (issues or {}).get((component, event_type))
+            if found:
+                details["issues"] = found
+            components.setdefault(component, {})[event_type] = details
+    return {
+        "overall_status": overall_status,
+        "quality_components": components,
+        "ingestion_source": ingestion_source,
+        "source_platform": source_platform,
+        "lookback_period": lookback_period,
+    }

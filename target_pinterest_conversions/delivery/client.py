@@ -10,8 +10,9 @@ change. :class:`DryRunSender` has the same interface and writes the exact reques
 (with their ad account) to a file instead of the network.
 
 :meth:`PinterestClient.advertiser_defined_events` reads an ad account's
-advertiser-defined events (``GET .../advertiser_defined_events``, for ``--check``) with
-the same token, timeouts, retries and redaction.
+advertiser-defined events (``GET .../advertiser_defined_events``, for ``--check``), and
+:meth:`PinterestClient.conversion_eqs` its Event Quality Scores (``GET .../conversion_eqs``,
+for ``--quality``), with the same token, timeouts, retries and redaction.
 
 Pinterest limits requests per ad account, so a 429 pauses every request to that account
 (:class:`~.throttle.Pauses`), not to the others; requests with ``test=true``, limited
@@ -62,6 +63,9 @@ UNREADABLE_ANSWERS_LIMIT = 3
 _ENDPOINT = metrics.Tag.ENDPOINT
 _ENDPOINT_NAME = "/v5/ad_accounts/{ad_account_id}/events"
 _ADE_ENDPOINT_NAME = "/v5/ad_accounts/{ad_account_id}/advertiser_defined_events"
+_EQS_ENDPOINT_NAME = "/v5/ad_accounts/{ad_account_id}/conversion_eqs"
+EQS_LOOKBACK_PERIODS = ("1d", "14d")
+"""The spec's ``LookbackPeriodOptions`` of ``GET .../conversion_eqs``."""
 _T = TypeVar("_T")
 
 
@@ -94,6 +98,65 @@ class DefinedEvents:
 
     names: tuple[str, ...]
     unnamed: int = 0
+
+
+@dataclass(frozen=True)
+class QualityScore:
+    """One of Pinterest's Event Quality Scores (the spec's ``EventQualityScore``).
+
+    ``components`` maps each of ``quality_components`` to its event types' coverage, as
+    Pinterest gives it: a percentage (0 to 100). ``issues`` maps (component, event type) to
+    the names of the issues Pinterest detected there.
+    """
+
+    source_platform: str
+    ingestion_source: str
+    lookback_period: str
+    overall_status: str
+    components: dict[str, dict[str, float]]
+    issues: dict[tuple[str, str], tuple[str, ...]]
+
+
+def _quality_score(item: Any, redact: Redactor) -> QualityScore | None:
+    """Read one ``EventQualityScore``; ``None`` when it is not in the spec's shape."""
+    if not isinstance(item, dict):
+        return None
+    texts = [item.get(key) for key in ("source_platform", "ingestion_source", "overall_status")]
+    components = item.get("quality_components")
+    if not all(isinstance(t, str) for t in texts) or not isinstance(components, dict):
+        return None
+    coverage: dict[str, dict[str, float]] = {}
+    issues: dict[tuple[str, str], tuple[str, ...]] = {}
+    for component, by_type in components.items():
+        if not isinstance(by_type, dict):
+            return None
+        for event_type, details in by_type.items():
+            value = details.get("coverage") if isinstance(details, dict) else None
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+            ):
+                return None
+            coverage.setdefault(str(component), {})[str(event_type)] = float(value)
+            found = details.get("issues")
+            if isinstance(found, list):
+                names = [
+                    redact(str(i.get("name") or i.get("id") or ""))[:_MAX_MESSAGE_CHARS]
+                    for i in found
+                    if isinstance(i, dict)
+                ]
+                if any(names):
+                    issues[(str(component), str(event_type))] = tuple(n for n in names if n)
+    lookback = item.get("lookback_period")
+    return QualityScore(
+        source_platform=str(texts[0]),
+        ingestion_source=str(texts[1]),
+        lookback_period=lookback if isinstance(lookback, str) else "",
+        overall_status=str(texts[2]),
+        components=coverage,
+        issues=issues,
+    )
 
 
 def _json(response: Answer) -> Any:
@@ -501,34 +564,97 @@ class PinterestClient:
             names = [item.get("name") if isinstance(item, dict) else None for item in items]
             found = [self._redact(n) for n in names if isinstance(n, str) and n.strip()]
             return DefinedEvents(tuple(dict.fromkeys(found)), len(names) - len(found))
+        raise self._read_failure(
+            answer,
+            denied=f"read the advertiser-defined events of ad account {account}",
+            missing=f"the advertiser-defined events of ad account {account} were not found",
+        )
+
+    def conversion_eqs(
+        self, ad_account_id: str, lookback_period: str = "14d"
+    ) -> list[QualityScore]:
+        """Read an ad account's Event Quality Scores (``GET .../conversion_eqs``).
+
+        Pinterest gives one per source platform and ingestion source it saw events of.
+        Tried, paused and redacted as :meth:`advertiser_defined_events` is; Pinterest asks
+        for a token with ``ads:read``.
+
+        Raises:
+            AuthError: the token was refused (401), or may not read the account (403).
+            RequestRejected: 400, 404, another 4xx or a redirect.
+            NotPinterest: a 2xx that is not the documented list of ``EventQualityScore``.
+            RetriesExhausted: 429, 5xx or network failures outlasted ``max_tries``, or
+                Pinterest asked to wait longer than ``max_retry_after``.
+            DeliveryStopped: the run is stopping.
+
+        """
+        if lookback_period not in EQS_LOOKBACK_PERIODS:
+            raise ValueError(f"lookback_period must be one of {EQS_LOOKBACK_PERIODS}")
+        url = f"{self._base}{ad_account_id}/conversion_eqs?lookback_period={lookback_period}"
+        return self._retrying(
+            f"{ad_account_id} ads_read",
+            lambda: self._read_eqs(url, ad_account_id),
+            what=f"Pinterest's Event Quality Score of ad account {ad_account_id}",
+            later="read it again later",
+            paced=False,
+        )
+
+    def _read_eqs(self, url: str, account: str) -> list[QualityScore]:
+        answer = self._call(url, None, method="GET", endpoint=_EQS_ENDPOINT_NAME)
+        status = answer.status_code
+        if 200 <= status < 300:
+            try:
+                payload = _json(answer)
+            except ValueError:
+                payload = None
+            scores = (
+                [_quality_score(item, self._redact) for item in payload]
+                if isinstance(payload, list)
+                else [None]
+            )
+            read = [score for score in scores if score is not None]
+            if len(read) < len(scores):
+                kind = answer.headers.get("Content-Type", "no content type")
+                raise NotPinterest(
+                    f"the answer from {self.api_url} (HTTP {status}, {kind}) was not "
+                    "Pinterest's list of Event Quality Scores: check api_url",
+                )
+            return read
+        raise self._read_failure(
+            answer,
+            denied=f"read the Event Quality Score of ad account {account}",
+            missing=f"no Event Quality Score of ad account {account} was found",
+        )
+
+    def _read_failure(self, answer: Answer, *, denied: str, missing: str) -> Exception:
+        """The error of a read Pinterest did not answer with its data (a GET's non-2xx)."""
+        status = answer.status_code
         message = _message(answer, self._redact)
         said = f"HTTP {status}: {message or 'no message'}"
         if status == 429 or status >= 500:
-            raise TransientError(
+            return TransientError(
                 f"HTTP {status} {message}".strip(),
                 retry_after=parse_retry_after(answer.headers.get("Retry-After")),
                 rate_limited=status == 429,
             )
         if status == 401:
-            raise AuthError(f"the access token was rejected ({said}): check access_token")
+            return AuthError(f"the access token was rejected ({said}): check access_token")
         if status == 403:
-            raise AuthError(
-                f"Pinterest did not let this token read the advertiser-defined events of ad "
-                f"account {account} ({said}): that needs a token with the ads:read scope whose "
-                "user has a role on the account (a conversion access token from Ads Manager "
-                "may not have it)",
+            return AuthError(
+                f"Pinterest did not let this token {denied} ({said}): that needs a token with "
+                "the ads:read scope whose user has a role on the account (a conversion access "
+                "token from Ads Manager may not have it)",
             )
         if status == 404:
-            raise RequestRejected(
-                f"the advertiser-defined events of ad account {account} were not found "
-                f"({said}): check ad_account_id and api_url",
+            return RequestRejected(
+                f"{missing} ({said}): check ad_account_id and api_url",
             )
         if 300 <= status < 400:
-            raise RequestRejected(
+            return RequestRejected(
                 f"the API answered with a redirect ({status}): check api_url; "
                 "the token is never sent to another address",
             )
-        raise RequestRejected(f"Pinterest refused the request ({said})")
+        return RequestRejected(f"Pinterest refused the request ({said})")
 
     @property
     def token_proven(self) -> bool:
