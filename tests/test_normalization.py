@@ -5,14 +5,26 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib.util
 import time
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
+from target_pinterest_conversions.conversion import hashing
 from target_pinterest_conversions.conversion.geo import normalize_country, normalize_state
-from target_pinterest_conversions.conversion.hashing import hash_value
-from target_pinterest_conversions.conversion.text import DroppedValue
+from target_pinterest_conversions.conversion.hashing import (
+    HASHED_KEYS,
+    REGIONAL_KEYS,
+    digest_memo,
+    hash_value,
+    normalize,
+    text_digester,
+)
+from target_pinterest_conversions.conversion.phone import _NON_DIGITS, normalize_phone
+from target_pinterest_conversions.conversion.text import DroppedValue, is_sha256_hex, text_of
 from target_pinterest_conversions.conversion.user_data import build_user_data
 from target_pinterest_conversions.pinterest.limits import InvalidText
 
@@ -49,6 +61,18 @@ VECTORS = [
     ("ph", 14155550100, None, "14155550100"),
     ("ph", Decimal("14155550100"), None, "14155550100"),
     ("ph", "tel: +1 415 555 0100", None, "14155550100"),
+    # E.164 and digits alone, as most sources write them
+    ("ph", "+14155550100", None, "14155550100"),
+    ("ph", " +442079460958 ", "us", "442079460958"),
+    ("ph", "4155550100", "us", "14155550100"),
+    ("ph", "00442079460958", "us", "442079460958"),
+    # full-width "+" and digits are folded by NFKC
+    (
+        "ph",
+        "\uff0b\uff11\uff14\uff11\uff15\uff15\uff15\uff15\uff10\uff11\uff10\uff10",
+        None,
+        "14155550100",
+    ),
     # first and last names: lowercased, trimmed, letters kept
     ("fn", "Jane", None, "jane"),
     ("fn", "  Jane ", None, "jane"),
@@ -146,6 +170,12 @@ VECTORS = [
 @pytest.mark.parametrize(("field", "raw", "country", "normalized"), VECTORS)
 def test_hash_vector(field, raw, country, normalized):
     assert hash_value(field, raw, country) == sha(normalized)
+
+
+@pytest.mark.parametrize(("field", "raw", "country", "normalized"), VECTORS)
+def test_the_plain_path_gives_every_vector_too(field, raw, country, normalized):
+    # Text goes through the memoized digesters; normalize() is the path of other values.
+    assert normalize(field, raw, country) == normalized
 
 
 def test_there_are_enough_vectors():
@@ -354,3 +384,168 @@ def test_build_user_data_drops_text_with_a_lone_surrogate_and_keeps_the_rest():
     assert sorted(dropped) == sorted(
         [("em", reason), ("fn", reason), ("country", reason), ("client_user_agent", reason)]
     )
+
+
+# --- the digesters give the plain rule path's answer -------------------------------------
+# text_digester/_digests serve every text value (hash_value, user_data, the fast path) and
+# take shortcuts: no dispatch on the key, CPython's SHA-256, the digest check only for texts
+# long enough to be one; inside the rules, the phone's digit pattern is skipped for text
+# that is digits already (after one "+" or not), and the email's empty check waits until
+# the pattern fails. For any text, each digester must give the digest or the reason of the
+# plain path: normalize(key, value, country), then hashlib's SHA-256.
+
+
+def plain_outcome(key, value, country):
+    """What the rules say, without memo or shortcut: a digest, or the exception raised."""
+    stripped = value.strip()
+    if len(stripped) == 64 and is_sha256_hex(stripped):
+        return ("digest", stripped.lower())
+    try:
+        return (
+            "digest",
+            hashlib.sha256(normalize(key, value, country).encode("utf-8")).hexdigest(),
+        )
+    except Exception as exc:  # compared as it is
+        return (type(exc).__name__, getattr(exc, "reason", str(exc)))
+
+
+def digester_outcome(key, value, country):
+    """What the memoized digester gives, once on a miss and again on the memo's hit."""
+    digest_memo(key, country).pop(value, None)  # a miss: the shortcuts run
+    outcomes = []
+    for _ in range(2):
+        try:
+            outcomes.append(("digest", text_digester(key, country)(value)))
+        except Exception as exc:  # compared as it is
+            outcomes.append((type(exc).__name__, getattr(exc, "reason", str(exc))))
+    assert outcomes[0] == outcomes[1]
+    return outcomes[0]
+
+
+_PADDING = st.sampled_from(["", " ", "  ", "\t", "\n", "\u3000", "\xa0", "\x1c", "\u2028"])
+_LETTERS = st.sampled_from(
+    ["jane", "JOHN", "Jane.Doe", "x", "ana.concei\u00e7\u00e3o", "\u0130", "\u00df"]
+)
+_ODD = st.sampled_from(
+    ["", " ", "@", "@@", ".", "+", "+promo", "a b", "\u00a8", "\u0301", "\uff35", "\ud800", "\x00"]
+)
+_email_parts = st.lists(
+    st.one_of(_LETTERS, _ODD, st.text(max_size=4), st.sampled_from(["example", "com", "co.uk"])),
+    max_size=4,
+).map("".join)
+emails = st.one_of(
+    # address-shaped: local part, "@", domain, "." and a top-level domain, each maybe odd
+    st.builds(
+        lambda pad, local, tag, at, domain, dot, tld, end: (
+            f"{pad}{local}{tag}{at}{domain}{dot}{tld}{end}"
+        ),
+        _PADDING,
+        _email_parts,
+        st.sampled_from(["", "+promo", "+", "+A.B"]),
+        st.sampled_from(["@", "@", "@", "", "@@", " @", "\uff20"]),
+        _email_parts,
+        st.sampled_from([".", ".", "", "..", "\uff0e"]),
+        st.sampled_from(["com", "COM", "org", "", "\u00fc", "c\u00f6m", "c m"]),
+        _PADDING,
+    ),
+    st.text(max_size=30),
+)
+_PHONE_PIECES = st.one_of(
+    st.text("0123456789", min_size=1, max_size=5),
+    st.sampled_from([" ", "-", ".", "(", ")", "/", "x", "ext", "A", "\xa0", "\u0663", "\uff11"]),
+)
+phones = st.one_of(
+    st.builds(
+        lambda pad, prefix, pieces, end: f"{pad}{prefix}{''.join(pieces)}{end}",
+        _PADDING,
+        st.sampled_from(["", "", "+", "+", "00", "+00", "0", "++", "tel:", "\uff0b", " +"]),
+        st.lists(_PHONE_PIECES, max_size=8),
+        _PADDING,
+    ),
+    # E.164 and digits alone of every length around 7 to 15
+    st.builds(
+        lambda plus, digits: plus + digits,
+        st.sampled_from(["", "+"]),
+        st.text("0123456789", max_size=18),
+    ),
+    st.text(max_size=20),
+)
+hex_digests = st.builds(
+    lambda pad, digest, case, end: pad + case(digest) + end,
+    _PADDING,
+    st.text(max_size=5).map(lambda text: hashlib.sha256(text.encode()).hexdigest()),
+    st.sampled_from([str.lower, str.upper]),
+    _PADDING,
+)
+states = st.builds(
+    lambda pad, name, end: pad + name + end,
+    _PADDING,
+    st.sampled_from(
+        ["CA", "ca", "California", "Bayern", "BY", "US-TX", "S\u00e3o Paulo", "Ontario", "IDF", ""]
+    ),
+    _PADDING,
+)
+countries = st.sampled_from([None, "US", "us", "GB", "DE", "FR", "BR", "IN", "ZZ"])
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(emails, hex_digests), countries)
+@example(" Jane.Doe@Example.COM ", None)
+@example("", None)
+@example("\u3000", None)
+def test_the_email_digester_agrees_with_the_plain_rule_path(value, country):
+    assert digester_outcome("em", value, country) == plain_outcome("em", value, country)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(phones, hex_digests), countries)
+@example("+14155550100", "US")
+@example("+9991234567", "US")
+@example("4155550100", "US")
+@example("\u0664\u0661\u0665\u0665\u0665\u0665\u0660\u0661\u0660\u0660", None)
+def test_the_phone_digester_agrees_with_the_plain_rule_path(value, country):
+    assert digester_outcome("ph", value, country) == plain_outcome("ph", value, country)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(HASHED_KEYS), st.one_of(emails, phones, states, hex_digests), countries)
+def test_every_digester_agrees_with_the_plain_rule_path(key, value, country):
+    assert digester_outcome(key, value, country) == plain_outcome(key, value, country)
+
+
+@settings(max_examples=300, deadline=None)
+@given(phones, st.sampled_from([None, "US", "GB"]))
+def test_the_phone_rule_takes_the_digits_the_pattern_leaves(value, region):
+    # The shortcut that skips _NON_DIGITS for E.164 and bare digits, against the pattern:
+    # without a region, or with "+", the number is its digits without leading zeros.
+    text = text_of(value).strip()
+    if region is not None and not text.startswith("+"):
+        return
+    digits = _NON_DIGITS.sub("", text).lstrip("0")
+    if 7 <= len(digits) <= 15:
+        assert normalize_phone(value, region) == digits
+    else:
+        with pytest.raises(DroppedValue):
+            normalize_phone(value, region)
+
+
+@pytest.mark.parametrize("size", [0, 1, 55, 56, 63, 64, 65, 119, 120, 1000])
+def test_the_memos_sha256_gives_hashlibs_digests(size):
+    data = bytes(range(256))[:size] if size <= 256 else b"\xab" * size
+    assert hashing._sha256(data).hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def test_the_memos_use_cpythons_own_sha256_where_there_is_one():
+    # Fewer instructions for short texts than OpenSSL's; the same digests (test above).
+    chosen = hashing._builtin_sha256()
+    assert chosen(b"abc").hexdigest() == hashlib.sha256(b"abc").hexdigest()
+    if any(importlib.util.find_spec(name) for name in ("_sha2", "_sha256")):
+        assert chosen is not hashlib.sha256
+
+
+def test_regional_digesters_read_their_own_country():
+    assert set(REGIONAL_KEYS) <= set(HASHED_KEYS)
+    assert text_digester("ph", "GB")("020 7946 0958") == sha("442079460958")
+    assert text_digester("ph", "DE")("030 901820") == sha("4930901820")
+    assert text_digester("ph")("020 7946 0958") == sha("2079460958")
+    assert text_digester("st", "DE")("Bayern") == sha("by")

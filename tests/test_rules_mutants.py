@@ -16,6 +16,7 @@ from decimal import Decimal
 
 import pytest
 
+from target_pinterest_conversions.conversion import phone
 from target_pinterest_conversions.conversion._codegen.typecheck import compile_type_check
 from target_pinterest_conversions.conversion.checks import validate_event
 from target_pinterest_conversions.conversion.event import (
@@ -234,6 +235,31 @@ def test_a_phone_has_7_to_15_digits(digits, kept):
         assert dropped_reason("ph", digits) == "is not a phone number (7 to 15 digits expected)"
 
 
+def test_an_international_number_is_taken_as_written_even_where_phonenumbers_has_no_such_code():
+    # "+" keeps the number's own country code: phonenumbers, which knows no +999, is not asked.
+    assert hash_value("ph", "+9991234567", "us") == sha("9991234567")
+    assert hash_value("ph", "+999 123 4567", "us") == sha("9991234567")
+
+
+def test_e164_and_bare_digits_are_read_without_the_digit_pattern(monkeypatch):
+    # The common case's speed: text that is digits already, after one "+" or not, is taken
+    # as the pattern would leave it, without running it (tests/test_normalization.py holds
+    # that both give the same digits for any text).
+    class NoPattern:
+        def sub(self, *args):
+            raise AssertionError("the digit pattern ran")
+
+    monkeypatch.setattr(phone, "_NON_DIGITS", NoPattern())
+    assert normalize_phone(" +14155550100 ") == "14155550100"
+    assert normalize_phone("4155550100", "us") == "14155550100"
+    assert normalize_phone("00442079460958") == "442079460958"
+
+
+@pytest.mark.parametrize("value", ["", "   ", "\u3000"])
+def test_an_empty_email_is_dropped_as_empty_not_as_no_address(value):
+    assert dropped_reason("em", value) == "is empty"
+
+
 def test_a_national_number_of_any_json_type_gets_the_country_code():
     assert hash_value("ph", 2079460958, "gb") == sha("442079460958")
     assert hash_value("ph", Decimal("2079460958"), "gb") == sha("442079460958")
@@ -323,6 +349,17 @@ def test_the_memo_behind_a_digester_is_one_mapping_of_text_to_digest():
     assert digest_memo("ph", "gb") is memo
     assert text_digester("em")(" A@Example.com") == sha("a@example.com")
     assert digest_memo("em")[" A@Example.com"] == sha("a@example.com")
+
+
+def test_a_text_found_in_the_memo_is_not_normalized_again():
+    # The memo's contract with the fast path: a value found there needs no call, and the
+    # digester gives what the memo holds.
+    memo = digest_memo("em")
+    memo["not an address"] = "remembered"
+    try:
+        assert text_digester("em")("not an address") == "remembered"
+    finally:
+        memo.pop("not an address", None)
 
 
 # --- events: Pinterest's types, reasons that name the field -------------------------------

@@ -6,9 +6,10 @@ hashed upstream is never hashed twice.
 
 from __future__ import annotations
 
-import functools
 import hashlib
+import importlib
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from target_pinterest_conversions.conversion.geo import (
     normalize_country,
@@ -91,7 +92,26 @@ def hash_value(key: str, value: object, country: str | None = None) -> str:
     return sha256_hex(normalize(key, value, country))
 
 
-_sha256 = hashlib.sha256
+def _builtin_sha256() -> Callable[[bytes], Any]:
+    """Return CPython's own SHA-256 (``_sha2`` from 3.12, ``_sha256`` before), else OpenSSL's.
+
+    Both compute the same function. For the short texts of personal data (one 64-byte
+    block) CPython's costs about 1,500 fewer instructions a digest, and less time:
+    OpenSSL's faster block function does not make up for its set-up on every call (an
+    EVP context to create, and another to copy for ``hexdigest``).
+    """
+    for name in ("_sha2", "_sha256"):
+        try:
+            return importlib.import_module(name).sha256  # type: ignore[no-any-return]
+        except (ImportError, AttributeError):
+            continue
+    return hashlib.sha256
+
+
+_sha256 = _builtin_sha256()
+
+_MEMO_LIMIT = 8192
+"""Texts a memo holds before it is emptied."""
 
 
 class _DigestMemo:
@@ -102,34 +122,35 @@ class _DigestMemo:
     cache, and bounds memory all the same. Failures are not remembered.
     """
 
-    __slots__ = ("country", "key", "normalize", "table")
-
-    LIMIT = 8192
+    __slots__ = ("country", "key", "normalize", "regional", "table")
 
     def __init__(self, key: str, country: str | None) -> None:
         self.key = key
         self.country = country
         self.table: dict[str, str] = {}
-        # Bound once: a value not seen before costs no dispatch on the key.
-        self.normalize: Callable[[str], str] = functools.partial(normalize, key, country=country)
-        if key in NORMALIZERS and key not in REGIONAL_KEYS:
-            self.normalize = NORMALIZERS[key]
+        # Bound once: a value not seen before costs no dispatch on the key. The normalizer
+        # of a regional key takes the country as its second argument (``normalize``).
+        self.regional = key in REGIONAL_KEYS
+        self.normalize: Callable[..., str] = NORMALIZERS[key]
 
     def digest(self, value: str) -> str:
         """Return the digest of ``value``; raise :class:`DroppedValue` as ``normalize`` does.
 
         A value that already is a 64-hex digest is returned lowercased, never hashed twice.
         """
-        digest = self.table.get(value)
+        table = self.table
+        digest = table.get(value)
         if digest is None:
-            stripped = value.strip()
-            if len(stripped) == 64 and is_sha256_hex(stripped):
+            # Stripping never lengthens a text: one shorter than 64 is no digest.
+            if len(value) >= 64 and is_sha256_hex(stripped := value.strip()):
                 digest = stripped.lower()
             else:
-                digest = _sha256(self.normalize(value).encode("utf-8")).hexdigest()
-            if len(self.table) >= self.LIMIT:
-                self.table.clear()
-            self.table[value] = digest
+                normalize = self.normalize  # an attribute load, not a method look-up
+                text = normalize(value, self.country) if self.regional else normalize(value)
+                digest = _sha256(text.encode()).hexdigest()
+            if len(table) >= _MEMO_LIMIT:
+                table.clear()
+            table[value] = digest
         return digest
 
 

@@ -21,8 +21,13 @@ def normalize_phone(value: object, region: str | None = None) -> str:
     region, the digits are taken as they are.
     """
     text = text_of(value).strip()
-    digits = _NON_DIGITS.sub("", text)
-    international = text.startswith("+") or digits.startswith("00")
+    plus = text.startswith("+")
+    # ASCII digits (the only ASCII decimals are 0-9) alone or after one "+", as in E.164,
+    # are what the pattern would leave: taken as they are, without running it.
+    digits = text[1:] if plus else text
+    if not (digits.isdecimal() and digits.isascii()):
+        digits = _NON_DIGITS.sub("", text)
+    international = plus or digits.startswith("00")
     if region and not international:
         # Imported on first use: its metadata takes a tenth of the start-up time, and
         # many streams carry only international numbers or none.

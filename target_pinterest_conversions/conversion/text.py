@@ -77,10 +77,11 @@ def nonempty(text: str) -> str:
 
 def normalize_email(value: object) -> str:
     """Trim and lowercase an email address; reject text that is not an address."""
-    text = nonempty(text_of(value).strip().lower())
-    if not _EMAIL.match(text):
-        raise DroppedValue("is not an email address")
-    return text
+    text = text_of(value).strip().lower()
+    if _EMAIL.match(text):
+        return text
+    nonempty(text)  # the pattern matches no empty text: say which of the two it is
+    raise DroppedValue("is not an email address")
 
 
 def normalize_name(value: object) -> str:
