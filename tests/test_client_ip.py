@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from target_pinterest_conversions.conversion import ip
 from target_pinterest_conversions.conversion.ip import normalize_client_ip
 from target_pinterest_conversions.conversion.text import DroppedValue
 from target_pinterest_conversions.conversion.user_data import build_user_data
@@ -107,3 +110,56 @@ def test_through_the_cli_private_addresses_are_counted_and_never_sent(tmp_path):
     stream = json.loads((tmp_path / "summary.json").read_text())["streams"]["orders"]
     assert stream["dropped_values"] == {f"client_ip_address {NOT_PUBLIC}": 1}
     assert "192.168.1.20" not in result.stderr
+
+
+def _by_ipaddress(text: str) -> str:
+    """The answer of the general route (ipaddress), for one entry."""
+    address = ip._address(text)
+    if address is None:
+        return "no address"
+    return str(address) if ip._public(address) else "not public"
+
+
+@settings(max_examples=600, deadline=None, derandomize=True)
+@given(
+    st.one_of(
+        st.tuples(*[st.integers(0, 300)] * 4).map(lambda t: ".".join(map(str, t))),
+        st.tuples(
+            *[
+                st.sampled_from(
+                    [
+                        "0",
+                        "00",
+                        "010",
+                        "10",
+                        "127",
+                        "169",
+                        "172",
+                        "192",
+                        "224",
+                        "255",
+                        "256",
+                        "100",
+                        "64",
+                        "254",
+                        "168",
+                        "16",
+                        "31",
+                        "32",
+                        "1",
+                        "٣",
+                        "+1",
+                        " 1",
+                    ]
+                )
+            ]
+            * 4
+        ).map(".".join),
+    )
+)
+def test_the_dotted_quad_route_answers_as_ipaddress_does(text):
+    try:
+        got = normalize_client_ip(text)
+    except DroppedValue as exc:
+        got = "not public" if exc.reason == NOT_PUBLIC else "no address"
+    assert got == _by_ipaddress(text)
