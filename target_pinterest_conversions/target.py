@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
@@ -497,49 +497,44 @@ class TargetPinterestConversions(Target):
 
 
 def _check(settings: Settings, output: Output, *, user_agent: str) -> NoReturn:
-    """Run the connection check alone (``--check``) and exit with its verdict.
-
-    The check runs in a thread while the main thread waits where a termination signal
-    may interrupt it (interrupt.py): SIGTERM during a Retry-After wait or a slow answer
-    ends the check at once with exit 143, not once the wait is over.
-    """
-    logger = logging.getLogger(TargetPinterestConversions.name)
-    logger.info("CHECK: %s", output.mode)
-    stop = threading.Event()
-    outcome: list[str | BaseException] = []
-
-    def work() -> None:
-        try:
-            now = int(time.time())
-            outcome.append(check_connection(settings, now=now, user_agent=user_agent, stop=stop))
-        except BaseException as exc:  # handed to the main thread below
-            outcome.append(exc)
-
-    worker = threading.Thread(target=work, name="check", daemon=True)
-    worker.start()
-    try:
-        with PROCESS.safe_wait():
-            worker.join()
-    except Interrupted as exc:
-        stop.set()  # ends the worker's waits; a request in flight ends with the process
-        name = signal.Signals(exc.signum).name
-        logger.warning("Connection check interrupted by %s: nothing was proven", name)
-        sys.exit(exc.exit_code)
-    result = outcome[0]
-    if isinstance(result, TargetError):
-        logger.error("Connection check failed: %s", result)
-        sys.exit(result.exit_code)
-    if isinstance(result, BaseException):
-        raise result
-    logger.info(result)
-    sys.exit(EXIT_OK)
+    """Run the connection check alone (``--check``) and exit with its verdict."""
+    logging.getLogger(TargetPinterestConversions.name).info("CHECK: %s", output.mode)
+    _alone(
+        "check",
+        lambda stop: check_connection(
+            settings, now=int(time.time()), user_agent=user_agent, stop=stop
+        ),
+        interrupted="Connection check interrupted by {signal}: nothing was proven",
+        failed="Connection check failed",
+    )
 
 
 def _quality(settings: Settings, *, user_agent: str) -> NoReturn:
     """Read Pinterest's Event Quality Score alone (``--quality``) and exit.
 
-    Run in a thread as the check is (:func:`_check`), so that a termination signal ends
-    it at once. Exit 0 once read; a refusal exits with its error's code (3 for the token).
+    Exit 0 once read; a refusal exits with its error's code (3 for the token).
+    """
+    _alone(
+        "quality",
+        lambda stop: read_quality(settings, user_agent=user_agent, stop=stop),
+        interrupted="Quality read interrupted by {signal}",
+        failed="Event Quality Score not read",
+    )
+
+
+def _alone(
+    name: str,
+    task: Callable[[threading.Event], str],
+    *,
+    interrupted: str,
+    failed: str,
+) -> NoReturn:
+    """Run ``task`` (``--check``, ``--quality``) in a thread and exit with its outcome.
+
+    The main thread waits where a termination signal may interrupt it (interrupt.py):
+    SIGTERM during a Retry-After wait or a slow answer ends the task at once with exit
+    143 (``stop`` ends its waits; a request in flight ends with the process). The task's
+    message is logged and exits 0; a :class:`TargetError` exits with its code.
     """
     logger = logging.getLogger(TargetPinterestConversions.name)
     stop = threading.Event()
@@ -547,22 +542,22 @@ def _quality(settings: Settings, *, user_agent: str) -> NoReturn:
 
     def work() -> None:
         try:
-            outcome.append(read_quality(settings, user_agent=user_agent, stop=stop))
+            outcome.append(task(stop))
         except BaseException as exc:  # handed to the main thread below
             outcome.append(exc)
 
-    worker = threading.Thread(target=work, name="quality", daemon=True)
+    worker = threading.Thread(target=work, name=name, daemon=True)
     worker.start()
     try:
         with PROCESS.safe_wait():
             worker.join()
     except Interrupted as exc:
         stop.set()
-        logger.warning("Quality read interrupted by %s", signal.Signals(exc.signum).name)
+        logger.warning(interrupted.format(signal=signal.Signals(exc.signum).name))
         sys.exit(exc.exit_code)
     result = outcome[0]
     if isinstance(result, TargetError):
-        logger.error("Event Quality Score not read: %s", result)
+        logger.error("%s: %s", failed, result)
         sys.exit(result.exit_code)
     if isinstance(result, BaseException):
         raise result
