@@ -302,6 +302,9 @@ class FakePinterest:
                             parsed.path, parse_qs(parsed.query), headers, [], status, time.time()
                         ),
                     )
+                self._send(scripted, status, answer)
+
+            def _send(self, scripted: Scripted, status: int, answer: Any) -> None:
                 data = scripted.raw if scripted.raw is not None else json.dumps(answer).encode()
                 self.send_response(status)
                 for name, value in scripted.headers.items():
@@ -390,14 +393,7 @@ class FakePinterest:
                             if result.get("status") == "processed":
                                 fake.accepted.append((now, event["event_id"]))
                                 fake.accepted_accounts.append((account, event["event_id"]))
-                data = scripted.raw if scripted.raw is not None else json.dumps(answer).encode()
-                self.send_response(status)
-                for name, value in scripted.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self._send(scripted, status, answer)
 
         return Handler
 

@@ -164,6 +164,14 @@ def _json(response: Answer) -> Any:
     return orjson.loads(response.content)
 
 
+def _json_or_none(response: Answer) -> Any:
+    """Decode a response body; ``None`` when it is not JSON (the caller says what it wanted)."""
+    try:
+        return _json(response)
+    except ValueError:
+        return None
+
+
 class RequestRejected(DeliveryError):
     """Pinterest refused the request itself (400, 404 or another 4xx)."""
 
@@ -550,10 +558,7 @@ class PinterestClient:
         answer = self._call(url, None, method="GET", endpoint=_ADE_ENDPOINT_NAME)
         status = answer.status_code
         if 200 <= status < 300:
-            try:
-                payload = _json(answer)
-            except ValueError:
-                payload = None
+            payload = _json_or_none(answer)
             items = payload.get("items") if isinstance(payload, dict) else None
             if not isinstance(items, list):
                 kind = answer.headers.get("Content-Type", "no content type")
@@ -603,10 +608,7 @@ class PinterestClient:
         answer = self._call(url, None, method="GET", endpoint=_EQS_ENDPOINT_NAME)
         status = answer.status_code
         if 200 <= status < 300:
-            try:
-                payload = _json(answer)
-            except ValueError:
-                payload = None
+            payload = _json_or_none(answer)
             scores = (
                 [_quality_score(item, self._redact) for item in payload]
                 if isinstance(payload, list)
