@@ -96,7 +96,11 @@ class Run:
         )
         """Record warnings already given at start-up: counted, not logged again."""
         self.dead_letters = DeadLetterWriter(settings.dead_letter_path)
-        self.gate = StateGate(before_emit=self.before_state, after_emit=self.after_state)
+        self.gate = StateGate(
+            before_emit=self.before_state,
+            after_emit=self.after_state,
+            on_offer=self.output.at_state,
+        )
         self.deliveries = Deliveries(
             sender=lambda: self.sender,
             gate=self.gate,
@@ -123,10 +127,10 @@ class Run:
         if open_outputs:
             self.output.open(RunParts(self.gate, self.deliveries, self.summary, self.log_progress))
 
-    def before_state(self, line: str) -> None:
+    def before_state(self, line: str, watermark: int) -> None:
         """Make durable what the STATE ``line`` covers: dead letters, the output's files."""
         self.dead_letters.sync()
-        self.output.before_state(line)
+        self.output.before_state(line, watermark)
 
     def after_state(self) -> None:
         """The STATE line went out: the output confirms what it covers."""
@@ -417,6 +421,8 @@ class Run:
             if self.output.writes_files
             else f"{totals['events_sent']} events sent, {totals['processed']} processed"
         )
+        if not self.output.writes_files and totals["events_written"]:
+            delivered += f", {totals['events_written']} events written"  # output api+csv
         line = (
             f"Run {outcome} in {report['elapsed_seconds']:.1f}s ({self.output.mode}): "
             f"{totals['records_read']} records read, {delivered}, "

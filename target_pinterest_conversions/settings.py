@@ -105,7 +105,9 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         description=(
             "'api' sends events to the API for Conversions (events up to 7 days old); 'csv' "
             "sends nothing and writes Ads Manager's offline-conversions CSV files to csv_path "
-            "for upload (events up to 30 days old; no access token or ad account needed)."
+            "for upload (events up to 30 days old; no access token or ad account needed); "
+            "'api+csv' routes each event by its age: up to 7 days old to the API, older "
+            "checkouts up to 28 days old to the CSV files, older ones to the dead letters."
         ),
     ),
     th.Property(
@@ -114,9 +116,10 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         default="pinterest-conversions",
         title="CSV Path",
         description=(
-            "With output csv: a folder, or a file name ending in .csv whose folder and name "
-            "start the files' names. Each run writes new files, <name>-<UTC time>-<part>.csv, "
-            "never overwriting one; a file rolls over before 10 million rows or 5 GB."
+            "With output csv or api+csv: a folder, or a file name ending in .csv whose "
+            "folder and name start the files' names. Each run writes new files, "
+            "<name>-<UTC time>-<part>.csv, never overwriting one; a file rolls over before "
+            "10 million rows or 5 GB."
         ),
     ),
     th.Property(
@@ -629,7 +632,7 @@ def _dedup_warnings(streams: Mapping[str, StreamMapping]) -> list[str]:
     ]
 
 
-def _csv_warnings(streams: Mapping[str, StreamMapping]) -> list[str]:
+def _csv_warnings(streams: Mapping[str, StreamMapping], output: str = "csv") -> list[str]:
     """Name, once at start-up, what each stream maps that its CSV rows leave out."""
     warnings = []
     for name, mapping in streams.items():
@@ -645,7 +648,7 @@ def _csv_warnings(streams: Mapping[str, StreamMapping]) -> list[str]:
             parts.append(f"{', '.join(other)} (the CSV has no column for them)")
         if parts:
             warnings.append(
-                f"output csv: stream '{name}': mapped fields not written to the CSV: "
+                f"output {output}: stream '{name}': mapped fields not written to the CSV: "
                 + "; ".join(parts),
             )
     return warnings
@@ -654,8 +657,9 @@ def _csv_warnings(streams: Mapping[str, StreamMapping]) -> list[str]:
 def _csv_account_problem(
     streams: Mapping[str, StreamMapping],
     ad_account_id: str | None,
+    output: str = "csv",
 ) -> str | None:
-    """Why ``output: csv`` cannot serve the mapped ad accounts: one file set, one account."""
+    """Why ``output`` (``csv``, ``api+csv``) cannot serve the mapped ad accounts: one file set."""
     accounts = []
     for name, mapping in streams.items():
         source = mapping.ad_account_id
@@ -663,7 +667,7 @@ def _csv_account_problem(
             accounts.append(ad_account_id)
         elif not source.is_const:
             return (
-                f"streams.{name}.ad_account_id: output csv writes one set of files, uploaded "
+                f"streams.{name}.ad_account_id: output {output} writes one set of files, uploaded "
                 "to one ad account in Ads Manager, but this stream reads each record's "
                 "account: use output api, or run once per account with its own csv_path"
             )
@@ -672,7 +676,7 @@ def _csv_account_problem(
     distinct = sorted({a for a in accounts if a})
     if len(distinct) > 1:
         return (
-            f"ad_account_id: output csv writes one set of files, uploaded to one ad account "
+            f"ad_account_id: output {output} writes one set of files, uploaded to one ad account "
             f"in Ads Manager, but the streams name {len(distinct)} ({', '.join(distinct)}): "
             "run once per account, each with its own csv_path"
         )
@@ -705,7 +709,7 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
     token = config.get("access_token")
     if isinstance(token, str):
         token = token.strip() or None
-    if token is None and not dry_run and output == "api":
+    if token is None and not dry_run and output != "csv":
         raise ConfigError("access_token: required unless dry_run is true or output is csv")
     if token is not None and (not isinstance(token, str) or any(c.isspace() for c in token)):
         raise ConfigError("access_token: must be the token text, without spaces or 'Bearer'")
@@ -740,7 +744,7 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         streams = parse_streams(config["streams"])
     except MappingConfigError as exc:
         raise ConfigError(str(exc)) from None
-    if ad_account_id is None and output == "api":
+    if ad_account_id is None and output != "csv":
         # The simplest rule that is never ambiguous: an account for every mapped stream.
         without = [name for name, mapping in streams.items() if mapping.ad_account_id is None]
         if without:
@@ -788,11 +792,11 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
             f"{did_you_mean(str(action), SIGNAL_COVERAGE_ACTIONS)}",
         )
     csv_warnings: list[str] = []
-    if output == "csv":
-        problem = _csv_account_problem(streams, ad_account_id)
+    if output != "api":
+        problem = _csv_account_problem(streams, ad_account_id, output)
         if problem:
             raise ConfigError(problem)
-        csv_warnings = _csv_warnings(streams)
+        csv_warnings = _csv_warnings(streams, output)
     unlisted = _unlisted_event_names(streams)
     return Settings(
         ad_account_id=ad_account_id,

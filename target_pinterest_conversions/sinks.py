@@ -124,10 +124,11 @@ class PinterestEventsSink(BatchSink):
         if account is None:
             account, why = self._plan.ad_account(record)
             problem = (why,) if why else ()
-        converted = self._plan.convert(record, int(time.time()))
+        now = int(time.time())
+        converted = self._plan.convert(record, now)
         if converted.event is not None:
             if account is not None:
-                self._queue(context, seq, account, converted.event, converted.key)
+                self._queue(context, seq, account, converted.event, converted.key, now)
             else:
                 run.reject(self.stream_name, converted.key, problem, converted.event, None)
             return
@@ -151,7 +152,7 @@ class PinterestEventsSink(BatchSink):
             elif account is None:
                 run.reject(self.stream_name, conversion.key, problem, conversion.event, None)
             else:
-                self._queue(context, seq, account, conversion.event, conversion.key)
+                self._queue(context, seq, account, conversion.event, conversion.key, now)
 
     def _queue(
         self,
@@ -160,10 +161,11 @@ class PinterestEventsSink(BatchSink):
         account: str,
         event: dict[str, Any],
         key: dict[str, Any],
+        now: int,
     ) -> None:
-        """Hand a valid event to the output; count its match signals (signal quality)."""
+        """Hand a valid event, checked at ``now``, to the output; count its match signals."""
         self._stats.count_signals(counted_name(event), signal_mask(event))
-        self._output.queue(self.stream_name, context, seq, account, event, key)
+        self._output.queue(self.stream_name, context, seq, account, event, key, now)
 
     def _after_process_record(self, context: dict[str, Any]) -> None:
         # The SDK logs the whole batch context here at DEBUG, once per record.

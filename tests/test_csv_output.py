@@ -159,6 +159,38 @@ def test_a_restart_cuts_rows_written_after_the_last_commit(tmp_path):
     assert recovered.unsettled_rows == 0
 
 
+def test_a_commit_up_to_a_position_leaves_the_rows_after_it_to_a_later_state(tmp_path):
+    # output api+csv: a STATE may go out after rows of later records were written (it
+    # waited for Pinterest); it commits the rows of the records before it, no more.
+    writer = CsvWriter(tmp_path, max_rows=2)
+    for i in range(3):  # two files: rows 0 and 1, then row 2
+        writer.write(event(event_time=NOW - i))
+    at_state = writer.position()
+    assert (at_state[0], at_state[2]) == (2, 1)  # the second file, its first row
+    for i in range(3, 6):  # row 3 fills the second file, rows 4 and 5 start a third
+        writer.write(event(event_time=NOW - i))
+    writer.commit('{"n":3}', at_state)
+    writer.emitted()
+    crash(writer)
+    recovered = CsvWriter(tmp_path)
+    assert [r[2] for r in read_rows(tmp_path)] == [str(NOW - i) for i in range(3)]
+    assert any("removed" in note for note in recovered.recovered)  # the third file
+    assert any("cut" in note for note in recovered.recovered)  # row 3 of the second
+    recovered.close(finished=True)
+    # Without a crash, the run cuts them itself at its end, and says how many.
+    again = CsvWriter(tmp_path / "again", max_rows=2)
+    for i in range(3):
+        again.write(event(event_time=NOW - i))
+    at_state = again.position()
+    again.write(event(event_time=NOW - 3))
+    again.commit('{"n":3}', at_state)
+    again.emitted()
+    again.commit('{"n":3}', at_state)  # the same STATE again: nothing new
+    again.emitted()
+    assert again.close(finished=True) == 1
+    assert [r[2] for r in read_rows(tmp_path / "again")] == [str(NOW - i) for i in range(3)]
+
+
 def killed_between_manifest_and_state(tmp_path: Path) -> None:
     """Rows 0-2 under STATE n=3, rows 3-5 committed for n=6, killed before that line."""
     writer = CsvWriter(tmp_path)

@@ -16,6 +16,8 @@ from target_pinterest_conversions.delivery.outputs import (
     CsvOutput,
     DryRunOutput,
     Output,
+    RoutedDryRunOutput,
+    RoutedOutput,
     output_kind,
 )
 from target_pinterest_conversions.run import output_for
@@ -48,6 +50,8 @@ def output(**config):
         ({"access_token": "t", "output": "api"}, ApiOutput),
         ({"dry_run": True}, DryRunOutput),
         ({"output": "csv"}, CsvOutput),
+        ({"access_token": "t", "output": "api+csv"}, RoutedOutput),
+        ({"dry_run": True, "output": "api+csv"}, RoutedDryRunOutput),
     ],
 )
 def test_the_factory_gives_the_output_the_settings_ask_for(config, kind):
@@ -75,13 +79,48 @@ def test_each_output_says_where_events_go_and_what_it_takes(tmp_path):
     assert (
         live.wider_windows(MAX_EVENT_AGE)
         == dry.wider_windows(MAX_EVENT_AGE)
-        == ["use output: csv for Ads Manager's upload (events up to 28 days old)"]
+        == [
+            "use output: api+csv to send the recent events and write those up to 28 days old "
+            "to Ads Manager's upload files",
+            "or output: csv for Ads Manager's upload alone (events up to 28 days old)",
+        ]
     )
     assert csv.wider_windows(MAX_EVENT_AGE) == []
     assert dry.paths() == [("dry_run_path", str(tmp_path / "dry.jsonl"))]
     assert live.paths() == csv.paths() == []
     assert (live.account("1"), live.account(None)) == ("1", None)
     assert (csv.account("1"), csv.account(None)) == ("", "")
+
+
+def test_api_csv_is_the_api_output_and_the_csv_output_side_by_side(tmp_path):
+    live = output(access_token="t", output="api+csv", csv_path=str(tmp_path / "out"))
+    dry = output(
+        dry_run=True,
+        output="api+csv",
+        csv_path=str(tmp_path / "out"),
+        dry_run_path=str(tmp_path / "dry.jsonl"),
+    )
+    csv_mode = f"CSV: Ads Manager upload files to {tmp_path / 'out'}"
+    assert live.mode == f"LIVE: api.pinterest.com, ad account 1; events over 7 days old: {csv_mode}"
+    assert dry.mode == (
+        f"DRY RUN: request bodies to {tmp_path / 'dry.jsonl'}; events over 7 days old: {csv_mode}"
+    )
+    assert [o.contacts_pinterest for o in (live, dry)] == [True, False]
+    assert [o.writes_files for o in (live, dry)] == [False, True]
+    assert "dry_run is true" in dry.nothing_sent
+    # The wider of the two windows: older events go to the CSV, none further.
+    assert MAX_EVENT_AGE[live.rules] == MAX_EVENT_AGE[dry.rules] == 28 * 86400
+    assert live.wider_windows(MAX_EVENT_AGE) == []
+    assert dry.paths() == [("dry_run_path", str(tmp_path / "dry.jsonl"))]
+    # The CSV files are uploaded to the API's ad account: the events keep theirs.
+    assert (live.account("1"), live.account(None)) == ("1", None)
+    (tmp_path / "out").write_text("a file where the folder goes")
+    assert live.path_problem() is not None
+    client = live.new_sender("ua")
+    try:
+        assert isinstance(client, PinterestClient)
+    finally:
+        client.close()
 
 
 def test_the_senders_match_the_outputs(tmp_path):

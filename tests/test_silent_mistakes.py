@@ -187,7 +187,7 @@ def test_too_many_rejections_for_age_say_the_data_is_too_old_and_how_to_send_it(
     assert "120 of 120 records were rejected, more than max_rejected_ratio 0.5 allows; " in stop
     assert "120 of them are too old (event_time is more than 7 days old" in stop
     assert "The mapping is not at fault: set the tap's start date within the last 7 days" in stop
-    assert "use output: csv for Ads Manager's upload" in stop
+    assert "use output: api+csv to send the recent events and write those up to 28" in stop
     assert "or raise max_rejected_ratio above 0.5 (1 never stops)" in stop
 
 

@@ -52,10 +52,36 @@ def test_only_the_newest_ready_state_is_written_and_repeats_are_not():
 def test_dead_letters_are_synced_before_each_state():
     calls = []
     out = io.StringIO()
-    gate = StateGate(out=out, before_emit=lambda _line: calls.append(len(lines(out))))
+    gate = StateGate(out=out, before_emit=lambda _line, _watermark: calls.append(len(lines(out))))
     gate.offer({"a": 1})
     gate.offer({"a": 2})
     assert calls == [0, 1]
+
+
+def test_each_state_is_announced_on_arrival_and_emitted_with_the_records_it_covers():
+    # An output that writes as it reads (the CSV of output api+csv) learns where each STATE
+    # came, and at emission which one goes out: it commits those records' rows only.
+    out = io.StringIO()
+    offered, emitted = [], []
+    gate = StateGate(
+        out=out,
+        on_offer=offered.append,
+        before_emit=lambda line, watermark: emitted.append((line, watermark)),
+    )
+    gate.open_batch("api", gate.next_seq())  # record 1 waits for Pinterest
+    gate.offer({"n": 1})
+    gate.next_seq()  # record 2, written to a file at once
+    gate.offer({"n": 2})
+    gate.open_batch("api-2", gate.next_seq())  # record 3 waits too
+    gate.next_seq()  # record 4, written at once
+    gate.offer({"n": 4})
+    assert offered == [1, 2, 4]
+    assert emitted == []
+    gate.close_batch("api")
+    # STATE 2 goes out (4 waits for record 3): it covers records 1 and 2, not 4.
+    assert emitted == [('{"n":2}', 2)]
+    gate.close_batch("api-2")
+    assert emitted == [('{"n":2}', 2), ('{"n":4}', 4)]
 
 
 def test_decimals_in_state_stay_exact():

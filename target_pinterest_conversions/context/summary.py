@@ -80,6 +80,8 @@ class StreamStats:
     """Warnings Pinterest returned for events it processed."""
     pinterest_statuses: Counter[str] = field(default_factory=Counter)
     """Events Pinterest gave a status other than ``processed`` or ``failed``, by status."""
+    routes: Counter[str] = field(default_factory=Counter)
+    """With ``output: api+csv``: the valid events handed to each route (``api``, ``csv``)."""
     signals: dict[str, Counter[int]] = field(default_factory=dict)
     """Per event name, the sent (or written) events by the mask of their signals: bit
     ``i`` stands for the summary's ``signal_names[i]``."""
@@ -137,6 +139,7 @@ class StreamStats:
             "warnings": dict(self.warnings.most_common()),
             "pinterest_warnings": dict(self.pinterest_warnings.most_common()),
             "pinterest_statuses": dict(self.pinterest_statuses.most_common()),
+            **({"routes": dict(sorted(self.routes.items()))} if self.routes else {}),
         }
 
 
@@ -316,13 +319,7 @@ class RunSummary:
             ignored = dict(self.ignored_streams)
         for name, stats in self.items():
             counts = stats.counts()
-            if stats.events_written:
-                delivery = f"{stats.events_written} events written to {written_to} (not sent)"
-            else:
-                delivery = (
-                    f"{stats.events_sent} events sent, {stats.processed} processed, "
-                    f"{stats.failed_at_pinterest} failed at Pinterest"
-                )
+            delivery = _delivery(counts, written_to)
             logger.info(
                 "Summary for stream '%s': %d records read, %s, %d dead-lettered locally, "
                 "%d skipped",
@@ -333,6 +330,14 @@ class RunSummary:
                 stats.skipped,
                 extra={"stream_name": name, "counts": counts},
             )
+            if stats.routes:
+                logger.info(
+                    "  stream '%s' routed %d events to the API (up to 7 days old), %d to the "
+                    "CSV files (older)",
+                    name,
+                    stats.routes["api"],
+                    stats.routes["csv"],
+                )
             for counter, line in _LINES:
                 _log_counter(logger, name, getattr(stats, counter), line)
         for name, stats in self.items():
@@ -342,13 +347,7 @@ class RunSummary:
         if "other_ad_accounts" in shown:
             accounts.append((None, shown["other_ad_accounts"]))
         for account, counts in accounts:
-            if counts["events_written"]:
-                delivery = f"{counts['events_written']} events written to {written_to} (not sent)"
-            else:
-                delivery = (
-                    f"{counts['events_sent']} events sent, {counts['processed']} processed, "
-                    f"{counts['failed_at_pinterest']} failed at Pinterest"
-                )
+            delivery = _delivery(counts, written_to)
             if account is None:
                 logger.info(
                     "Summary for %d other ad accounts: %s, %d dead-lettered locally",
@@ -384,6 +383,18 @@ class RunSummary:
             )
         for name, n in ignored.items():
             logger.info("Stream '%s' is not in `streams`: %d records ignored", name, n)
+
+
+def _delivery(counts: dict[str, int], written_to: str) -> str:
+    """What became of the events: sent and Pinterest's verdicts, written, or both."""
+    sent = (
+        f"{counts['events_sent']} events sent, {counts['processed']} processed, "
+        f"{counts['failed_at_pinterest']} failed at Pinterest"
+    )
+    written = f"{counts['events_written']} events written to {written_to} (not sent)"
+    if not counts["events_written"]:
+        return sent
+    return f"{sent}, {written}" if counts["events_sent"] else written
 
 
 _LINES = (

@@ -7,7 +7,8 @@ match-key rule, at most 1000 events a request) and from its documented time wind
 The output decides the window and the match keys: the API takes 7 days, Ads Manager's
 CSV upload (``output: csv``) takes 30 days (28 here, leaving 2 for the upload), an email
 or a mobile ad id, and (the one event type whose spelling its specification confirms)
-checkout events only.
+checkout events only. ``output: api+csv`` routes each event by its age: up to 7 days
+old it takes the API's rules, older the CSV's (``pinterest.limits.route``).
 """
 
 from __future__ import annotations
@@ -15,16 +16,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from target_pinterest_conversions.pinterest.limits import MAX_EVENT_AGE_SECONDS, route
 from target_pinterest_conversions.pinterest.vocabulary import ACTION_SOURCES, PINTEREST_EVENT_NAMES
 
-MAX_EVENT_AGE_SECONDS = 7 * 24 * 3600
-"""The API's window."""
 CSV_UPLOAD_MARGIN_SECONDS = 2 * 24 * 3600
 """Time left to upload a CSV file: its rows must still be in the window at upload."""
 CSV_MAX_EVENT_AGE_SECONDS = 30 * 24 * 3600 - CSV_UPLOAD_MARGIN_SECONDS
 """The CSV output's window: Ads Manager's 30 days, less the upload margin."""
-OUTPUTS: tuple[str, ...] = ("api", "csv")
-MAX_EVENT_AGE: dict[str, int] = {"api": MAX_EVENT_AGE_SECONDS, "csv": CSV_MAX_EVENT_AGE_SECONDS}
+ROUTED = "api+csv"
+"""The output that sends recent events to the API and writes older ones to the CSV."""
+OUTPUTS: tuple[str, ...] = ("api", "csv", ROUTED)
+MAX_EVENT_AGE: dict[str, int] = {
+    "api": MAX_EVENT_AGE_SECONDS,
+    "csv": CSV_MAX_EVENT_AGE_SECONDS,
+    ROUTED: CSV_MAX_EVENT_AGE_SECONDS,
+}
 """The oldest event each output takes, in seconds."""
 TOO_OLD: dict[str, str] = {
     "api": "event_time is more than 7 days old: the API takes 7 days; output: csv takes 28",
@@ -32,7 +38,16 @@ TOO_OLD: dict[str, str] = {
         "event_time is more than 28 days old: Ads Manager's CSV upload takes 30 days, "
         "and 2 are left for the upload"
     ),
+    ROUTED: (
+        "event_time is more than 28 days old: output api+csv sends events up to 7 days old "
+        "to the API and writes those up to 28 days old to Ads Manager's CSV (30 days, 2 "
+        "left for the upload); Pinterest takes older ones nowhere"
+    ),
 }
+CSV_NO_MATCH_KEY_ROUTED = (
+    "user_data has no match key for Ads Manager's CSV, where output api+csv writes events "
+    "more than 7 days old: needs em or hashed_maids"
+)
 CSV_EVENT_NAMES = frozenset({"checkout"})
 """Event names the CSV output writes: its specification confirms only ``Checkout``."""
 CSV_NO_MATCH_KEY = "user_data has no match key for the CSV: needs em or hashed_maids"
@@ -68,9 +83,13 @@ def validate_event(event: Mapping[str, Any], now: int, output: str = "api") -> l
     Args:
         event: a fully built event, ``user_data`` already hashed.
         now: the current Unix time in seconds.
-        output: ``api`` or ``csv``, which sets the time window and the CSV's own rules.
+        output: ``api``, ``csv`` or ``api+csv``, which sets the time window and the
+            CSV's own rules (for ``api+csv``, those of the event's route,
+            :func:`~target_pinterest_conversions.pinterest.limits.route`).
 
     """
+    if output == ROUTED:
+        return _routed_reasons(event, now)
     # Every event is checked: one expression settles the usual valid one, and only
     # an event it cannot settle is examined rule by rule.
     user_data = event.get("user_data")
@@ -89,12 +108,34 @@ def validate_event(event: Mapping[str, Any], now: int, output: str = "api") -> l
     return _reasons(event, now, output)
 
 
+def _routed_reasons(event: Mapping[str, Any], now: int) -> list[str]:
+    """``api+csv``: the rules of the event's :func:`route`, or its window's."""
+    event_time = event.get("event_time")
+    if type(event_time) is not int or now - event_time > MAX_EVENT_AGE[ROUTED]:
+        return _reasons(event, now, ROUTED)
+    rules = route(event_time, now)
+    if not validate_event(event, now, rules):
+        return []
+    return _reasons(event, now, rules, routed=rules == "csv")
+
+
 def _csv_writable(event: Mapping[str, Any], user_data: Mapping[str, Any]) -> bool:
     return event.get("event_name") in CSV_EVENT_NAMES and has_csv_match_key(user_data)
 
 
-def _reasons(event: Mapping[str, Any], now: int, output: str = "api") -> list[str]:
-    """Check ``event`` rule by rule; the reasons it breaks them."""
+def _reasons(
+    event: Mapping[str, Any], now: int, output: str = "api", *, routed: bool = False
+) -> list[str]:
+    """Check ``event`` rule by rule; the reasons it breaks them.
+
+    ``routed``: ``api+csv`` sent the event to the CSV for its age, which its CSV
+    reasons say.
+    """
+    csv_rule = (
+        "output api+csv writes events more than 7 days old to Ads Manager's CSV, which takes"
+        if routed
+        else "output: csv writes"
+    )
     reasons = [f"{name} is missing" for name in REQUIRED_FIELDS if event.get(name) in (None, "")]
     if reasons:
         return reasons
@@ -106,10 +147,10 @@ def _reasons(event: Mapping[str, Any], now: int, output: str = "api") -> list[st
             "or both client_ip_address and client_user_agent",
         )
     elif output == "csv" and not has_csv_match_key(event["user_data"]):
-        reasons.append(CSV_NO_MATCH_KEY)
+        reasons.append(CSV_NO_MATCH_KEY_ROUTED if routed else CSV_NO_MATCH_KEY)
     if output == "csv" and event["event_name"] not in CSV_EVENT_NAMES:
         reasons.append(
-            f"event_name '{event['event_name']}': output: csv writes checkout events only "
+            f"event_name '{event['event_name']}': {csv_rule} checkout events only "
             "(the one event_type Pinterest's CSV specification spells out)",
         )
     event_time = event["event_time"]

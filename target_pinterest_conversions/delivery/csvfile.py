@@ -57,6 +57,8 @@ LOCK_NAME = ".target-pinterest-conversions.lock"
 UPLOAD_WINDOW_SECONDS = 30 * 24 * 3600
 """Pinterest takes a row in an upload up to 30 days after the conversion."""
 _HEADER = (",".join(COLUMNS) + "\n").encode()
+Position = tuple[int, int, int]
+"""Where the rows written so far end: files, and the last one's bytes and rows."""
 _MANIFEST_VERSION = 2
 # O_NOFOLLOW: a symbolic link planted in the folder is never followed to another file.
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -377,27 +379,46 @@ class CsvWriter:
         if self.oldest_event_time is None or event_time < self.oldest_event_time:
             self.oldest_event_time = event_time
 
-    def commit(self, state: str | None = None) -> None:
-        """Make every row written durable and record it in the manifest as pending.
+    def position(self) -> Position:
+        """Where the rows written so far end (for :meth:`commit`'s ``upto``)."""
+        if not self._parts:
+            return (0, 0, 0)
+        last = self._parts[-1]
+        return (len(self._parts), last.written, last.rows)
+
+    def commit(self, state: str | None = None, upto: Position | None = None) -> None:
+        """Make the rows written up to ``upto`` durable; record them in the manifest as pending.
 
         Called right before the STATE ``state`` (its JSON) is written; :meth:`emitted`
-        is called right after it. A killed run's unsettled rows are settled here when
-        the STATE tells where the tap resumed.
+        is called right after it. ``upto`` (a :meth:`position`, every row by default)
+        ends the rows that STATE covers: rows written after it wait for a later one. A
+        killed run's unsettled rows are settled here when the STATE tells where the tap
+        resumed.
         """
+        count, written, rows = upto if upto is not None else self.position()
         self._states_seen = True
         if self._unsettled is not None and not self._parts and state is not None:
             if same_state(state, self._unsettled.state):
                 self._settle(keep=True, why="the tap resumed from the STATE that covers them")
             elif same_state(state, self._unsettled.confirmed_state):
                 self._settle(keep=False, why="the tap resumed from the STATE before them")
-        if all(p.written == p.committed or not p.rows for p in self._parts):
+        covered = [
+            (part.written, part.rows) if number < count else (0, 0)
+            for number, part in enumerate(self._parts, 1)
+        ]
+        if count:
+            covered[count - 1] = (written, rows)
+        # A lone header is no file.
+        covered = [(length if n else 0, n) for length, n in covered]
+        if all(
+            part.committed == length for part, (length, _) in zip(self._parts, covered, strict=True)
+        ):
             # No row since the last commit: nothing to make durable or to record.
             self._pending_state = state
             return
         self._sync()
-        for part in self._parts:
-            part.pending = part.written if part.rows else 0  # a lone header is no file
-            part.pending_rows = part.rows
+        for part, (length, n) in zip(self._parts, covered, strict=True):
+            part.pending, part.pending_rows = length, n
         self._pending_state = state
         self._write_manifest(fsync_folder=False)
         self._manifest_pending = True

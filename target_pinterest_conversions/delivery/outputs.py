@@ -1,8 +1,9 @@
 """Where a run's valid events go: one :class:`Output`, chosen by :func:`make_output`.
 
-Three outputs: the API (:class:`ApiOutput`, requests to Pinterest), the dry run
-(:class:`DryRunOutput`, the same requests written to ``dry_run_path``) and Ads Manager's
-CSV upload files (:class:`CsvOutput`). :func:`output_kind` is the one place that turns the
+Four outputs: the API (:class:`ApiOutput`, requests to Pinterest), the dry run
+(:class:`DryRunOutput`, the same requests written to ``dry_run_path``), Ads Manager's
+CSV upload files (:class:`CsvOutput`), and both, each event by its age
+(:class:`RoutedOutput`, ``output: api+csv``). :func:`output_kind` is the one place that turns the
 ``output`` and ``dry_run`` settings into one of them; the run, the sinks, the check and
 the command ask the output, never the settings, what to do. A new output is one more
 subclass and one more line of :func:`output_kind`.
@@ -31,13 +32,24 @@ from target_pinterest_conversions.delivery.client import (
 from target_pinterest_conversions.delivery.csvfile import (
     UPLOAD_WINDOW_SECONDS,
     CsvWriter,
+    Position,
     csv_path_problem,
 )
 from target_pinterest_conversions.delivery.deadletter import DeadLetterWriter
 from target_pinterest_conversions.delivery.pool import Deliveries
 from target_pinterest_conversions.delivery.state import StateGate
+from target_pinterest_conversions.pinterest.limits import route
 
 logger = logging.getLogger("target-pinterest-conversions")
+
+LATE_SECONDS = 3600
+"""Pinterest reports web and app events it receives later than this as offline ones."""
+LATE_SOURCES = frozenset({"web", "app_android", "app_ios"})
+LATE_WARNING = (
+    "web or app events sent more than an hour after they happened: Pinterest reports "
+    "such events as offline conversions, not web or app ones; run the target more often "
+    "to keep them web or app"
+)
 
 
 @dataclass(frozen=True)
@@ -148,8 +160,15 @@ class Output(ABC):
         account: str,
         event: dict[str, Any],
         key: dict[str, Any],
+        now: int,
     ) -> None:
-        """Take a valid event of record ``seq``: into the sink's batch, by ad account."""
+        """Take a valid event of record ``seq``, checked at ``now``: into the batch, by account."""
+        if (
+            now - event["event_time"] > LATE_SECONDS
+            and event["action_source"] in LATE_SOURCES
+            and self.run.summary.count(stream, "warnings", LATE_WARNING)
+        ):
+            logger.warning("Stream '%s': %s", stream, LATE_WARNING)
         batches: dict[str, list[PendingEvent]] | None = context.get("events")
         if batches is None:
             # The batch holds undelivered events from this record on.
@@ -166,8 +185,12 @@ class Output(ABC):
         if items:
             self.run.deliveries.submit(stream, context["batch_id"], items)
 
-    def before_state(self, line: str) -> None:
-        """Make durable what the STATE ``line`` about to go out covers."""
+    def at_state(self, watermark: int) -> None:
+        """A STATE arrived after the records numbered up to ``watermark`` (reading thread)."""
+        return
+
+    def before_state(self, line: str, watermark: int) -> None:
+        """Make durable what the STATE ``line`` about to go out covers (up to ``watermark``)."""
         return  # requests: STATE passes only settled events, nothing more to make durable
 
     def after_state(self) -> None:
@@ -195,9 +218,11 @@ class ApiOutput(Output):
 
     def wider_windows(self, max_event_age: Mapping[str, int]) -> list[str]:
         """The CSV output takes events older than the API does."""
+        days = max_event_age[CsvOutput.rules] // 86400
         return [
-            f"use output: csv for Ads Manager's upload "
-            f"(events up to {max_event_age[CsvOutput.rules] // 86400} days old)",
+            f"use output: api+csv to send the recent events and write those up to {days} days "
+            "old to Ads Manager's upload files",
+            f"or output: csv for Ads Manager's upload alone (events up to {days} days old)",
         ]
 
     settle = staticmethod(outcome.settle)
@@ -249,8 +274,10 @@ class DryRunOutput(ApiOutput):
 class CsvOutput(Output):
     """``output: csv``: Ads Manager's upload files under ``csv_path``; nothing is sent.
 
-    Rows are written at once, in record order, so a STATE always covers a prefix of the
-    files (delivery/csvfile.py): no batch is held open.
+    Rows are written at once, in record order, and a STATE commits the rows of the
+    records before it (the files' position noted when it arrived, :meth:`at_state`), so
+    a STATE always covers a prefix of the files (delivery/csvfile.py), also when it goes
+    out later than it came, behind API batches (:class:`RoutedOutput`).
     """
 
     rules = "csv"
@@ -264,8 +291,14 @@ class CsvOutput(Output):
     def __init__(self, settings: OutputSettings) -> None:
         super().__init__(settings)
         self.csv: CsvWriter | None = None
-        #: Rows written per stream since the last STATE went out (cut if none follows).
-        self._rows_since_state: dict[str, int] = {}
+        # The reading thread writes rows while a delivery thread may let a STATE out.
+        self._lock = threading.Lock()
+        #: Rows written per stream; and what the last STATE out covers.
+        self._rows: dict[str, int] = {}
+        self._covered: dict[str, int] = {}
+        self._pending: dict[str, int] | None = None
+        #: Per STATE received and not out yet, by watermark: the files' position, the rows.
+        self._marks: dict[int, tuple[Position, dict[str, int]]] = {}
 
     @property
     def mode(self) -> str:
@@ -295,39 +328,58 @@ class CsvOutput(Output):
         account: str,
         event: dict[str, Any],
         key: dict[str, Any],
+        now: int,
     ) -> None:
         """Write the event as a row at once, counted as written."""
         assert self.csv is not None  # noqa: S101 - only called once open
-        self.csv.write(event)
+        with self._lock:
+            self.csv.write(event)
+            self._rows[stream] = self._rows.get(stream, 0) + 1
         self.run.summary.update(stream, events_written=1)
-        self._rows_since_state[stream] = self._rows_since_state.get(stream, 0) + 1
 
     def flush(self, stream: str, context: dict[str, Any]) -> None:
         """Nothing is held: only the progress line."""
         self.run.log_progress(stream)
 
-    def before_state(self, line: str) -> None:
-        """Commit the rows the STATE ``line`` covers: fsync'ed, the manifest replaced."""
+    def at_state(self, watermark: int) -> None:
+        """Note where the rows of the records before this STATE end."""
         if self.csv is not None:
-            self.csv.commit(line)
+            with self._lock:
+                self._marks[watermark] = (self.csv.position(), dict(self._rows))
+
+    def before_state(self, line: str, watermark: int) -> None:
+        """Commit the rows the STATE ``line`` covers: fsync'ed, the manifest replaced."""
+        if self.csv is None:
+            return
+        with self._lock:
+            # Every STATE is marked as it arrives; the ones it supersedes go with it.
+            mark = self._marks.pop(watermark, None)
+            for older in [seen for seen in self._marks if seen < watermark]:
+                del self._marks[older]
+            position, rows = mark if mark else (self.csv.position(), dict(self._rows))
+            self.csv.commit(line, position)
+            self._pending = rows
 
     def after_state(self) -> None:
         """The STATE line went out: the rows it covers are confirmed."""
         if self.csv is not None:
-            self.csv.emitted()
-            self._rows_since_state.clear()
+            with self._lock:
+                self.csv.emitted()
+                if self._pending is not None:
+                    self._covered, self._pending = self._pending, None
 
     def close(self, *, finished: bool) -> None:
         """Close the files and say which are ready for upload, and until when."""
         csv = self.csv
         if csv is None:
             return
-        cut = csv.close(finished=finished)
+        with self._lock:
+            cut = csv.close(finished=finished)
         if cut:
             summary: RunSummary = self.run.summary
-            for stream, rows in self._rows_since_state.items():
-                summary.update(stream, events_written=-rows)
-            self._rows_since_state.clear()
+            for stream, rows in self._rows.items():
+                if uncovered := rows - self._covered.get(stream, 0):
+                    summary.update(stream, events_written=-uncovered)
             # The tap resumes from the last STATE and sends these records again.
             logger.warning(
                 "csv_path: %d rows written after the last STATE were cut from the files: "
@@ -358,6 +410,114 @@ class CsvOutput(Output):
         )
 
 
+class RoutedOutput(Output):
+    """``output: api+csv``: each event by its age, to the API or to Ads Manager's CSV.
+
+    Events up to 7 days old go to the API (:class:`ApiOutput`, or :class:`DryRunOutput`
+    in a dry run), older ones to the CSV files (:class:`CsvOutput`, with all its
+    guarantees); the plan has checked each against its route's rules
+    (``pinterest.limits.route``), at the same ``now`` as :meth:`queue` routes it.
+    """
+
+    rules = "api+csv"
+    api_kind: ClassVar[type[ApiOutput]] = ApiOutput
+    contacts_pinterest = True
+    writes_files = False
+    written_to = "the CSV files"
+
+    def __init__(self, settings: OutputSettings) -> None:
+        super().__init__(settings)
+        self.api = self.api_kind(settings)
+        self.csv = CsvOutput(settings)
+
+    @property
+    def mode(self) -> str:
+        """The API's mode line, then the CSV's, for the older events."""
+        return f"{self.api.mode}; events over 7 days old: {self.csv.mode}"
+
+    def path_problem(self) -> str | None:
+        """What is wrong with ``csv_path``."""
+        return self.csv.path_problem()
+
+    def paths(self) -> list[tuple[str, str]]:
+        """The API's files (in a dry run) and the CSV's."""
+        return [*self.api.paths(), *self.csv.paths()]
+
+    def account(self, mapped: str | None) -> str | None:
+        """The API's ad account (the CSV files are uploaded to it)."""
+        return self.api.account(mapped)
+
+    def new_sender(self, user_agent: str, stop: threading.Event | None = None) -> Sender:
+        """The API's sender."""
+        return self.api.new_sender(user_agent, stop)
+
+    def settle(
+        self,
+        stream: str,
+        ad_account_id: str,
+        items: Sequence[PendingEvent],
+        results: Sequence[EventResult],
+        dead_letters: DeadLetterWriter,
+        summary: RunSummary,
+    ) -> int:
+        """The API's verdict (only API events are in requests)."""
+        return self.api.settle(stream, ad_account_id, items, results, dead_letters, summary)
+
+    def open(self, run: RunParts) -> None:
+        """Open both."""
+        super().open(run)
+        self.api.open(run)
+        self.csv.open(run)
+
+    def queue(
+        self,
+        stream: str,
+        context: dict[str, Any],
+        seq: int,
+        account: str,
+        event: dict[str, Any],
+        key: dict[str, Any],
+        now: int,
+    ) -> None:
+        """Hand the event to its route's output, counted by route."""
+        where = route(event["event_time"], now)
+        self.run.summary.count(stream, "routes", where)
+        to = self.api if where == "api" else self.csv
+        to.queue(stream, context, seq, account, event, key, now)
+
+    def flush(self, stream: str, context: dict[str, Any]) -> None:
+        """Hand the API's batch to the deliveries."""
+        self.api.flush(stream, context)
+        self.csv.flush(stream, context)
+
+    def at_state(self, watermark: int) -> None:
+        """The CSV notes where the rows before this STATE end."""
+        self.csv.at_state(watermark)
+
+    def before_state(self, line: str, watermark: int) -> None:
+        """The CSV commits the rows of the records this STATE covers."""
+        self.csv.before_state(line, watermark)
+
+    def after_state(self) -> None:
+        """The CSV confirms them."""
+        self.csv.after_state()
+
+    def close(self, *, finished: bool) -> None:
+        """Close both."""
+        self.api.close(finished=finished)
+        self.csv.close(finished=finished)
+
+
+class RoutedDryRunOutput(RoutedOutput):
+    """``output: api+csv`` with ``dry_run: true``: the API's part written to ``dry_run_path``."""
+
+    api_kind = DryRunOutput
+    contacts_pinterest = False
+    writes_files = True
+    written_to = "the dry-run file and the CSV files"
+    nothing_sent = DryRunOutput.nothing_sent
+
+
 def output_kind(output: str, *, dry_run: bool) -> type[Output]:
     """The output the settings ask for: the one place ``output`` and ``dry_run`` are read.
 
@@ -365,6 +525,8 @@ def output_kind(output: str, *, dry_run: bool) -> type[Output]:
     """
     if output == "csv":
         return CsvOutput
+    if output == RoutedOutput.rules:
+        return RoutedDryRunOutput if dry_run else RoutedOutput
     if dry_run:
         return DryRunOutput
     return ApiOutput

@@ -38,10 +38,12 @@ class StateGate:
     def __init__(
         self,
         out: IO[str] | None = None,
-        before_emit: Callable[[str], None] | None = None,
+        before_emit: Callable[[str, int], None] | None = None,
         after_emit: Callable[[], None] | None = None,
+        on_offer: Callable[[int], None] | None = None,
     ) -> None:
         self._out = out
+        self._on_offer = on_offer
         self._before_emit = before_emit
         self._after_emit = after_emit
         self._lock = threading.RLock()
@@ -75,6 +77,8 @@ class StateGate:
         """Remember a STATE received after every record numbered so far; emit if safe."""
         with self._lock:
             watermark = self._seq
+            if self._on_offer is not None:
+                self._on_offer(watermark)
             while self._pending and not self._opened_between(self._pending[-1][0], watermark):
                 self._pending.pop()  # superseded: emittable exactly when the new one is
             self._pending.append((watermark, state))
@@ -96,18 +100,19 @@ class StateGate:
             oldest_open = min(self._open.values(), default=None)
             ready = None
             while self._pending and (oldest_open is None or self._pending[0][0] < oldest_open):
-                ready = self._pending.popleft()[1]
+                ready = self._pending.popleft()
             if ready is not None:
-                self._write(ready)
+                self._write(*ready)
 
-    def _write(self, state: Any) -> None:
+    def _write(self, watermark: int, state: Any) -> None:
         line = encode_state(state)
         if line == self._last_written:
             return
         # Between the two hooks only the line is written and flushed: what the STATE
-        # covers is made durable before it, and the window a crash can fall in is small.
+        # covers (the records numbered up to ``watermark``) is made durable before it,
+        # and the window a crash can fall in is small.
         if self._before_emit is not None:
-            self._before_emit(line.rstrip("\n"))
+            self._before_emit(line.rstrip("\n"), watermark)
         out = self._out or sys.stdout
         out.write(line)
         out.flush()

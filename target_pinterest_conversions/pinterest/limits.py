@@ -33,6 +33,8 @@ MAX_NUMBER_DIGITS = 4300
 JSON decoder's for integers, so a decoded integer always fits."""
 
 _UINT64_END = 2**64  # orjson writes integers from INT64_MIN up to, not including, this
+MAX_EVENT_AGE_SECONDS = 7 * 24 * 3600
+"""The API's window: it rejects events older than 7 days (Ads Manager's upload takes 30)."""
 TEST_REQUESTS_PER_SECOND = 10
 """Pinterest's limit on requests sent with ``test=true``: 10 a second per app."""
 AD_ACCOUNT_ID_DIGITS = 18
@@ -44,6 +46,15 @@ class InvalidText(str):
     """Input text holding a lone surrogate: not valid Unicode, so never sent or written."""
 
     __slots__ = ()
+
+
+def route(event_time: int, now: int) -> str:
+    """Which of Pinterest's intakes takes an event of ``event_time`` at ``now``.
+
+    ``api`` up to the API's 7 days, else ``csv`` (Ads Manager's upload, whose own window
+    the checks apply): how ``output: api+csv`` routes events.
+    """
+    return "api" if now - event_time <= MAX_EVENT_AGE_SECONDS else "csv"
 
 
 def ad_account_id(value: object) -> str | None:
