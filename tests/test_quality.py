@@ -7,6 +7,7 @@ the shipped local Pinterest; the client's GET alone with requests-mock.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 
@@ -20,7 +21,7 @@ from target_pinterest_conversions.delivery.client import (
 from target_pinterest_conversions.errors import AuthError
 from target_pinterest_conversions.local_api import DEMO_TOKEN
 from target_pinterest_conversions.quality import event_name_of
-from tests.cli import Lines, Result, run_target, run_with_stdin_open
+from tests.cli import Lines, Result, run_target, run_with_stdin_open, start_target
 from tests.fake_pinterest import FakePinterest, Scripted, eqs_score
 from tests.singer import CHECKOUT, record_line, schema_line
 
@@ -277,3 +278,33 @@ def test_quality_against_the_shipped_local_api(tmp_path):
     assert "event type 'checkout', beside the last run's 5 checkout events" in text
     assert "differs" not in text
     assert f"GET /v5/ad_accounts/{ACCOUNT}/conversion_eqs: 200" in err.text
+
+
+def test_sigterm_ends_the_read_at_once_while_it_waits_out_a_429(tmp_path):
+    # A platform stopping the job must not wait for Pinterest's Retry-After (here 200 s).
+    with FakePinterest(token=TOKEN) as api:
+        api.eqs_script.append(
+            Scripted(
+                status=429,
+                body={"code": 8, "message": "Rate limit exceeded."},
+                headers={"Retry-After": "200"},
+            )
+        )
+        proc = start_target(tmp_path, config(api.url, tmp_path, max_tries=3), "--quality")
+        try:
+            seen = []
+            for line in proc.stderr:  # type: ignore[union-attr]
+                seen.append(line)
+                if "retrying in 200.0s" in line:  # the read now waits out the 429
+                    break
+            else:
+                pytest.fail("no retry was announced:\n" + "".join(seen))
+            proc.send_signal(signal.SIGTERM)
+            # A hang bound only, well below the 200 s wait it must not sit out.
+            rest = proc.communicate(timeout=120)[1]
+        finally:
+            proc.kill()
+        assert len(api.eqs_reads) == 1
+    assert proc.returncode == 143, rest[-3000:]
+    assert messages(rest).splitlines()[-1] == "Quality read interrupted by SIGTERM"
+    assert TOKEN not in "".join(seen) + rest
