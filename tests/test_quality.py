@@ -21,7 +21,7 @@ from target_pinterest_conversions.delivery.client import (
 from target_pinterest_conversions.errors import AuthError
 from target_pinterest_conversions.local_api import DEMO_TOKEN
 from target_pinterest_conversions.quality import event_name_of
-from tests.cli import Lines, Result, run_target, run_with_stdin_open, start_target
+from tests.cli import DEADLINE, Lines, Result, run_target, run_with_stdin_open, start_target
 from tests.fake_pinterest import FakePinterest, Scripted, eqs_score
 from tests.singer import CHECKOUT, record_line, schema_line
 
@@ -291,20 +291,16 @@ def test_sigterm_ends_the_read_at_once_while_it_waits_out_a_429(tmp_path):
             )
         )
         proc = start_target(tmp_path, config(api.url, tmp_path, max_tries=3), "--quality")
+        err = Lines(proc.stderr)  # type: ignore[arg-type]
         try:
-            seen = []
-            for line in proc.stderr:  # type: ignore[union-attr]
-                seen.append(line)
-                if "retrying in 200.0s" in line:  # the read now waits out the 429
-                    break
-            else:
-                pytest.fail("no retry was announced:\n" + "".join(seen))
+            err.wait_for("retrying in 200.0s")  # the read now waits out the 429
             proc.send_signal(signal.SIGTERM)
             # A hang bound only, well below the 200 s wait it must not sit out.
-            rest = proc.communicate(timeout=120)[1]
+            proc.wait(timeout=DEADLINE)
         finally:
             proc.kill()
         assert len(api.eqs_reads) == 1
-    assert proc.returncode == 143, rest[-3000:]
-    assert messages(rest).splitlines()[-1] == "Quality read interrupted by SIGTERM"
-    assert TOKEN not in "".join(seen) + rest
+    text = err.join()
+    assert proc.returncode == 143, text[-3000:]
+    assert messages(text).splitlines()[-1] == "Quality read interrupted by SIGTERM"
+    assert TOKEN not in text

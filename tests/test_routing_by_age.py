@@ -14,7 +14,6 @@ import os
 import random
 import signal
 import subprocess
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -26,6 +25,7 @@ from target_pinterest_conversions.conversion.checks import validate_event
 from target_pinterest_conversions.pinterest.limits import route
 from tests.cli import (
     DEADLINE,
+    Lines,
     blocked_reading,
     run_target,
     run_with_stdin_open,
@@ -36,11 +36,9 @@ from tests.fake_pinterest import FakePinterest
 from tests.shopify import EXAMPLE_MAPPING, orders_schema, singer_lines
 from tests.singer import CHECKOUT, schema_line, state_line
 from tests.test_csv_crashes import kill_after_line, order_number, resumed_input
-from tests.test_csv_output import read_rows
+from tests.test_csv_output import NOW, event, read_rows
 
-NOW = 1_800_000_000
 DAY = 86_400
-HASH = "a" * 64
 TOKEN = "test-token-XYZ"
 ACCOUNT = "549755885175"
 TOO_OLD = (
@@ -49,17 +47,6 @@ TOO_OLD = (
     "the upload); Pinterest takes older ones nowhere"
 )
 LATE = "web or app events sent more than an hour after they happened"
-
-
-def event(**changes: object) -> dict:
-    base = {
-        "event_name": "checkout",
-        "action_source": "web",
-        "event_time": NOW - 60,
-        "event_id": "order-1",
-        "user_data": {"em": [HASH]},
-    }
-    return {**base, **changes}
 
 
 # --- the rules ---------------------------------------------------------------------------
@@ -234,26 +221,19 @@ def test_a_state_held_by_the_api_commits_only_the_rows_of_the_records_before_it(
         api.stuck_ids.add("1")
         config = routed_config(tmp_path, api.url, batch_size_rows=1)
         proc = start_target(tmp_path, config, stderr=subprocess.DEVNULL)
-        states: list[dict] = []
-
-        def read() -> None:
-            for line in proc.stdout:  # type: ignore[union-attr]
-                states.append(json.loads(line))
-
-        reader = threading.Thread(target=read)
-        reader.start()
+        out = Lines(proc.stdout)  # type: ignore[arg-type]
         stdin = proc.stdin
         assert stdin is not None
         for line in [*first, state_line({"n": 1}), record[2], state_line({"n": 2}), record[3]]:
             stdin.write(line + "\n")
         wait_until(lambda: blocked_reading(proc, stdin), "the target to read it all", proc=proc)
         wait_until(lambda: api.arrived >= 1, "record 1 to reach Pinterest", proc=proc)
-        assert states == []  # record 1 is not delivered: no STATE
+        assert out.text == ""  # record 1 is not delivered: no STATE
         api.stuck_ids.clear()
-        wait_until(lambda: {"n": 2} in states, "STATE 2 (after record 1's retry)", proc=proc)
+        out.wait_for('{"n":2}')  # after record 1's retry
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=DEADLINE)
-        reader.join(timeout=DEADLINE)
+        assert [json.loads(line) for line in out.join().splitlines()] == [{"n": 2}]
         manifest = json.loads(
             (tmp_path / "out" / ".pinterest-conversions.manifest.json").read_text()
         )
