@@ -14,8 +14,12 @@ stay in one process.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
+
+from tests.checkout import copy_checkout
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -111,3 +115,35 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
     monkeypatch.setattr(PinterestClient, "_wait", wait)
     return recorded
+
+
+@dataclass
+class MeltanoPlugins:
+    """Plugin virtualenvs that one worker's Meltano projects share: one install each.
+
+    Meltano keeps a project's plugin virtualenvs in ``.meltano/extractors`` and
+    ``.meltano/loaders``; each project of :meth:`link` has those two folders as links to
+    this worker's, and its own ``.meltano`` otherwise (system database, STATE, run files).
+    The loader's ``pip_url`` is ``-e`` of one copy of the checkout (``checkout``), so that
+    its fingerprint matches in every project and Meltano installs no plugin twice.
+    """
+
+    checkout: Path
+    folder: Path
+    installed: set[tuple[str, str]] = field(default_factory=set)
+    """(name, pip_url) of the plugins installed in ``folder``."""
+
+    def link(self, project: Path) -> None:
+        """Give ``project`` (a folder with its meltano.yml) this worker's plugin folders."""
+        system = project / ".meltano"
+        system.mkdir()
+        for kind in ("extractors", "loaders"):
+            (self.folder / kind).mkdir(exist_ok=True)
+            (system / kind).symlink_to(self.folder / kind, target_is_directory=True)
+
+
+@pytest.fixture(scope="session")
+def meltano_plugins(tmp_path_factory: pytest.TempPathFactory) -> MeltanoPlugins:
+    """This worker's shared Meltano plugins (the Meltano tests install them once)."""
+    base = tmp_path_factory.mktemp("meltano-plugins")
+    return MeltanoPlugins(copy_checkout(base / "checkout"), base)

@@ -18,7 +18,6 @@ import uuid
 
 import yaml
 
-from tests.checkout import copy_checkout
 from tests.test_hub_definition import DEFINITION_PATH
 from tests.test_meltano import MELTANO, ROOT, meltano, pytestmark  # noqa: F401
 
@@ -34,9 +33,11 @@ def readme_commands() -> list[str]:
     return [line.split("  #")[0].strip() for block in blocks for line in block.splitlines()]
 
 
-def test_the_loader_added_from_its_definition_runs_in_a_scratch_project(tmp_path):
+def test_the_loader_added_from_its_definition_runs_in_a_scratch_project(tmp_path, meltano_plugins):
     definition = yaml.safe_load(DEFINITION_PATH.read_text(encoding="utf-8"))
-    checkout = copy_checkout(tmp_path / "checkout")
+    # The worker's copy of the checkout and its plugin virtualenvs (tests/conftest.py): the
+    # loader is installed once for all the Meltano tests of a worker.
+    checkout = meltano_plugins.checkout
     definition["pip_url"] = f"-e {checkout}"
     local = tmp_path / "definition.yml"
     local.write_text(yaml.safe_dump(definition, sort_keys=False), encoding="utf-8")
@@ -77,6 +78,7 @@ def test_the_loader_added_from_its_definition_runs_in_a_scratch_project(tmp_path
         ),
         encoding="utf-8",
     )
+    meltano_plugins.link(project)
 
     commands = readme_commands()
     add = next(c for c in commands if c.startswith("meltano add "))
@@ -88,6 +90,7 @@ def test_the_loader_added_from_its_definition_runs_in_a_scratch_project(tmp_path
     (loader,) = plugins["loaders"]
     assert loader["pip_url"] == f"-e {checkout}"
     assert loader["settings"] == definition["settings"]
+    meltano_plugins.installed.add((loader["name"], loader["pip_url"]))
 
     token = f"hub-test-token-{uuid.uuid4().hex}"
     sets = [shlex.split(c)[1:] for c in commands if c.startswith("meltano config set ")]
