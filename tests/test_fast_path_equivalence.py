@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import json
 import time
 from decimal import Decimal
@@ -224,12 +225,29 @@ GOOD: dict[str, list[Any]] = {
 USUAL_TEXT = ["x", "Product 1", "#1001", 42]
 
 
+# Strategies are made once and drawn from many times: a strategy made anew at each draw
+# costs more than the draw (Hypothesis validates it and computes its label every time),
+# which made drawing the records most of these tests' time. The draws, and so the
+# derandomized examples, are the same.
+
+
+@functools.cache
+def _below(n: int) -> st.SearchStrategy[int]:
+    """0 to ``n - 1``."""
+    return st.integers(min_value=0, max_value=n - 1)
+
+
+@functools.cache
+def _usual(field: str) -> st.SearchStrategy[Any]:
+    return st.sampled_from(GOOD.get(field, USUAL_TEXT))
+
+
 def _draw_value(setting: str, draw: Any, junk: int) -> Any:
     """A usual value of the setting, or with a chance of one in ``junk`` any value at all."""
     field = setting.rsplit(".", 1)[-1]
-    if junk and draw(st.integers(min_value=0, max_value=junk - 1)) == 0:
+    if junk and draw(_below(junk)) == 0:
         return draw(values)
-    return draw(st.sampled_from(GOOD.get(field, USUAL_TEXT)))
+    return draw(_usual(field))
 
 
 def _set(record: dict[str, Any], parts: list[str], setting: str, draw: Any, junk: int) -> None:
@@ -241,7 +259,7 @@ def _set(record: dict[str, Any], parts: list[str], setting: str, draw: Any, junk
         if not isinstance(items, list):
             return
         if not items:
-            items.extend({} for _ in range(draw(st.integers(min_value=0, max_value=3))))
+            items.extend({} for _ in range(draw(_below(4))))
         for item in items:
             if isinstance(item, dict) and rest[1:]:
                 _set(item, rest[1:], setting, draw, junk)
@@ -251,19 +269,23 @@ def _set(record: dict[str, Any], parts: list[str], setting: str, draw: Any, junk
             _set(child, rest, setting, draw, junk)
 
 
+RECORD_IDS = st.sampled_from(["r1", 7, Decimal("7.5")])
+# With some forty paths, a junk value at each one in eight would spoil nearly every record
+# and leave the comparison unreached: records are clean, or junk one in 20 or 5.
+JUNK_RATES = st.sampled_from([0, 0, 20, 5])
+
+
 @st.composite
 def records(draw: Any, mapping: StreamMapping) -> dict[str, Any]:
-    record: dict[str, Any] = {"id": draw(st.sampled_from(["r1", 7, Decimal("7.5")]))}
-    # With some forty paths, a junk value at each one in eight would spoil nearly every
-    # record and leave the comparison unreached: records are clean, or junk one in 20 or 5.
-    junk = draw(st.sampled_from([0, 0, 20, 5]))
+    record: dict[str, Any] = {"id": draw(RECORD_IDS)}
+    junk = draw(JUNK_RATES)
     paths = sorted(set(mapping.record_paths()), key=lambda sp: sp[1])
     parents = {p.rsplit(".[]", 1)[0] for _, p in paths if ".[]" in p}
     for setting, path in paths:
-        if path in parents and draw(st.integers(min_value=0, max_value=5)):
+        if path in parents and draw(_below(6)):
             continue  # usually an array of items, filled by its item paths
         # A clean record has every path; others miss one in six.
-        if not junk or draw(st.integers(min_value=0, max_value=5)):
+        if not junk or draw(_below(6)):
             _set(record, path.split("."), setting, draw, junk)
     return record
 
@@ -443,6 +465,14 @@ LOOSE_LEAF_SCHEMAS: list[dict[str, Any]] = [
 """Leaves that admit every usual value: with them, records reach the comparison."""
 
 
+LEAF_KINDS = st.sampled_from(
+    [st.sampled_from(LOOSE_LEAF_SCHEMAS)] * 2 + [st.sampled_from(LEAF_SCHEMAS)]
+)
+ARRAY_TYPES = st.sampled_from([["array", "null"], "array", None])
+OBJECT_TYPES = st.sampled_from([["object", "null"], "object", None])
+WRONG_KINDS = st.sampled_from([None, "text", 3, []])
+
+
 @st.composite
 def schemas(draw: Any, mapping: StreamMapping) -> dict[str, Any]:
     """A stream schema of types only over the mapping's paths, each node's type drawn.
@@ -451,7 +481,7 @@ def schemas(draw: Any, mapping: StreamMapping) -> dict[str, Any]:
     fast path gives events to compare); the others draw any leaf type, so that it must
     step aside for records their types refuse.
     """
-    leaves = draw(st.sampled_from([LOOSE_LEAF_SCHEMAS, LOOSE_LEAF_SCHEMAS, LEAF_SCHEMAS]))
+    leaves = draw(LEAF_KINDS)
     tree: dict[str, Any] = {}
     for _, path in mapping.record_paths():
         node = tree
@@ -460,14 +490,14 @@ def schemas(draw: Any, mapping: StreamMapping) -> dict[str, Any]:
 
     def build(sub: dict[str, Any]) -> dict[str, Any]:
         if not sub:
-            return dict(draw(st.sampled_from(leaves)))
+            return dict(draw(leaves))
         node: dict[str, Any] = {}
         names = {k: v for k, v in sub.items() if k != "[]"}
         if "[]" in sub:
-            node["type"] = draw(st.sampled_from([["array", "null"], "array", None]))
+            node["type"] = copy.copy(draw(ARRAY_TYPES))
             node["items"] = build(sub["[]"])
         if names:
-            kind = draw(st.sampled_from([["object", "null"], "object", None]))
+            kind = copy.copy(draw(OBJECT_TYPES))
             if "[]" in sub and kind is not None:
                 kind = ["array", "object", "null"]
             node["type"] = kind
@@ -513,12 +543,12 @@ def _checked_agrees(mapping: StreamMapping, data: st.DataObject) -> bool:
     """Whether the checked fast path gave an event, after checking it against the others."""
     schema = data.draw(schemas(mapping))
     record = data.draw(records(mapping))
-    if data.draw(st.integers(min_value=0, max_value=3)) == 0:
+    if data.draw(_below(4)) == 0:
         # Nulls and wrong kinds on the way to a value, not only at the end of a path.
         for _, path in mapping.record_paths():
             first = path.split(".")[0]
-            if first in record and data.draw(st.integers(min_value=0, max_value=9)) == 0:
-                record[first] = data.draw(st.sampled_from([None, "text", 3, []]))
+            if first in record and data.draw(_below(10)) == 0:
+                record[first] = data.draw(WRONG_KINDS)
     validator = MappedFieldsValidator(schema, [p for _, p in mapping.record_paths()])
     assert validator.type_schema is not None
     fast = compile_fast_path(mapping, types=validator.type_schema)
