@@ -11,11 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from target_pinterest_conversions.conversion.values import (
+    NEVER_EMPTY,
     as_list,
     as_list_code,
     code_names,
     is_blank,
     is_empty,
+    number_present_code,
     present_code,
     text_present_code,
 )
@@ -48,6 +50,7 @@ def _compile(expression: str):
 
 PRESENT = _compile(present_code("x"))
 TEXT_PRESENT = _compile(text_present_code("x"))
+NUMBER_PRESENT = _compile(number_present_code("x"))
 
 
 @settings(max_examples=1000)
@@ -60,6 +63,13 @@ def test_the_inline_form_of_present_is_not_is_empty(value):
 @given(st.one_of(st.none(), st.text(alphabet=st.sampled_from(" \t\u3000x"), max_size=5)))
 def test_the_text_inline_form_agrees_for_text_and_none(value):
     assert TEXT_PRESENT(value) is (not is_empty(value))
+
+
+@settings(max_examples=500)
+@given(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.decimals()))
+def test_the_number_inline_form_agrees_for_numbers_and_none(value):
+    assert value is None or type(value) in NEVER_EMPTY
+    assert NUMBER_PRESENT(value) is (not is_empty(value))
 
 
 @settings(max_examples=500)

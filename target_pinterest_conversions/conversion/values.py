@@ -28,7 +28,7 @@ def is_empty(value: object) -> bool:
     A fallback list of paths moves on past an empty value: ``"   "`` in ``email`` lets
     ``customer.email`` give the address.
     """
-    if isinstance(value, (int, float, Decimal)):
+    if isinstance(value, (int, float, Decimal)):  # NEVER_EMPTY, bool an int
         return False  # a number is never empty, 0 included: settled before the other checks
     if isinstance(value, (list, tuple, Mapping)):
         return not value
@@ -64,6 +64,15 @@ def present_code(var: str) -> str:
 def text_present_code(var: str) -> str:
     """The inline form of ``not is_empty(var)`` where ``var`` is known to be text or None."""
     return f"({var} and not {var}.isspace())"
+
+
+NEVER_EMPTY: frozenset[type] = frozenset({int, float, Decimal, bool})
+"""Classes whose values are never empty: numbers (:func:`is_empty` settles them first)."""
+
+
+def number_present_code(var: str) -> str:
+    """The inline form of ``not is_empty(var)`` where ``var`` is a number or None."""
+    return f"({var} is not None)"
 
 
 def as_list_code(var: str) -> str:

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 from target_pinterest_conversions.conversion.types import Template
 from target_pinterest_conversions.conversion.urls import url_param
 from target_pinterest_conversions.conversion.values import (
+    NEVER_EMPTY,
     code_names,
+    number_present_code,
     present_code,
     text_present_code,
 )
@@ -81,6 +83,7 @@ def guard_code(
 
 _DICT_OR_NONE = frozenset({dict, type(None)})
 _TEXT_OR_NONE = frozenset({str, type(None)})
+_NUMBER_OR_NONE = NEVER_EMPTY | {type(None)}
 
 
 def _step(var: str, segment: str, default: str, missing: str, parent: object) -> str:
@@ -188,6 +191,8 @@ def source_code(
         # url_param gives text or None, as a guard admitting only those would.
         if param is not None or (allowed is not None and set(allowed) <= _TEXT_OR_NONE):
             lines.append(f"{indent}if {unset}{text_present_code('x')}: {var} = x")
+        elif allowed is not None and set(allowed) <= _NUMBER_OR_NONE:
+            lines.append(f"{indent}if {unset}{number_present_code('x')}: {var} = x")
         else:
             lines.append(f"{indent}if {unset}{present_code('x')}: {var} = x")
     return lines

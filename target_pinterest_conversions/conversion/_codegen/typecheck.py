@@ -36,7 +36,7 @@ _EXACT_TYPES: Mapping[str, tuple[type, ...]] = {
     "string": (str,),
     "boolean": (bool,),
     "integer": (int,),
-    "number": (int, float, Decimal),
+    "number": (Decimal, int, float),
     "object": (dict,),
     "array": (list,),
 }
@@ -114,7 +114,10 @@ def node_classes(schema: object) -> tuple[type, ...] | None:
     if types is None:
         return None
     names = [types] if isinstance(types, str) else types
-    return tuple({t for n in names for t in _EXACT_TYPES[n]})
+    # Null last: a class found at the first place costs an identity test, one found
+    # later a rich comparison with each class before it.
+    names = sorted(names, key=lambda n: n == "null")
+    return tuple(dict.fromkeys(t for n in names for t in _EXACT_TYPES[n]))
 
 
 def _admits_null(schema: object) -> bool:
