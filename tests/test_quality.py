@@ -7,6 +7,7 @@ the shipped local Pinterest; the client's GET alone with requests-mock.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -304,3 +305,34 @@ def test_sigterm_ends_the_read_at_once_while_it_waits_out_a_429(tmp_path):
     assert proc.returncode == 143, text[-3000:]
     assert messages(text).splitlines()[-1] == "Quality read interrupted by SIGTERM"
     assert TOKEN not in text
+
+
+@pytest.mark.slow
+def test_meltano_invoke_quality_shows_pinterests_score_beside_the_last_meltano_run(
+    tmp_path, meltano_plugins
+):
+    from tests import test_meltano
+
+    if test_meltano.MELTANO is None and not os.environ.get("REQUIRE_MELTANO"):
+        pytest.skip("meltano is not installed (bash .ci/run installs it)")
+    folder = test_meltano.sample_project(tmp_path, meltano_plugins)
+    summary = {"TARGET_PINTEREST_CONVERSIONS_SUMMARY_PATH": "output/summary.json"}
+    # The README's project runs dry: its summary file holds the run's signal shares.
+    run = test_meltano.meltano_result(folder, "run", "sample-orders", env=summary)
+    assert run.returncode == 0, run.stderr[-4000:]
+    with FakePinterest(token=test_meltano.TOKEN) as api:
+        api.eqs = [eqs_score({"CHECKOUT": {"hashed_email": 10.0}}, overall_status="POOR")]
+        env = {**test_meltano.loader_env(api), **summary}
+        invoked = test_meltano.meltano_result(
+            folder, "invoke", "target-pinterest-conversions", "--quality", env=env
+        )
+        assert len(api.eqs_reads) == 1
+        assert api.requests == []
+    assert invoked.returncode == 0, invoked.stderr[-4000:]
+    assert invoked.stdout == ""
+    text = invoked.stderr
+    assert f"Event Quality Score of ad account {ACCOUNT}, WEB events" in text
+    assert "overall_status POOR" in text
+    assert "beside the last run's 19 checkout events" in text
+    assert "hashed_email differs: local 1.00, Pinterest 0.10" in text
+    assert test_meltano.TOKEN not in text

@@ -307,3 +307,58 @@ def test_random_kills_many_times_over_leave_every_row_once_and_every_event_sent(
         # The API: every recent event delivered at least once (Pinterest deduplicates by
         # event_id what a resumed run sends again).
         assert set(api.accepted_ids()) == expected_ids, f"seed {seed}"
+
+
+# --- under Meltano -------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_meltano_run_with_output_api_csv_routes_by_age_and_stores_the_state(
+    tmp_path, meltano_plugins
+):
+    from tests import test_meltano
+
+    if test_meltano.MELTANO is None and not os.environ.get("REQUIRE_MELTANO"):
+        pytest.skip("meltano is not installed (bash .ci/run installs it)")
+    folder = test_meltano.sample_project(tmp_path, meltano_plugins)
+    # Every other sample order 12 days older: a backfill's mix of recent and older orders.
+    jsonl = folder / "output" / "orders.jsonl"
+    records = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    older = set()
+    for i, record in enumerate(records):
+        if i % 2:
+            created = dt.datetime.fromisoformat(record["createdAt"].replace("Z", "+00:00"))
+            record["createdAt"] = (created - dt.timedelta(days=12)).isoformat()
+            older.add(record["id"])
+    jsonl.write_text("".join(json.dumps(record) + "\n" for record in records))
+    with FakePinterest(token=test_meltano.TOKEN) as api:
+        env = {
+            **test_meltano.loader_env(api),
+            "TARGET_PINTEREST_CONVERSIONS_OUTPUT": "api+csv",
+            "TARGET_PINTEREST_CONVERSIONS_CSV_PATH": "output/csv",
+            "TARGET_PINTEREST_CONVERSIONS_SUMMARY_PATH": "output/summary.json",
+        }
+        run = test_meltano.meltano_result(folder, "run", "sample-orders", env=env)
+        assert run.returncode == 0, run.stderr[-4000:]
+        assert api.errors == []
+        sent = set(api.accepted_ids())
+    summary = json.loads((folder / "output" / "summary.json").read_text())
+    routes = summary["streams"]["orders"]["routes"]
+    assert routes["api"] == len(sent) > 0
+    assert sent.isdisjoint(older)  # nothing 12 days old reached the API
+    rows = read_rows(folder / "output" / "csv")
+    assert len(rows) == routes["csv"] > 0
+    assert all(time.time() - int(row[2]) > 11 * DAY for row in rows)
+    dead = (folder / "output" / "dead-letter.jsonl").read_text().splitlines()
+    assert len(sent) + len(rows) + len(dead) == len(records)
+    # Meltano stored the STATE the CSV rows were committed under.
+    state = json.loads(
+        test_meltano.meltano(
+            folder, "state", "get", "dev:tap-jsonl-to-target-pinterest-conversions"
+        )
+    )
+    manifest = json.loads(
+        (folder / "output" / "csv" / ".pinterest-conversions.manifest.json").read_text()
+    )
+    assert json.loads(manifest["confirmed_state"]) == state["singer_state"]
+    assert f"routed {len(sent)} events to the API (up to 7 days old), {len(rows)} to" in run.stderr
