@@ -8,11 +8,16 @@ Threads are counted too (callgrind runs them one at a time). Needs ``valgrind``.
 
     python benchmarks/instructions.py            # 1,000 orders
     python benchmarks/instructions.py --orders 300
+    python benchmarks/instructions.py --orders 3000 --skip sdk_noop_default --baseline-src /tmp/before
+
+The default no-op validates each record with jsonschema and takes many times as long as
+the others under callgrind: ``--skip sdk_noop_default`` leaves it out of long runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -27,8 +32,9 @@ from run import HERE, PY, TARGET, target_config
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
-def instructions(stdin: Path, cmd: list[str]) -> int:
+def instructions(stdin: Path, cmd: list[str], pythonpath: str | None = None) -> int:
     """Run ``cmd`` under callgrind with ``stdin``; return the instructions it executed."""
+    env = None if pythonpath is None else {**os.environ, "PYTHONPATH": pythonpath}
     with stdin.open("rb") as handle:
         done = subprocess.run(
             ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd],
@@ -37,6 +43,7 @@ def instructions(stdin: Path, cmd: list[str]) -> int:
             stderr=subprocess.PIPE,
             text=True,
             check=False,
+            env=env,
         )
     found = _COLLECTED.search(done.stderr)
     if done.returncode != 0 or found is None:
@@ -49,6 +56,10 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--orders", type=int, default=1000)
+    parser.add_argument("--skip", action="append", default=[], help="a command not to run")
+    parser.add_argument(
+        "--baseline-src", help="also run the target from this source tree (an older checkout)"
+    )
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed")
@@ -70,8 +81,18 @@ def main() -> None:
                 "sdk_noop_tuned": [PY, str(HERE / "sdk_noop.py"), "tuned"],
                 "target": [*TARGET, "--config", target_config(folder, port)],
             }
+            if args.baseline_src:
+                commands["baseline_target"] = commands["target"]
+            for name in args.skip:
+                commands.pop(name)
+            # The baseline is the same command on another tree: valgrind does not follow
+            # an `env` wrapper's exec, so the tree goes in through the environment.
+            src = args.baseline_src and str(Path(args.baseline_src).resolve())
             counts = {
-                name: {n: instructions(path, cmd) for n, path in inputs.items()}
+                name: {
+                    n: instructions(path, cmd, src if name == "baseline_target" else None)
+                    for n, path in inputs.items()
+                }
                 for name, cmd in commands.items()
             }
         finally:
@@ -82,10 +103,14 @@ def main() -> None:
     print(f"{'run':<20}{'per order':>12}{'start-up':>16}")
     for name, c in counts.items():
         print(f"{name:<20}{per_order[name]:>12,.0f}{c[0]:>16,}")
-    for base in ("sdk_noop_tuned", "sdk_noop_default"):
+    for base in [name for name in ("sdk_noop_tuned", "sdk_noop_default") if name in counts]:
         print(
             f"target / {base}: {per_order['target'] / per_order[base]:.2f}x per order, "
             f"{counts['target'][0] / counts[base][0]:.2f}x at start-up (lower is better)"
+        )
+    if "baseline_target" in counts:
+        print(
+            f"target / baseline_target: {per_order['target'] / per_order['baseline_target']:.3f}x"
         )
 
 
