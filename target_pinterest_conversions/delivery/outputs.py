@@ -103,6 +103,8 @@ class Output(ABC):
     def __init__(self, settings: OutputSettings) -> None:
         self.settings = settings
         self._run: RunParts | None = None
+        #: Late web and app events per stream since the last batch (reading thread only).
+        self._late: dict[str, int] = {}
 
     @property
     @abstractmethod
@@ -163,12 +165,9 @@ class Output(ABC):
         now: int,
     ) -> None:
         """Take a valid event of record ``seq``, checked at ``now``: into the batch, by account."""
-        if (
-            now - event["event_time"] > LATE_SECONDS
-            and event["action_source"] in LATE_SOURCES
-            and self.run.summary.count(stream, "warnings", LATE_WARNING)
-        ):
-            logger.warning("Stream '%s': %s", stream, LATE_WARNING)
+        if now - event["event_time"] > LATE_SECONDS and event["action_source"] in LATE_SOURCES:
+            # Counted here, told to the summary once a batch (its lock is not per event).
+            self._late[stream] = self._late.get(stream, 0) + 1
         batches: dict[str, list[PendingEvent]] | None = context.get("events")
         if batches is None:
             # The batch holds undelivered events from this record on.
@@ -181,6 +180,9 @@ class Output(ABC):
 
     def flush(self, stream: str, context: dict[str, Any]) -> None:
         """Hand the sink's batch, by account, to the deliveries; STATE waits for them."""
+        late = self._late.pop(stream, 0)
+        if late and self.run.summary.count(stream, "warnings", LATE_WARNING, late):
+            logger.warning("Stream '%s': %s", stream, LATE_WARNING)
         items = context.get("events")
         if items:
             self.run.deliveries.submit(stream, context["batch_id"], items)
