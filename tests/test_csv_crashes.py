@@ -102,6 +102,33 @@ def kill_after_line(
     return states
 
 
+def kill_at_random(
+    run: Path,
+    config: dict[str, Any],
+    lines: list[str],
+    rng: random.Random,
+    *,
+    times: int,
+    stretch: int,
+) -> tuple[dict | None, int]:
+    """Kill the command ``times`` times at a random line, each run resumed from the last
+    STATE received; return that STATE and the kills made (fewer once the input runs out)."""
+    last: dict | None = None
+    kills = 0
+    for _ in range(times):
+        rest = resumed_input(lines, last, first_state=rng.random() < 0.5)
+        if len(rest) < 50:
+            break
+        # Any line of the next stretch, not only next to a STATE line; a stretch, not
+        # all that is left, so that the input lasts for every kill.
+        kill_at = rng.randrange(1, min(len(rest), stretch))
+        states = kill_after_line(run, config, rest, kill_at)
+        kills += 1
+        if states:
+            last = states[-1]
+    return last, kills
+
+
 def with_stdin_closed(proc: subprocess.Popen) -> None:
     with contextlib.suppress(BrokenPipeError, OSError):
         proc.stdin.close()  # type: ignore[union-attr]
@@ -160,19 +187,7 @@ def test_random_kills_many_times_over_leave_every_row_once(tmp_path):
     expected = clean_rows(tmp_path, lines)
     run = tmp_path / "run"
     run.mkdir()
-    last: dict | None = None
-    kills = 0
-    for _ in range(16):
-        rest = resumed_input(lines, last, first_state=rng.random() < 0.5)
-        if len(rest) < 50:
-            break
-        # Any line of the next stretch, not only next to a STATE line; a stretch, not
-        # all that is left, so that the input lasts for every kill.
-        kill_at = rng.randrange(1, min(len(rest), 220))
-        states = kill_after_line(run, csv_config(run), rest, kill_at)
-        kills += 1
-        if states:
-            last = states[-1]
+    last, kills = kill_at_random(run, csv_config(run), lines, rng, times=16, stretch=220)
     rest = resumed_input(lines, last, first_state=rng.random() < 0.5)
     result = run_target(run, csv_config(run), rest)
     assert result.returncode == 0, f"seed {seed}: {result.stderr[-3000:]}"

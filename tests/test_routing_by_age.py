@@ -35,7 +35,7 @@ from tests.cli import (
 from tests.fake_pinterest import FakePinterest
 from tests.shopify import EXAMPLE_MAPPING, orders_schema, singer_lines
 from tests.singer import CHECKOUT, schema_line, state_line
-from tests.test_csv_crashes import kill_after_line, order_number, resumed_input
+from tests.test_csv_crashes import kill_at_random, order_number, resumed_input
 from tests.test_csv_output import NOW, event, read_rows
 
 DAY = 86_400
@@ -286,17 +286,7 @@ def test_random_kills_many_times_over_leave_every_row_once_and_every_event_sent(
         run = tmp_path / "run"
         run.mkdir()
         config = routed_config(run, api.url, streams={"orders": EXAMPLE_MAPPING}, batch_size_rows=5)
-        last: dict | None = None
-        kills = 0
-        for _ in range(14):
-            rest = resumed_input(lines, last, first_state=rng.random() < 0.5)
-            if len(rest) < 50:
-                break
-            kill_at = rng.randrange(1, min(len(rest), 200))
-            states = kill_after_line(run, config, rest, kill_at)
-            kills += 1
-            if states:
-                last = states[-1]
+        last, kills = kill_at_random(run, config, lines, rng, times=14, stretch=200)
         rest = resumed_input(lines, last, first_state=rng.random() < 0.5)
         result = run_target(run, config, rest)
         assert result.returncode == 0, f"seed {seed}: {result.stderr[-3000:]}"
