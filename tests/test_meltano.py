@@ -28,10 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 MELTANO = os.environ.get("MELTANO_BIN") or shutil.which("meltano")
 TOKEN = "meltano-test-token"
 
-pytestmark = pytest.mark.skipif(
+needs_meltano = pytest.mark.skipif(
     MELTANO is None and not os.environ.get("REQUIRE_MELTANO"),
     reason="meltano is not installed (bash .ci/run installs it)",
 )
+"""For Meltano tests in other files (their behaviour's own), as here."""
+pytestmark = needs_meltano
 
 
 def project(tmp_path: Path, plugins: MeltanoPlugins, extractors: list[dict] | None = None) -> Path:

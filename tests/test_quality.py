@@ -7,7 +7,6 @@ the shipped local Pinterest; the client's GET alone with requests-mock.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from target_pinterest_conversions.delivery.client import (
 from target_pinterest_conversions.errors import AuthError
 from target_pinterest_conversions.local_api import DEMO_TOKEN
 from target_pinterest_conversions.quality import event_name_of
+from tests import test_meltano
 from tests.cli import DEADLINE, Lines, Result, run_target, run_with_stdin_open, start_target
 from tests.fake_pinterest import FakePinterest, Scripted, eqs_score
 from tests.singer import CHECKOUT, record_line, schema_line
@@ -308,13 +308,10 @@ def test_sigterm_ends_the_read_at_once_while_it_waits_out_a_429(tmp_path):
 
 
 @pytest.mark.slow
+@test_meltano.needs_meltano
 def test_meltano_invoke_quality_shows_pinterests_score_beside_the_last_meltano_run(
     tmp_path, meltano_plugins
 ):
-    from tests import test_meltano
-
-    if test_meltano.MELTANO is None and not os.environ.get("REQUIRE_MELTANO"):
-        pytest.skip("meltano is not installed (bash .ci/run installs it)")
     folder = test_meltano.sample_project(tmp_path, meltano_plugins)
     summary = {"TARGET_PINTEREST_CONVERSIONS_SUMMARY_PATH": "output/summary.json"}
     # The README's project runs dry: its summary file holds the run's signal shares.

@@ -23,6 +23,7 @@ import pytest
 
 from target_pinterest_conversions.conversion.checks import validate_event
 from target_pinterest_conversions.pinterest.limits import route
+from tests import test_meltano
 from tests.cli import (
     DEADLINE,
     Lines,
@@ -303,13 +304,10 @@ def test_random_kills_many_times_over_leave_every_row_once_and_every_event_sent(
 
 
 @pytest.mark.slow
+@test_meltano.needs_meltano
 def test_meltano_run_with_output_api_csv_routes_by_age_and_stores_the_state(
     tmp_path, meltano_plugins
 ):
-    from tests import test_meltano
-
-    if test_meltano.MELTANO is None and not os.environ.get("REQUIRE_MELTANO"):
-        pytest.skip("meltano is not installed (bash .ci/run installs it)")
     folder = test_meltano.sample_project(tmp_path, meltano_plugins)
     # Every other sample order 12 days older: a backfill's mix of recent and older orders.
     jsonl = folder / "output" / "orders.jsonl"
