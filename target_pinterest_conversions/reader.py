@@ -3,6 +3,10 @@
 The SDK's readers log a bad line whole, which can put personal data in the logs.
 This reader is built on the SDK's msgspec reader (several times faster than the
 default) and raises :class:`InputError` with the line number and the problem only.
+
+For a stream whose plan names the part of a record it reads (``StreamPlan.partial_type``),
+RECORD lines are decoded to that part only: the rest of the line is skipped, not built.
+Such a message is a :class:`PartialRecordMessage`, which can decode its line whole.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
-from typing import IO, Any
+from typing import IO, Any, Union
 
 import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecReader, decoder
@@ -74,6 +78,33 @@ def _decode_leniently(line: str | bytes | bytearray, error: msgspec.DecodeError)
         raise UndecodableLineError(f"not valid JSON ({error})") from None
 
 
+class PartialRecordMessage(dict[str, Any]):
+    """A RECORD message whose record holds only what its stream's plan reads."""
+
+    __slots__ = ("line", "line_number")
+
+    def __init__(self, stream: str, record: dict[str, Any], line: str | bytes, number: int) -> None:
+        super().__init__(type="RECORD", stream=stream, record=record)
+        self.line = line
+        self.line_number = number
+
+    def whole_record(self) -> dict[str, Any]:
+        """Decode the line again, whole: its record as any other RECORD line gives it."""
+        try:
+            message = decode_json(self.line)
+        except UndecodableLineError as exc:  # unexpected: the line decoded once already
+            raise InputError(f"input line {self.line_number}: {exc}") from None
+        record = message.get("record") if isinstance(message, dict) else None
+        if not isinstance(record, dict):
+            raise InputError(f"input line {self.line_number}: the record is not an object")
+        return record
+
+
+_PARTIAL_DECODE_MISSES = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
+"""What a partial decode raises for a line it cannot take: the line is decoded whole,
+which reports it as it would any line (msgspec's ValidationError is a DecodeError)."""
+
+
 class SafeMessageReader(MsgSpecReader):
     """Reads Singer messages; a malformed line raises :class:`InputError`.
 
@@ -85,6 +116,31 @@ class SafeMessageReader(MsgSpecReader):
         super().__init__()
         self.line_number = 0
         self.interrupt: Interrupt | None = None
+        self._partial_types: dict[str, type[dict[str, Any]]] = {}
+        self._partial: msgspec.json.Decoder[Any] | None = None
+        self._partial_streams: dict[type, str] = {}
+
+    def read_partially(self, stream: str, record_type: type[dict[str, Any]] | None) -> None:
+        """Decode the stream's RECORD lines as ``record_type`` from now on (``None``: whole)."""
+        if record_type is None:
+            self._partial_types.pop(stream, None)
+        else:
+            self._partial_types[stream] = record_type
+        # One decoder for every such stream, told apart by the message's "stream" value.
+        self._partial_streams = {
+            msgspec.defstruct(
+                "RecordLine", [("type", str), ("record", kind)], tag_field="stream", tag=name
+            ): name
+            for name, kind in self._partial_types.items()
+        }
+        self._partial = (
+            msgspec.json.Decoder(
+                Union[tuple(self._partial_streams)],  # type: ignore[arg-type]  # noqa: UP007
+                float_hook=Decimal,
+            )
+            if self._partial_streams
+            else None
+        )
 
     def process_lines(
         self,
@@ -116,6 +172,15 @@ class SafeMessageReader(MsgSpecReader):
     def deserialize_json(self, line: str | bytes) -> dict[str, Any]:
         """Decode one line as :func:`decode_json` does; a message must be an object."""
         self.line_number += 1
+        if self._partial is not None:
+            try:
+                partial = self._partial.decode(line)
+            except _PARTIAL_DECODE_MISSES:
+                pass  # another message, another stream, or a record that does not fit
+            else:
+                if partial.type == "RECORD":
+                    stream = self._partial_streams[partial.__class__]
+                    return PartialRecordMessage(stream, partial.record, line, self.line_number)
         try:
             message = decode_json(line)
         except UndecodableLineError as exc:

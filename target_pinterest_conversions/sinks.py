@@ -7,6 +7,7 @@ outcome, state); the sinks only connect them to the SDK's record and batch hooks
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import metrics
@@ -113,8 +114,30 @@ class PinterestEventsSink(BatchSink):
         # cannot read.
         return record
 
-    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
-        """Convert the record; queue its events, dead-letter or skip it, as it turns out."""
+    @property
+    def partial_type(self) -> type[dict[str, Any]] | None:
+        """The part of a record this stream's plan reads (``StreamPlan.partial_type``)."""
+        return self._plan.partial_type
+
+    def process_partial_record(
+        self,
+        record: dict[str, Any],
+        context: dict[str, Any],
+        whole: Callable[[], dict[str, Any]],
+    ) -> None:
+        """:meth:`process_record` for a record decoded as :attr:`partial_type` only."""
+        self.process_record(record, context, whole)
+
+    def process_record(
+        self,
+        record: dict[str, Any],
+        context: dict[str, Any],
+        whole: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        """Convert the record; queue its events, dead-letter or skip it, as it turns out.
+
+        ``whole`` decodes the whole record when ``record`` is only the part the plan reads.
+        """
         run = self._run
         # Numbered and counted by the reading thread only, hence no lock.
         seq = run.gate.next_seq()
@@ -125,7 +148,11 @@ class PinterestEventsSink(BatchSink):
             account, why = self._plan.ad_account(record)
             problem = (why,) if why else ()
         now = int(time.time())
-        converted = self._plan.convert(record, now)
+        converted = (
+            self._plan.convert(record, now)
+            if whole is None
+            else self._plan.convert_partial(record, now, whole)
+        )
         if converted.event is not None:
             if account is not None:
                 self._queue(context, seq, account, converted.event, converted.key, now)

@@ -52,7 +52,7 @@ from target_pinterest_conversions.errors import (
 )
 from target_pinterest_conversions.mapping.suggest import did_you_mean
 from target_pinterest_conversions.quality import read_quality
-from target_pinterest_conversions.reader import SafeMessageReader
+from target_pinterest_conversions.reader import PartialRecordMessage, SafeMessageReader
 from target_pinterest_conversions.run import Run, output_for
 from target_pinterest_conversions.settings import (
     CONFIG_SCHEMA,
@@ -186,6 +186,27 @@ class TargetPinterestConversions(Target):
                 f"'{str(message_dict.get('stream'))[:100]}' must be a list of field names",
             )
         super()._process_schema_message(message_dict)
+        if isinstance(self.message_reader, SafeMessageReader):
+            stream = message_dict["stream"]
+            sink = self._sinks_active.get(stream)
+            partial = (
+                sink.partial_type
+                if isinstance(sink, PinterestEventsSink)
+                and self._identity_maps(stream)
+                and type(sink).preprocess_record is Sink.preprocess_record
+                else None
+            )
+            self.message_reader.read_partially(stream, partial)
+
+    def _identity_maps(self, stream: object) -> bool:
+        """Tell whether the stream's records reach its sink as sent: no map, no flattening."""
+        maps = self.mapper.stream_maps.get(stream)  # type: ignore[arg-type]
+        return bool(
+            maps
+            and len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and not maps[0].flattening_enabled
+        )
 
     @classmethod
     def config_errors(cls, config: dict[str, Any]) -> list[str]:
@@ -293,19 +314,18 @@ class TargetPinterestConversions(Target):
         # steps and their order follow the SDK's loop, public hooks included
         # (preprocess_record); tests/test_sdk_contract.py pins that loop, so an SDK
         # upgrade that changes it fails loudly instead of drifting.
+        # A PartialRecordMessage holds only what the stream's plan reads (the reader
+        # decoded the rest of the line to nothing); its sink decodes it whole if needed.
         stream = message_dict.get("stream")
-        maps = self.mapper.stream_maps.get(stream)  # type: ignore[arg-type]
+        sink = self._sinks_active.get(stream)  # type: ignore[arg-type]
+        partial = message_dict.__class__ is PartialRecordMessage
+        if partial and not isinstance(sink, PinterestEventsSink):
+            message_dict = {**message_dict, "record": message_dict.whole_record()}  # type: ignore[attr-defined]
+            partial = False
         record = message_dict.get("record")
-        if (
-            not maps
-            or len(maps) != 1
-            or type(maps[0]) is not SameRecordTransform
-            or maps[0].flattening_enabled
-            or type(record) is not dict
-        ):
+        if not self._identity_maps(stream) or type(record) is not dict:
             super()._process_record_message(message_dict)
             return
-        sink = self._sinks_active.get(stream)  # type: ignore[arg-type]
         if sink is None:
             self._assert_sink_exists(stream)  # type: ignore[arg-type]
             return
@@ -314,7 +334,10 @@ class TargetPinterestConversions(Target):
         record = sink.preprocess_record(record, context)
         sink._singer_validate_message(record)
         sink.tally_record_read()
-        sink.process_record(record, context)
+        if partial:
+            sink.process_partial_record(record, context, message_dict.whole_record)  # type: ignore[attr-defined]
+        else:
+            sink.process_record(record, context)
         sink.record_counter_metric.increment()
         sink._after_process_record(context)
         if sink.is_full:

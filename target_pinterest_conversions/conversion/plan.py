@@ -16,15 +16,22 @@ returns the event, or the reasons there is none:
 - with ``validate_records`` on and types the unrolling cannot check as it reads, the
   mapped-field validator runs first.
 
+Where the unrolling checks all a record needs, the plan also names the part of a record
+it reads (:attr:`StreamPlan.partial_type`, see :mod:`.partial`): the reader may then
+decode only that part of a line, and :meth:`StreamPlan.convert_partial` asks for the
+whole record only when the unrolled plan cannot take the part.
+
 The sink only acts on the outcome (queue, dead-letter, skip, count).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+from target_pinterest_conversions.conversion._codegen.emit import Decoded
 from target_pinterest_conversions.conversion._codegen.fastpath import FastPath, compile_fast_path
+from target_pinterest_conversions.conversion.partial import partial_record_type
 from target_pinterest_conversions.conversion.pipeline import Conversion, convert_record, record_key
 from target_pinterest_conversions.conversion.reading import StreamReader
 from target_pinterest_conversions.conversion.schema import MappedFieldsValidator
@@ -74,14 +81,28 @@ class StreamPlan:
         #: The validator runs before conversion unless the unrolled plan checks the types.
         self.check_first = self.validator is not None and (types is None or fast is None)
         self.fast_path: FastPath | None = fast if fast is not None else self._compile(None)
+        #: The part of a record the unrolled plan reads, or ``None`` when it needs the
+        #: whole: the validator runs first, or an event id is derived from the record.
+        self.partial_type: type[dict[str, Any]] | None = None
+        self._partial_fast_path = self.fast_path
+        if self.fast_path is not None and not self.check_first and self.key_properties:
+            partial = partial_record_type(mapping, self.key_properties, types)
+            self.partial_type = partial.record
+            if types is not None and fast is not None and partial.checked:
+                # Where the decoder admitted only the schema's types, the unrolled plan
+                # does not check them again, and reads a fallback only up to a value.
+                self._partial_fast_path = self._compile(types, decoded=partial.checked.__contains__)
 
-    def _compile(self, types: Mapping[str, Any] | None) -> FastPath | None:
+    def _compile(
+        self, types: Mapping[str, Any] | None, *, decoded: Decoded | None = None
+    ) -> FastPath | None:
         return compile_fast_path(
             self.mapping,
             partner_name=self.partner_name,
             default_country=self.default_country,
             types=types,
             output=self.output,
+            decoded=decoded,
         )
 
     def convert(self, record: dict[str, Any], now: int) -> Converted:
@@ -107,6 +128,23 @@ class StreamPlan:
             reader=self.reader,
         )
         return Converted(key, None, conversions)
+
+    def convert_partial(
+        self, record: dict[str, Any], now: int, whole: Callable[[], dict[str, Any]]
+    ) -> Converted:
+        """:meth:`convert` for a record decoded as :attr:`partial_type`.
+
+        The unrolled plan reads only that part (without type checks where the decoder
+        made them); a record it does not take is decoded whole (``whole()``) and
+        converted as any other, so the outcome is the same.
+        """
+        fast = self._partial_fast_path
+        if fast is not None:
+            key = record_key(record, self.key_properties, self.mapping.hashed_paths)
+            event = fast(record, key, now)
+            if event is not None:
+                return Converted(key, event, ())
+        return self.convert(whole(), now)
 
     def ad_account(self, record: Mapping[str, Any]) -> tuple[str | None, str | None]:
         """The record's ad account, or why it has none (see :meth:`StreamReader.ad_account`)."""

@@ -52,6 +52,16 @@ def compile_getter(src: Source) -> Callable[[Any], Any]:
     return define_function(lines, namespace, "get")
 
 
+Decoded = Callable[[tuple[str, ...]], bool]
+"""Path (or path prefix) -> whether the decoder already admitted only the guard's
+classes there (``conversion.partial``): such a step is read but not checked."""
+
+
+def all_decoded(src: Source, decoded: Decoded | None) -> bool:
+    """Tell whether ``decoded`` holds every path of ``src`` (every prefix, by construction)."""
+    return decoded is not None and all(decoded(path) for path in src.paths)
+
+
 Guards = Callable[[tuple[str, ...]], "tuple[type, ...] | None"]
 """Path (or path prefix) -> the exact classes a value there may have; ``None``: any.
 
@@ -116,6 +126,7 @@ def path_code(
     guards: Guards | None = None,
     *,
     dict_root: bool = False,
+    decoded: Decoded | None = None,
 ) -> list[str]:
     """Lines that leave the value at ``path`` of ``root`` in ``x`` (``None`` when absent).
 
@@ -124,7 +135,8 @@ def path_code(
     ``hoisted``, a leading part of the path already read (and guarded) into a
     variable is not read again. With ``guards``, every step's value is checked (see :data:`Guards`),
     and a step after a value known to be a dict or null reads it without asking.
-    ``dict_root`` tells that ``root`` is known to be a dict.
+    ``dict_root`` tells that ``root`` is known to be a dict. A step ``decoded`` holds
+    (see :data:`Decoded`) is not checked: its guard's classes only shape the reads.
     """
     namespace[name] = path
     if any(segment.isdigit() for segment in path):
@@ -140,11 +152,13 @@ def path_code(
         parent = guards(path[:start]) if guards is not None else None
     for k in range(start, len(path)):
         allowed = guards(path[: k + 1]) if guards is not None else None
-        strict = allowed is not None and type(None) not in allowed
+        held = decoded is not None and decoded(path[: k + 1])
+        strict = allowed is not None and type(None) not in allowed and not held
         default, missing = (", _ABSENT", "_ABSENT") if strict else ("", "None")
         step = _step(root if k == 0 else "x", path[k], default, missing, parent)
         lines.append(f"{indent}x = {step}")
-        lines += guard_code("x", allowed, f"{name}_{k}", namespace, indent)
+        if not held:
+            lines += guard_code("x", allowed, f"{name}_{k}", namespace, indent)
         parent = allowed
     return lines
 
@@ -159,29 +173,39 @@ def source_code(
     guards: Guards | None = None,
     *,
     dict_root: bool = False,
+    decoded: Decoded | None = None,
 ) -> list[str]:
     """Lines that leave ``src``'s value (first non-empty, or the constant) in ``var``.
 
     ``hoisted`` maps leading parts of paths to variables that already hold ``root``'s
     value there (see :func:`path_code`). With ``guards``, every path is read and
-    checked, not only those up to the first with a value.
+    checked, not only those up to the first with a value, unless ``decoded`` holds
+    every path (see :func:`path_code`).
     """
     if src.is_const:
         namespace[f"c_{tag}"] = src.const
         return [f"    {var} = c_{tag}"]
     if src.template:
-        return _template_code(src, var, root, tag, namespace, hoisted, guards, dict_root)
+        return _template_code(src, var, root, tag, namespace, hoisted, guards, dict_root, decoded)
     lines = [f"    {var} = None"]
     for j, path in enumerate(src.paths):
         indent = "    "
         unset = ""
-        if j and guards is None:
+        if j and (guards is None or all_decoded(src, decoded)):
             lines.append(f"    if {var} is None:")
             indent = "        "
         elif j:
             unset = f"{var} is None and "
         lines += path_code(
-            path, f"p_{tag}_{j}", root, indent, namespace, hoisted, guards, dict_root=dict_root
+            path,
+            f"p_{tag}_{j}",
+            root,
+            indent,
+            namespace,
+            hoisted,
+            guards,
+            dict_root=dict_root,
+            decoded=decoded,
         )
         allowed = guards(path) if guards is not None else None
         param = src.url_param(j)
@@ -207,6 +231,7 @@ def _template_code(
     hoisted: Mapping[tuple[str, ...], str] | None,
     guards: Guards | None,
     dict_root: bool,
+    decoded: Decoded | None,
 ) -> list[str]:
     """Lines that leave a template's values in ``var`` (a :class:`Template`), or ``None``.
 
@@ -219,7 +244,15 @@ def _template_code(
     names = []
     for j, path in enumerate(src.paths):
         lines += path_code(
-            path, f"p_{tag}_{j}", root, "    ", namespace, hoisted, guards, dict_root=dict_root
+            path,
+            f"p_{tag}_{j}",
+            root,
+            "    ",
+            namespace,
+            hoisted,
+            guards,
+            dict_root=dict_root,
+            decoded=decoded,
         )
         lines.append(f"    t_{tag}_{j} = x if {present_code('x')} else None")
         names.append(f"t_{tag}_{j}")

@@ -26,7 +26,9 @@ from decimal import Decimal
 from typing import Any
 
 from target_pinterest_conversions.conversion._codegen.emit import (
+    Decoded,
     Guards,
+    all_decoded,
     code_namespace,
     define_function,
     guard_code,
@@ -98,16 +100,28 @@ def _kind(key: str, *, item: bool) -> str:
 class _Builder:
     """Generates the fast path's lines for one mapping; holds the names they use."""
 
-    def __init__(self, mapping: StreamMapping, guards: Guards | None) -> None:
+    def __init__(
+        self, mapping: StreamMapping, guards: Guards | None, decoded: Decoded | None
+    ) -> None:
         self.mapping = mapping
         self.guards = guards
+        #: Where the decoder admitted only the guards' classes: read there, not checked.
+        self.decoded = decoded
         self.ns = code_namespace()
         self.hoisted: dict[tuple[str, ...], str] = {}
 
     def read(self, src: Source, var: str, tag: str) -> list[str]:
         """Lines that leave ``src``'s value in ``var``, guarded when there are guards."""
         return source_code(
-            src, var, "r", tag, self.ns, self.hoisted, self.guards, dict_root=self.checked
+            src,
+            var,
+            "r",
+            tag,
+            self.ns,
+            self.hoisted,
+            self.guards,
+            dict_root=self.checked,
+            decoded=self.decoded,
         )
 
     @property
@@ -127,6 +141,10 @@ class _Builder:
     def root(self) -> list[str]:
         """Lines that step aside for a record that is not a dict (checked mode only)."""
         return ["    if r.__class__ is not dict: return None"] if self.checked else []
+
+    def to_check(self, src: Source) -> bool:
+        """Tell whether ``src``'s paths need a check the decoder did not make."""
+        return self.checked and not all_decoded(src, self.decoded)
 
     def hoist(self) -> list[str]:
         """Read once what several paths go through (``billingAddress``).
@@ -164,6 +182,7 @@ class _Builder:
                 self.hoisted,
                 self.guards,
                 dict_root=self.checked,
+                decoded=self.decoded,
             )
             lines.append(f"    {var} = x")
             self.hoisted[prefix] = var
@@ -175,7 +194,7 @@ class _Builder:
             return [f"    {var} = const_{var}"]
         self.ns[f"rule_{var}"] = name_resolver(rule)
         # The rule reads its field itself; checked, its paths are read once more first.
-        checks = self.read(rule.source, "_", var) if self.checked else []
+        checks = self.read(rule.source, "_", var) if self.to_check(rule.source) else []
         return [
             *checks,
             f"    {var}, reason, skipped = rule_{var}(r)",
@@ -197,19 +216,28 @@ class _Builder:
     def contents(self, contents: ContentsSpec) -> list[str]:
         ns = self.ns
         lines = self.read(contents.array, "arr", "a")
-        item_guards = element = None
+        item_guards = element = item_decoded = None
         if self.guards is not None:
-            guards = self.guards
+            guards, decoded = self.guards, self.decoded
             (array,) = contents.array.paths
             element = guards((*array, "[]"))
+            if decoded is not None and decoded((*array, "[]")):
+                element = None  # the decoder admitted only the guard's classes
 
             def item_guards(path: tuple[str, ...]) -> tuple[type, ...] | None:
                 return guards((*array, "[]", *path))
 
+            if decoded is not None:
+
+                def item_decoded(path: tuple[str, ...]) -> bool:
+                    return decoded((*array, "[]", *path))
+
         item: list[str] = ["it = {}"]
         for j, (key, src) in enumerate(contents.items.items()):
             ns[f"conv_i{j}"] = ITEM_CONVERTERS[key]
-            read = source_code(src, "v", "e", f"i{j}", ns, guards=item_guards, dict_root=True)
+            read = source_code(
+                src, "v", "e", f"i{j}", ns, guards=item_guards, dict_root=True, decoded=item_decoded
+            )
             item += [line[4:] for line in read]
             typed = _typed(_kind(key, item=True), f"it[{key!r}]", f"conv_i{j}(v, {key!r})")
             item += [line[4:] for line in typed]
@@ -312,13 +340,16 @@ def compile_fast_path(
     default_country: str | None = None,
     types: Mapping[str, Any] | None = None,
     output: str = "api",
+    decoded: Decoded | None = None,
 ) -> FastPath | None:
     """Compile the common case of ``convert_record`` for one stream's mapping.
 
     With ``types`` (:attr:`MappedFieldsValidator.type_schema`), the function also
     checks the class of every value along the mapped paths as it reads them, and
     returns an event only for a record that the validator would accept: the record
-    is then read once, not twice.
+    is then read once, not twice. Where ``decoded`` holds, the decoder has checked
+    those classes (``conversion.partial``): they only shape the reads there, and a
+    fallback list it holds entirely is read up to its first value.
 
     Returns ``None`` for mappings with ``event_per_item`` (one record then gives
     several events, and the full pipeline handles it), and, with ``types``, for
@@ -332,7 +363,7 @@ def compile_fast_path(
         if not _guardable(mapping):
             return None
         guards = schema_guards(types)
-    build = _Builder(mapping, guards)
+    build = _Builder(mapping, guards, decoded if guards is not None else None)
     build.ns.update(
         _start=start_event,
         _event_id=event_id_of,
@@ -356,7 +387,7 @@ def compile_fast_path(
     if mapping.skip_when is not None:
         # A record skip_when leaves out takes the full route, which counts it by reason.
         for i, src in enumerate(mapping.skip_when.sources()):
-            body += read(src, "_", f"k{i}") if build.checked else []
+            body += read(src, "_", f"k{i}") if build.to_check(src) else []
         build.ns["_skip"] = skip_reason(mapping.skip_when)
         body.append("    if _skip(r) is not None: return None")
     body += build.rule("name", mapping.name_rule)
