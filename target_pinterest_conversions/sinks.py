@@ -92,6 +92,8 @@ class PinterestEventsSink(BatchSink):
             else (str(source.const) if source.is_const else None)
         )
         self._stats = self._run.summary.stats(self.stream_name)
+        # The SDK asks max_size (three properties) after every record; it cannot change.
+        self._max_size = self.max_size
         self._plan = StreamPlan(
             self._mapping,
             self.schema,
@@ -106,6 +108,11 @@ class PinterestEventsSink(BatchSink):
         """Disable the SDK's validator: its errors print field values (personal data)."""
         return
 
+    @property
+    def is_full(self) -> bool:
+        """Tell whether the batch holds ``max_size`` records (fixed by the settings)."""
+        return self._batch_records_read >= self._max_size
+
     def _validate_and_parse(self, record: dict[str, Any]) -> dict[str, Any]:
         # Replaces the SDK's step, which validates every field (echoing values in its
         # errors) and parses every top-level date-time (logging unparsable values, and
@@ -119,15 +126,6 @@ class PinterestEventsSink(BatchSink):
         """The part of a record this stream's plan reads (``StreamPlan.partial_type``)."""
         return self._plan.partial_type
 
-    def process_partial_record(
-        self,
-        record: dict[str, Any],
-        context: dict[str, Any],
-        whole: Callable[[], dict[str, Any]],
-    ) -> None:
-        """:meth:`process_record` for a record decoded as :attr:`partial_type` only."""
-        self.process_record(record, context, whole)
-
     def process_record(
         self,
         record: dict[str, Any],
@@ -136,7 +134,8 @@ class PinterestEventsSink(BatchSink):
     ) -> None:
         """Convert the record; queue its events, dead-letter or skip it, as it turns out.
 
-        ``whole`` decodes the whole record when ``record`` is only the part the plan reads.
+        ``whole`` decodes the whole record when ``record`` is only the part the plan
+        reads (:attr:`partial_type`).
         """
         run = self._run
         # Numbered and counted by the reading thread only, hence no lock.

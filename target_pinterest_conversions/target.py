@@ -95,6 +95,7 @@ SDK_LOOP_OVERRIDES: Mapping[str, str] = {
     ),
     "Sink._after_process_record": "logs the whole batch context at DEBUG, once per record",
     "Sink.get_sink_record_counter": "the record count follows progress_interval, not 60 s",
+    "Sink.is_full": "max_size is read once: batch_size_rows is fixed by the settings",
 }
 """Every SDK member of the per-record loop this target replaces, and why; the SDK's
 public hooks (``preprocess_record``, stream maps, ``validate_records``, metrics) are kept.
@@ -139,6 +140,8 @@ class TargetPinterestConversions(Target):
     def __init__(self, *args: Any, settings: Settings | None = None, **kwargs: Any) -> None:
         self.run: Run
         self.interrupt = PROCESS
+        #: Streams without stream maps or flattening: their records take the fast route.
+        self._unmapped_streams: set[str] = set()
         logger = logging.getLogger(self.name)
         logger.addFilter(_not_the_sdks_env_skip_line)
         try:
@@ -186,27 +189,29 @@ class TargetPinterestConversions(Target):
                 f"'{str(message_dict.get('stream'))[:100]}' must be a list of field names",
             )
         super()._process_schema_message(message_dict)
-        if isinstance(self.message_reader, SafeMessageReader):
-            stream = message_dict["stream"]
-            sink = self._sinks_active.get(stream)
-            partial = (
-                sink.partial_type
-                if isinstance(sink, PinterestEventsSink)
-                and self._identity_maps(stream)
-                and type(sink).preprocess_record is Sink.preprocess_record
-                else None
-            )
-            self.message_reader.read_partially(stream, partial)
-
-    def _identity_maps(self, stream: object) -> bool:
-        """Tell whether the stream's records reach its sink as sent: no map, no flattening."""
-        maps = self.mapper.stream_maps.get(stream)  # type: ignore[arg-type]
-        return bool(
+        # A SCHEMA message is where the SDK sets a stream's maps and sink: the record
+        # loop then asks a set, not the maps, which route a record takes.
+        stream = message_dict["stream"]
+        maps = self.mapper.stream_maps.get(stream)
+        if (
             maps
             and len(maps) == 1
             and type(maps[0]) is SameRecordTransform
             and not maps[0].flattening_enabled
-        )
+        ):
+            self._unmapped_streams.add(stream)
+        else:
+            self._unmapped_streams.discard(stream)
+        if isinstance(self.message_reader, SafeMessageReader):
+            sink = self._sinks_active.get(stream)
+            partial = (
+                sink.partial_type
+                if isinstance(sink, PinterestEventsSink)
+                and stream in self._unmapped_streams
+                and type(sink).preprocess_record is Sink.preprocess_record
+                else None
+            )
+            self.message_reader.read_partially(stream, partial)
 
     @classmethod
     def config_errors(cls, config: dict[str, Any]) -> list[str]:
@@ -323,7 +328,7 @@ class TargetPinterestConversions(Target):
             message_dict = {**message_dict, "record": message_dict.whole_record()}  # type: ignore[attr-defined]
             partial = False
         record = message_dict.get("record")
-        if not self._identity_maps(stream) or type(record) is not dict:
+        if stream not in self._unmapped_streams or type(record) is not dict:
             super()._process_record_message(message_dict)
             return
         if sink is None:
@@ -334,10 +339,7 @@ class TargetPinterestConversions(Target):
         record = sink.preprocess_record(record, context)
         sink._singer_validate_message(record)
         sink.tally_record_read()
-        if partial:
-            sink.process_partial_record(record, context, message_dict.whole_record)  # type: ignore[attr-defined]
-        else:
-            sink.process_record(record, context)
+        sink.process_record(record, context, message_dict.whole_record if partial else None)  # type: ignore[attr-defined, call-arg]
         sink.record_counter_metric.increment()
         sink._after_process_record(context)
         if sink.is_full:

@@ -126,7 +126,8 @@ def _sdk_members_replaced() -> set[str]:
     for cls in [*ours, ConnectionCheckSink]:
         base = Target if issubclass(cls, Target) else Sink
         for name in vars(cls):
-            if not name.startswith("__") and name in dir(base) and callable(getattr(base, name)):
+            member = getattr(base, name, None)
+            if not name.startswith("__") and (callable(member) or isinstance(member, property)):
                 replaced.add(f"{base.__name__}.{name}")
     return replaced
 
