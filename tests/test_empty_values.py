@@ -15,6 +15,7 @@ from target_pinterest_conversions.conversion.values import (
     as_list,
     as_list_code,
     code_names,
+    container_present_code,
     is_blank,
     is_empty,
     number_present_code,
@@ -51,6 +52,7 @@ def _compile(expression: str):
 PRESENT = _compile(present_code("x"))
 TEXT_PRESENT = _compile(text_present_code("x"))
 NUMBER_PRESENT = _compile(number_present_code("x"))
+CONTAINER_PRESENT = _compile(container_present_code("x"))
 
 
 @settings(max_examples=1000)
@@ -70,6 +72,12 @@ def test_the_text_inline_form_agrees_for_text_and_none(value):
 def test_the_number_inline_form_agrees_for_numbers_and_none(value):
     assert value is None or type(value) in NEVER_EMPTY
     assert NUMBER_PRESENT(value) is (not is_empty(value))
+
+
+@settings(max_examples=500)
+@given(values.filter(lambda v: v is None or type(v) in (list, dict)))
+def test_the_container_inline_form_agrees_for_lists_objects_and_none(value):
+    assert CONTAINER_PRESENT(value) is (not is_empty(value))
 
 
 @settings(max_examples=500)

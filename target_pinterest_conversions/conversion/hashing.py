@@ -181,6 +181,20 @@ def digest_memo(key: str, country: str | None = None) -> Mapping[str, str]:
     return _digests(country)[key].table
 
 
+_DIGESTERS_BY_COUNTRY: dict[str | None, Mapping[str, Callable[[str], str]]] = {}
+
+
+def digesters(country: str | None) -> Mapping[str, Callable[[str], str]]:
+    """:func:`text_digester` of every hashed key for ``country``: one look-up a record."""
+    found = _DIGESTERS_BY_COUNTRY.get(country)
+    if found is None:
+        if len(_DIGESTERS_BY_COUNTRY) >= 64:
+            _DIGESTERS_BY_COUNTRY.clear()
+        found = {key: memo.digest for key, memo in _digests(country).items()}
+        _DIGESTERS_BY_COUNTRY[country] = found
+    return found
+
+
 def text_digester(key: str, country: str | None = None) -> Callable[[str], str]:
     """Return the memoized ``str -> digest`` function of hashed field ``key``.
 

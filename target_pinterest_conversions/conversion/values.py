@@ -75,6 +75,11 @@ def number_present_code(var: str) -> str:
     return f"({var} is not None)"
 
 
+def container_present_code(var: str) -> str:
+    """The inline form of ``not is_empty(var)`` where ``var`` is a list, a dict or None."""
+    return f"({var} is not None and len({var}) > 0)"
+
+
 def as_list_code(var: str) -> str:
     """The inline form of ``var = as_list(var)`` for a value known not to be ``None``."""
     return f"if {var}.__class__ is not list: {var} = _as_list({var})"

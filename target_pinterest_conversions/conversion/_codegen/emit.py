@@ -17,6 +17,7 @@ from target_pinterest_conversions.conversion.urls import url_param
 from target_pinterest_conversions.conversion.values import (
     NEVER_EMPTY,
     code_names,
+    container_present_code,
     number_present_code,
     present_code,
     text_present_code,
@@ -94,6 +95,7 @@ def guard_code(
 _DICT_OR_NONE = frozenset({dict, type(None)})
 _TEXT_OR_NONE = frozenset({str, type(None)})
 _NUMBER_OR_NONE = NEVER_EMPTY | {type(None)}
+_CONTAINER_OR_NONE = frozenset({dict, list, type(None)})
 
 
 def _step(var: str, segment: str, default: str, missing: str, parent: object) -> str:
@@ -211,12 +213,15 @@ def source_code(
         param = src.url_param(j)
         if param is not None:
             namespace[f"q_{tag}_{j}"] = param
-            lines.append(f"{indent}x = _url_param(x, q_{tag}_{j})")
+            # url_param gives None for anything but text: no call for the usual None.
+            lines.append(f"{indent}x = _url_param(x, q_{tag}_{j}) if x.__class__ is str else None")
         # url_param gives text or None, as a guard admitting only those would.
         if param is not None or (allowed is not None and set(allowed) <= _TEXT_OR_NONE):
             lines.append(f"{indent}if {unset}{text_present_code('x')}: {var} = x")
         elif allowed is not None and set(allowed) <= _NUMBER_OR_NONE:
             lines.append(f"{indent}if {unset}{number_present_code('x')}: {var} = x")
+        elif allowed is not None and set(allowed) <= _CONTAINER_OR_NONE:
+            lines.append(f"{indent}if {unset}{container_present_code('x')}: {var} = x")
         else:
             lines.append(f"{indent}if {unset}{present_code('x')}: {var} = x")
     return lines

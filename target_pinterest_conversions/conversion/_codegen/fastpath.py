@@ -51,6 +51,7 @@ from target_pinterest_conversions.conversion.geo import country_of
 from target_pinterest_conversions.conversion.hashing import (
     REGIONAL_KEYS,
     digest_memo,
+    digesters,
     text_digester,
 )
 from target_pinterest_conversions.conversion.info import INFO_CONVERTERS
@@ -272,13 +273,14 @@ class _Builder:
             else:
                 # The record has no country of its own: the rule's answer for none.
                 ns["country"] = country_of(None, default_country)
+            lines.append("    dg = _digesters(country)")
         lines.append("    ud = {}")
         for i, (key, src) in enumerate(mapping.user_data.items()):
             if key in PLAIN_KEYS:
                 ns[f"plain_{key}"] = PLAIN_NORMALIZERS[key]
                 put = f"ud[{key!r}] = plain_{key}(u{i})"
             elif key in REGIONAL_KEYS:
-                put = f"ud[{key!r}] = [_digester({key!r}, country)(u{i})]"
+                put = f"ud[{key!r}] = [dg[{key!r}](u{i})]"
             else:
                 # A memo hit costs a dict lookup, not a call.
                 ns[f"digest_{key}"] = text_digester(key)
@@ -375,7 +377,7 @@ def compile_fast_path(
         _output=output,
         _known=KNOWN_EVENT_NAMES,
         _country_of=country_of,
-        _digester=text_digester,
+        _digesters=digesters,
         _stream=mapping.stream,
         _partner=partner_name,
         _Decimal=Decimal,
