@@ -324,7 +324,9 @@ class TargetPinterestConversions(Target):
         stream = message_dict.get("stream")
         sink = self._sinks_active.get(stream)  # type: ignore[arg-type]
         partial = message_dict.__class__ is PartialRecordMessage
-        if partial and not isinstance(sink, PinterestEventsSink):
+        if partial and not (
+            isinstance(sink, PinterestEventsSink) and stream in self._unmapped_streams
+        ):
             message_dict = {**message_dict, "record": message_dict.whole_record()}  # type: ignore[attr-defined]
             partial = False
         record = message_dict.get("record")
