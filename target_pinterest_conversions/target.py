@@ -341,7 +341,10 @@ class TargetPinterestConversions(Target):
         record = sink.preprocess_record(record, context)
         sink._singer_validate_message(record)
         sink.tally_record_read()
-        sink.process_record(record, context, message_dict.whole_record if partial else None)  # type: ignore[attr-defined, call-arg]
+        if partial:
+            sink.process_record(record, context, message_dict.whole_record)  # type: ignore[attr-defined, call-arg]
+        else:
+            sink.process_record(record, context)
         sink.record_counter_metric.increment()
         sink._after_process_record(context)
         if sink.is_full:

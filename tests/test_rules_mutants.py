@@ -241,7 +241,7 @@ def test_an_international_number_is_taken_as_written_even_where_phonenumbers_has
     assert hash_value("ph", "+999 123 4567", "us") == sha("9991234567")
 
 
-def test_e164_and_bare_digits_are_read_without_the_digit_pattern(monkeypatch):
+def test_ascii_phones_are_read_without_the_digit_pattern(monkeypatch):
     # The common case's speed: text that is digits already, after one "+" or not, is taken
     # as the pattern would leave it, without running it (tests/test_normalization.py holds
     # that both give the same digits for any text).
@@ -253,6 +253,7 @@ def test_e164_and_bare_digits_are_read_without_the_digit_pattern(monkeypatch):
     assert normalize_phone(" +14155550100 ") == "14155550100"
     assert normalize_phone("4155550100", "us") == "14155550100"
     assert normalize_phone("00442079460958") == "442079460958"
+    assert normalize_phone("+1 (415) 555-0100") == "14155550100"
 
 
 @pytest.mark.parametrize("value", ["", "   ", "\u3000"])

@@ -7,6 +7,8 @@ import re
 from target_pinterest_conversions.conversion.text import DroppedValue, text_of
 
 _NON_DIGITS = re.compile(r"[^0-9]")
+# What the pattern removes from ASCII text, for str.translate: half the cost of the pattern.
+_ASCII_NON_DIGITS = {code: None for code in range(128) if not 0x30 <= code <= 0x39}
 _MIN_PHONE_DIGITS = 7
 _MAX_PHONE_DIGITS = 15
 
@@ -23,10 +25,11 @@ def normalize_phone(value: object, region: str | None = None) -> str:
     text = text_of(value).strip()
     plus = text.startswith("+")
     # ASCII digits (the only ASCII decimals are 0-9) alone or after one "+", as in E.164,
-    # are what the pattern would leave: taken as they are, without running it.
+    # are what the pattern would leave: taken as they are, without running it; other
+    # ASCII text ("+1 (415) 555-0100") loses what the pattern would remove, by table.
     digits = text[1:] if plus else text
     if not (digits.isdecimal() and digits.isascii()):
-        digits = _NON_DIGITS.sub("", text)
+        digits = text.translate(_ASCII_NON_DIGITS) if text.isascii() else _NON_DIGITS.sub("", text)
     international = plus or digits.startswith("00")
     if region and not international:
         # Imported on first use: its metadata takes a tenth of the start-up time, and
