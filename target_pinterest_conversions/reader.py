@@ -82,11 +82,8 @@ class PartialRecordMessage(dict[str, Any]):
     """A RECORD message whose record holds only what its stream's plan reads."""
 
     __slots__ = ("line", "line_number")
-
-    def __init__(self, stream: str, record: dict[str, Any], line: str | bytes, number: int) -> None:
-        super().__init__(type="RECORD", stream=stream, record=record)
-        self.line = line
-        self.line_number = number
+    line: str | bytes
+    line_number: int
 
     def whole_record(self) -> dict[str, Any]:
         """Decode the line again, whole: its record as any other RECORD line gives it."""
@@ -180,7 +177,12 @@ class SafeMessageReader(MsgSpecReader):
             else:
                 if partial.type == "RECORD":
                     stream = self._partial_streams[partial.__class__]
-                    return PartialRecordMessage(stream, partial.record, line, self.line_number)
+                    # Built by dict's own constructor: no Python frame per line.
+                    message = PartialRecordMessage(
+                        type="RECORD", stream=stream, record=partial.record
+                    )
+                    message.line, message.line_number = line, self.line_number
+                    return message
         try:
             message = decode_json(line)
         except UndecodableLineError as exc:

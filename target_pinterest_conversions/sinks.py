@@ -126,17 +126,13 @@ class PinterestEventsSink(BatchSink):
         """The part of a record this stream's plan reads (``StreamPlan.partial_type``)."""
         return self._plan.partial_type
 
-    def process_record(
-        self,
-        record: dict[str, Any],
-        context: dict[str, Any],
-        whole: Callable[[], dict[str, Any]] | None = None,
-    ) -> None:
-        """Convert the record; queue its events, dead-letter or skip it, as it turns out.
+    #: Set by the target just before :meth:`process_record` when the record is only the
+    #: part the plan reads (:attr:`partial_type`): decodes the whole record.
+    whole_record: Callable[[], dict[str, Any]] | None = None
 
-        ``whole`` decodes the whole record when ``record`` is only the part the plan
-        reads (:attr:`partial_type`).
-        """
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
+        """Convert the record; queue its events, dead-letter or skip it, as it turns out."""
+        whole, self.whole_record = self.whole_record, None
         run = self._run
         # Numbered and counted by the reading thread only, hence no lock.
         seq = run.gate.next_seq()

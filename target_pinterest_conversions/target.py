@@ -342,9 +342,8 @@ class TargetPinterestConversions(Target):
         sink._singer_validate_message(record)
         sink.tally_record_read()
         if partial:
-            sink.process_record(record, context, message_dict.whole_record)  # type: ignore[attr-defined, call-arg]
-        else:
-            sink.process_record(record, context)
+            sink.whole_record = message_dict.whole_record  # type: ignore[attr-defined]
+        sink.process_record(record, context)
         sink.record_counter_metric.increment()
         sink._after_process_record(context)
         if sink.is_full:

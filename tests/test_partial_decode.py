@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any, Optional, get_args
+from typing import Any, Optional, Required, get_args
 
 import msgspec
 import pytest
@@ -141,7 +141,7 @@ def test_the_part_checks_the_schemas_types_except_numbers() -> None:
     mapping = parse_stream_mapping("orders", ORDER_MAPPING)
     part = partial_record_type(mapping, ["id"], ORDER_SCHEMA)
     assert _field(part.record, "email") == Optional[str]  # noqa: UP045
-    assert _field(part.record, "id") is str
+    assert _field(part.record, "id") == Required[str]  # a key property: never absent
     # msgspec's Decimal also takes strings: numbers are left to the plan's check.
     assert _field(part.record, "total") is Any
     assert ("total",) not in part.checked
@@ -198,9 +198,12 @@ def test_the_reader_decodes_registered_streams_in_part() -> None:
     state = '{"type": "STATE", "value": {"stream": "orders"}}'
     for text in (misfit, other, state):
         assert reader.deserialize_json(text).__class__ is dict
+    # Without a key property: decoded whole, so the SDK's error lists the record's keys.
+    keyless = line.replace('"id": "1", ', "")
+    assert reader.deserialize_json(keyless).__class__ is dict
     reader.read_partially("orders", None)
     assert reader.deserialize_json(line).__class__ is dict
-    assert reader.line_number == 5
+    assert reader.line_number == 6
 
 
 def test_a_number_the_schema_refuses_is_found_by_the_plan() -> None:

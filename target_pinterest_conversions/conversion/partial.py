@@ -21,7 +21,7 @@ it decodes needs no type check along its paths: the plan runs unguarded.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, NamedTuple, Optional, TypedDict, Union
+from typing import Any, NamedTuple, Optional, Required, TypedDict, Union
 
 from target_pinterest_conversions.conversion._codegen.typecheck import node_classes
 from target_pinterest_conversions.conversion.schema import schema_at
@@ -79,7 +79,8 @@ def partial_record_type(
     for name in key_properties:
         _insert(root, [name]).read_whole = True  # a top-level name, dots and all
     builder = _Builder(types)
-    record = builder.typed_dict(root, (), held=True)
+    # A record without a key property is decoded whole: the SDK's error lists its keys.
+    record = builder.typed_dict(root, (), held=True, required=frozenset(key_properties))
     return PartialType(record, frozenset(builder.checked))
 
 
@@ -100,10 +101,17 @@ class _Builder:
     def classes(self, path: tuple[str, ...]) -> tuple[type, ...] | None:
         return None if self.types is None else node_classes(schema_at(self.types, path))
 
-    def typed_dict(self, node: _Node, path: tuple[str, ...], held: bool) -> type[dict[str, Any]]:
+    def typed_dict(
+        self,
+        node: _Node,
+        path: tuple[str, ...],
+        held: bool,
+        required: frozenset[str] = frozenset(),
+    ) -> type[dict[str, Any]]:
         fields = {
             key: self.value(child, (*path, key), held) for key, child in node.children.items()
         }
+        fields.update({key: Required[fields[key]] for key in required})
         return TypedDict("PartialRecord", fields, total=False)  # type: ignore[operator, no-any-return]
 
     def value(self, node: _Node, path: tuple[str, ...], held: bool) -> Any:
