@@ -18,7 +18,12 @@ import pytest
 from target_pinterest_conversions.check import NothingChecked, check_connection
 from target_pinterest_conversions.context.summary import RunSummary
 from target_pinterest_conversions.conversion.reading import StreamReader
-from target_pinterest_conversions.delivery.batch import PendingEvent
+from target_pinterest_conversions.delivery.batch import (
+    PendingEvent,
+    PendingEvents,
+    chunks,
+    events_of,
+)
 from target_pinterest_conversions.delivery.client import (
     EventResult,
     PinterestClient,
@@ -424,3 +429,21 @@ def test_one_state_gate_waits_for_every_account_of_the_batches_before_it(tmp_pat
     pool.wait()
     pool.close()
     assert out.getvalue().splitlines()[-1] == '{"after":2}'
+
+
+def test_pending_events_are_a_sequence_of_pending_event():
+    # The batch keeps events and keys as two lists; readers still see PendingEvent items.
+    items = PendingEvents()
+    for name in "abc":
+        items.events.append({"event_id": name})
+        items.keys.append({"id": name})
+    assert len(items) == 3
+    assert list(items) == pending("a", "b", "c")
+    assert items[1] == PendingEvent(event={"event_id": "b"}, key={"id": "b"})
+    assert list(items[1:]) == pending("b", "c")
+    assert [list(part) for part in chunks(items, 2)] == [pending("a", "b"), pending("c")]
+    assert (
+        events_of(items)
+        == events_of(pending("a", "b", "c"))
+        == [{"event_id": name} for name in "abc"]
+    )

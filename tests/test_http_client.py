@@ -9,6 +9,7 @@ import json
 import pytest
 import requests
 
+from target_pinterest_conversions.delivery import client as client_module
 from target_pinterest_conversions.delivery.client import (
     DefinedEvents,
     DryRunSender,
@@ -425,3 +426,28 @@ def test_a_refused_read_says_what_to_fix_and_never_echoes_the_token(
         client().advertiser_defined_events("123")
     assert TOKEN not in str(caught.value)
     assert requests_mock.call_count == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        ok()["json"],
+        ok(extra="a key the fast path does not know")["json"],
+        ok(num_events_received="2")["json"],
+        {"events": [{"status": "processed"}, {"status": "processed", "error_message": None}]},
+        {"events": [{"status": "processed", "error_message": "", "warning_message": ""}] * 3},
+        {"events": [{"status": "processed", "error_message": "", "warning_message": ""}]},
+        {"events": [{"status": "processed", "error_message": "", "warning_message": "Odd"}] * 2},
+        {"events": [{"status": "processed", "error_message": 0, "warning_message": ""}] * 2},
+    ],
+)
+def test_the_usual_200_read_in_c_gives_what_reading_it_whole_gives(
+    requests_mock, monkeypatch, body
+):
+    # The typed fast path answers only for the documented shape with every event
+    # processed; whatever the body, the results are those of reading it whole.
+    requests_mock.post(URL, json=body)
+    fast = client().send(EVENTS)
+    monkeypatch.setattr(client_module, "_all_processed", lambda content, count: False)
+    assert client().send(EVENTS) == fast
+    assert len(fast) == len(EVENTS)

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from target_pinterest_conversions.context.summary import RunSummary
 from target_pinterest_conversions.delivery import outcome
-from target_pinterest_conversions.delivery.batch import PendingEvent
+from target_pinterest_conversions.delivery.batch import PendingEvent, PendingEvents
 from target_pinterest_conversions.delivery.client import (
     DryRunSender,
     EventResult,
@@ -168,15 +168,16 @@ class Output(ABC):
         if now - event["event_time"] > LATE_SECONDS and event["action_source"] in LATE_SOURCES:
             # Counted here, told to the summary once a batch (its lock is not per event).
             self._late[stream] = self._late.get(stream, 0) + 1
-        batches: dict[str, list[PendingEvent]] | None = context.get("events")
+        batches: dict[str, PendingEvents] | None = context.get("events")
         if batches is None:
             # The batch holds undelivered events from this record on.
             self.run.gate.open_batch(context["batch_id"], seq)
             batches = context["events"] = {}
-        events = batches.get(account)
-        if events is None:
-            events = batches[account] = []
-        events.append(PendingEvent(event=event, key=key))
+        pending = batches.get(account)
+        if pending is None:
+            pending = batches[account] = PendingEvents()
+        pending.events.append(event)
+        pending.keys.append(key)
 
     def flush(self, stream: str, context: dict[str, Any]) -> None:
         """Hand the sink's batch, by account, to the deliveries; STATE waits for them."""

@@ -27,7 +27,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from target_pinterest_conversions.context.summary import RunSummary
-from target_pinterest_conversions.delivery.batch import AccountBatches, PendingEvent, chunks
+from target_pinterest_conversions.delivery.batch import (
+    AccountBatches,
+    PendingEvent,
+    chunks,
+    events_of,
+)
 from target_pinterest_conversions.delivery.client import AccountRefused, EventResult, Sender
 from target_pinterest_conversions.delivery.deadletter import DeadLetterWriter
 from target_pinterest_conversions.delivery.outcome import settle as pinterest_verdicts
@@ -176,7 +181,7 @@ class Deliveries:
         done = 0
         for request in chunks(events, self._request_size):
             try:
-                results = sender.send([item.event for item in request], account)
+                results = sender.send(events_of(request), account)
             except AccountRefused as exc:
                 reason = self.refusals.refuse(exc)  # raises while the token is not known good
                 self.refusals.dead_letter(stream, account, request, reason, sent=True)
