@@ -82,7 +82,8 @@ def main() -> None:
                 "target": [*TARGET, "--config", target_config(folder, port)],
             }
             if args.baseline_src:
-                commands["baseline_target"] = commands["target"]
+                # -P: the working directory (this tree) must not come before PYTHONPATH.
+                commands["baseline_target"] = [PY, "-P", *commands["target"][1:]]
             for name in args.skip:
                 commands.pop(name)
             # The baseline is the same command on another tree: valgrind does not follow

@@ -110,7 +110,8 @@ def main() -> None:
             }
             if args.baseline_src:
                 src = str(Path(args.baseline_src).resolve())
-                commands["baseline_target"] = ["env", f"PYTHONPATH={src}", *TARGET]
+                # -P: the working directory (this tree) must not come before PYTHONPATH.
+                commands["baseline_target"] = ["env", f"PYTHONPATH={src}", PY, "-P", *TARGET[1:]]
                 commands["baseline_target"] += ["--config", config]
             results = best_of(str(data), commands, args.repeat)
             rss = {}
