@@ -10,6 +10,8 @@ same event or the same conversions (reasons, dropped values, warnings).
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import json
 from decimal import Decimal
 from typing import Any, Optional, Required, get_args
@@ -27,6 +29,7 @@ from target_pinterest_conversions.reader import (
     SafeMessageReader,
     decode_json,
 )
+from tests.cli import run_target
 from tests.test_fast_path_equivalence import (
     NOW,
     WRONG_KINDS,
@@ -218,3 +221,41 @@ def test_a_number_the_schema_refuses_is_found_by_the_plan() -> None:
     (conversion,) = converted.conversions
     assert conversion.event is None
     assert any("'total'" in reason for reason in conversion.reasons), conversion.reasons
+
+
+@pytest.mark.cli
+def test_the_command_reads_records_in_part_and_whole_where_they_do_not_fit(tmp_path: Any) -> None:
+    created = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)).isoformat()
+    schema = {**ORDER_SCHEMA, "properties": {**ORDER_SCHEMA["properties"], "created": {}}}
+    usual = {"id": "1", "created": created, "email": "A@b.co", "total": 12.50}
+    records = [
+        # Unmapped fields of every kind are skipped by the decoder, not built.
+        {**usual, "items": [{"sku": "s1", "junk": {"x": [1, 2.5]}}], "note": {"deep": [1e3]}},
+        {**usual, "id": "2", "total": "12"},  # a number as text: the plan's own check
+        {**usual, "id": "3", "customer": "text"},  # text read through: decoded whole
+    ]
+    lines = [
+        json.dumps(
+            {"type": "SCHEMA", "stream": "orders", "schema": schema, "key_properties": ["id"]}
+        )
+    ]
+    lines += [json.dumps({"type": "RECORD", "stream": "orders", "record": r}) for r in records]
+    lines.append(json.dumps({"type": "STATE", "value": {"at": 3}}))
+    config = {
+        "ad_account_id": "549755885175",
+        "dry_run": True,
+        "max_rejected_ratio": 1,
+        "streams": {"orders": ORDER_MAPPING},
+    }
+    result = run_target(tmp_path, config, lines)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.states == [{"at": 3}]
+    (body,) = [json.loads(line) for line in (tmp_path / "dry-run.jsonl").read_text().splitlines()]
+    (event,) = body["data"]
+    assert event["user_data"]["em"] == [hashlib.sha256(b"a@b.co").hexdigest()]
+    assert event["custom_data"]["value"] == "12.5"
+    assert event["custom_data"]["contents"] == [{"id": "s1"}]
+    dead = [json.loads(line) for line in (tmp_path / "dead-letter.jsonl").read_text().splitlines()]
+    reasons = {d["key"]["id"]: d["reason"] for d in dead}
+    assert set(reasons) == {"2", "3"}
+    assert "'total'" in reasons["2"] and "'customer'" in reasons["3"], reasons
