@@ -132,7 +132,7 @@ class SafeMessageReader(MsgSpecReader):
         }
         self._partial = (
             msgspec.json.Decoder(
-                Union[tuple(self._partial_streams)],  # type: ignore[arg-type]  # noqa: UP007
+                Union[tuple(self._partial_streams)],  # noqa: UP007
                 float_hook=Decimal,
             )
             if self._partial_streams

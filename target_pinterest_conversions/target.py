@@ -334,7 +334,7 @@ class TargetPinterestConversions(Target):
             super()._process_record_message(message_dict)
             return
         if sink is None:
-            self._assert_sink_exists(stream)  # type: ignore[arg-type]
+            self._assert_sink_exists(stream)
             return
         context = sink._get_context(record)
         sink._validate_and_parse(record)

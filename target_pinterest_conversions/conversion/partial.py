@@ -21,7 +21,7 @@ it decodes needs no type check along its paths: the plan runs unguarded.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, NamedTuple, Optional, Required, TypedDict, Union
+from typing import Any, NamedTuple, Optional, TypedDict, Union, cast
 
 from target_pinterest_conversions.conversion._codegen.typecheck import node_classes
 from target_pinterest_conversions.conversion.schema import schema_at
@@ -31,6 +31,7 @@ _ELEMENTS = "[]"
 """A path segment standing for every element of an array (see ``record_paths``)."""
 
 _NONE = type(None)
+_TYPED_DICT: Any = TypedDict  # called with fields known only at run time
 
 
 class PartialType(NamedTuple):
@@ -111,8 +112,12 @@ class _Builder:
         fields = {
             key: self.value(child, (*path, key), held) for key, child in node.children.items()
         }
-        fields.update({key: Required[fields[key]] for key in required})
-        return TypedDict("PartialRecord", fields, total=False)  # type: ignore[operator, no-any-return]
+        kind = _TYPED_DICT("PartialRecord", fields, total=False)
+        if required:
+            # What typing.Required (3.11+) records, and what msgspec reads.
+            kind.__required_keys__ = frozenset(required)
+            kind.__optional_keys__ = frozenset(fields) - required
+        return cast("type[dict[str, Any]]", kind)
 
     def value(self, node: _Node, path: tuple[str, ...], held: bool) -> Any:
         keys = node.children.keys()
@@ -166,5 +171,5 @@ class _Builder:
             return Any
         if held:
             self.checked.add(path)
-        kind = Union[tuple(kinds)]  # noqa: UP007
+        kind: Any = Union[tuple(kinds)]  # noqa: UP007
         return Optional[kind] if _NONE in classes else kind  # noqa: UP045
