@@ -539,16 +539,20 @@ def test_checked_fast_path_gives_events_only_for_records_the_schema_admits(
     assert reach["events"] >= 10, reach
 
 
-def _checked_agrees(mapping: StreamMapping, data: st.DataObject) -> bool:
-    """Whether the checked fast path gave an event, after checking it against the others."""
-    schema = data.draw(schemas(mapping))
-    record = data.draw(records(mapping))
+def spoil_on_the_way(record: dict[str, Any], mapping: StreamMapping, data: st.DataObject) -> None:
+    """In one record of four, nulls and wrong kinds on the way to a value, not only at its end."""
     if data.draw(_below(4)) == 0:
-        # Nulls and wrong kinds on the way to a value, not only at the end of a path.
         for _, path in mapping.record_paths():
             first = path.split(".")[0]
             if first in record and data.draw(_below(10)) == 0:
                 record[first] = data.draw(WRONG_KINDS)
+
+
+def _checked_agrees(mapping: StreamMapping, data: st.DataObject) -> bool:
+    """Whether the checked fast path gave an event, after checking it against the others."""
+    schema = data.draw(schemas(mapping))
+    record = data.draw(records(mapping))
+    spoil_on_the_way(record, mapping, data)
     validator = MappedFieldsValidator(schema, [p for _, p in mapping.record_paths()])
     assert validator.type_schema is not None
     fast = compile_fast_path(mapping, types=validator.type_schema)

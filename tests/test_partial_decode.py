@@ -32,11 +32,10 @@ from target_pinterest_conversions.reader import (
 from tests.cli import run_target
 from tests.test_fast_path_equivalence import (
     NOW,
-    WRONG_KINDS,
-    _below,
     _mappings,
     records,
     schemas,
+    spoil_on_the_way,
 )
 
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
@@ -69,11 +68,7 @@ def test_a_line_decoded_in_part_has_the_outcome_of_the_whole_line(name: str, map
         typed = data.draw(st.booleans())
         schema = data.draw(schemas(mapping)) if typed else {"type": "object", "properties": {}}
         record = data.draw(records(mapping))
-        if data.draw(_below(4)) == 0:
-            for _, path in mapping.record_paths():
-                first = path.split(".")[0]
-                if first in record and data.draw(_below(10)) == 0:
-                    record[first] = data.draw(WRONG_KINDS)
+        spoil_on_the_way(record, mapping, data)
         # Outside the mapped paths the decoder skips whatever is there.
         record["not_mapped"] = data.draw(st.sampled_from([None, "x", [1, {"a": 2.5}], {"b": []}]))
         line = _line("s", record)
