@@ -243,16 +243,24 @@ def test_an_international_number_is_taken_as_written_even_where_phonenumbers_has
 
 def test_ascii_phones_are_read_without_the_digit_pattern(monkeypatch):
     # The common case's speed: text that is digits already, after one "+" or not, is taken
-    # as the pattern would leave it, without running it (tests/test_normalization.py holds
-    # that both give the same digits for any text).
+    # as the pattern would leave it, without running it or the table; other ASCII text
+    # loses its non-digits by table (tests/test_normalization.py holds that all of these
+    # give the pattern's digits for any text).
     class NoPattern:
         def sub(self, *args):
             raise AssertionError("the digit pattern ran")
 
+    class NoTable(dict):
+        def __getitem__(self, code):
+            raise AssertionError("the digit table ran")
+
     monkeypatch.setattr(phone, "_NON_DIGITS", NoPattern())
+    monkeypatch.setattr(phone, "_ASCII_NON_DIGITS", NoTable())
     assert normalize_phone(" +14155550100 ") == "14155550100"
     assert normalize_phone("4155550100", "us") == "14155550100"
     assert normalize_phone("00442079460958") == "442079460958"
+    monkeypatch.undo()
+    monkeypatch.setattr(phone, "_NON_DIGITS", NoPattern())
     assert normalize_phone("+1 (415) 555-0100") == "14155550100"
 
 
