@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 
 from target_pinterest_conversions.conversion.text import DroppedValue, text_of
 
@@ -47,6 +48,21 @@ _NOT_PUBLIC_V4 = tuple(
 )
 """The IPv4 rows of :data:`_NOT_PUBLIC` as integers, for the plain dotted quad's route."""
 
+_NOT_PUBLIC_V4_BY_FIRST_OCTET = tuple(
+    tuple(
+        (mask, network)
+        for mask, network in _NOT_PUBLIC_V4
+        if network >> 24 <= octet <= (network | ~mask & 0xFFFFFFFF) >> 24
+    )
+    for octet in range(256)
+)
+"""The rows of :data:`_NOT_PUBLIC_V4` an address can fall in, by its first octet: most
+public addresses have none to test."""
+
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_DOTTED_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+"""Plain ``a.b.c.d`` as ipaddress reads it: ASCII decimal octets to 255, no leading zeros."""
+
 _IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -72,18 +88,9 @@ def _public(address: _IPAddress) -> bool:
 
 def _dotted_quad(text: str) -> int | None:
     """The value of plain ``a.b.c.d`` as ipaddress reads it (no leading zeros), else None."""
-    parts = text.split(".")
-    if len(parts) != 4:
+    if _DOTTED_QUAD.fullmatch(text) is None:
         return None
-    value = 0
-    for part in parts:
-        if not (part.isdigit() and part.isascii()) or (part[0] == "0" and len(part) > 1):
-            return None
-        octet = int(part)
-        if octet > 255:
-            return None
-        value = value << 8 | octet
-    return value
+    return int.from_bytes(bytes(map(int, text.split("."))), "big")
 
 
 def normalize_client_ip(value: object) -> str:
@@ -110,7 +117,8 @@ def _normalized(text: str) -> tuple[str | None, str]:
     if value is not None:
         # The usual value, a plain IPv4 address: the same table, read as integers
         # (ipaddress would take ten times the work for the same answer).
-        if any(value & mask == network for mask, network in _NOT_PUBLIC_V4):
+        rows = _NOT_PUBLIC_V4_BY_FIRST_OCTET[value >> 24]
+        if rows and any(value & mask == network for mask, network in rows):
             return None, _NOT_PUBLIC_REASON
         return text, ""
     addresses = [a for a in (_address(entry) for entry in text.split(",")) if a is not None]
