@@ -98,23 +98,21 @@ _NUMBER_OR_NONE = NEVER_EMPTY | {type(None)}
 _CONTAINER_OR_NONE = frozenset({dict, list, type(None)})
 
 
-def _step(var: str, segment: str, default: str, missing: str, parent: object) -> str:
+def _step(var: str, segment: str, default: str, missing: str, parent: object, root: bool) -> str:
     """The expression reading ``segment`` of ``var``, given the classes ``var`` may have.
 
     ``parent`` is ``dict`` when ``var`` is known to be a dict, a tuple of classes when
-    a guard has checked it, or ``None`` when anything may be there.
+    a guard has checked it, or ``None`` when anything may be there. ``root``: ``var`` is
+    the record itself, never ``None``.
     """
     get = f"{var}.get({segment!r}{default})"
     if parent is dict:
         return get
     if isinstance(parent, tuple) and set(parent) <= _DICT_OR_NONE:
         return f"{get} if {var} is not None else {missing}"
-    if missing == "None" and var == "x":
-        fallback = f"(None if x is None else _resolve(x, ({segment!r},)))"
-    elif var == "x":
-        fallback = f"({missing} if x is None else _resolve(x, ({segment!r},)))"
-    else:
-        fallback = f"_resolve({var}, ({segment!r},))"
+    fallback = f"_resolve({var}, ({segment!r},))"
+    if not root:
+        fallback = f"({missing} if {var} is None else {fallback})"
     return f"{get} if {var}.__class__ is dict else {fallback}"
 
 
@@ -149,15 +147,17 @@ def path_code(
     parent: object = dict if dict_root else None
     hoisted = hoisted or {}
     start = next((k for k in range(len(path) - 1, 0, -1) if path[:k] in hoisted), 0)
+    first = root
     if start:
-        lines.append(f"{indent}x = {hoisted[path[:start]]}")
+        # The next step reads the hoisted variable itself: no copy into x first.
+        first = hoisted[path[:start]]
         parent = guards(path[:start]) if guards is not None else None
     for k in range(start, len(path)):
         allowed = guards(path[: k + 1]) if guards is not None else None
         held = decoded is not None and decoded(path[: k + 1])
         strict = allowed is not None and type(None) not in allowed and not held
         default, missing = (", _ABSENT", "_ABSENT") if strict else ("", "None")
-        step = _step(root if k == 0 else "x", path[k], default, missing, parent)
+        step = _step(first if k == start else "x", path[k], default, missing, parent, k == 0)
         lines.append(f"{indent}x = {step}")
         if not held:
             lines += guard_code("x", allowed, f"{name}_{k}", namespace, indent)
@@ -189,7 +189,8 @@ def source_code(
         return [f"    {var} = c_{tag}"]
     if src.template:
         return _template_code(src, var, root, tag, namespace, hoisted, guards, dict_root, decoded)
-    lines = [f"    {var} = None"]
+    # The first path's answer is assigned whole; the others only fill a None.
+    lines = [] if src.paths else [f"    {var} = None"]
     for j, path in enumerate(src.paths):
         indent = "    "
         unset = ""
@@ -217,13 +218,17 @@ def source_code(
             lines.append(f"{indent}x = _url_param(x, q_{tag}_{j}) if x.__class__ is str else None")
         # url_param gives text or None, as a guard admitting only those would.
         if param is not None or (allowed is not None and set(allowed) <= _TEXT_OR_NONE):
-            lines.append(f"{indent}if {unset}{text_present_code('x')}: {var} = x")
+            present = text_present_code("x")
         elif allowed is not None and set(allowed) <= _NUMBER_OR_NONE:
-            lines.append(f"{indent}if {unset}{number_present_code('x')}: {var} = x")
+            present = number_present_code("x")
         elif allowed is not None and set(allowed) <= _CONTAINER_OR_NONE:
-            lines.append(f"{indent}if {unset}{container_present_code('x')}: {var} = x")
+            present = container_present_code("x")
         else:
-            lines.append(f"{indent}if {unset}{present_code('x')}: {var} = x")
+            present = present_code("x")
+        if j:
+            lines.append(f"{indent}if {unset}{present}: {var} = x")
+        else:
+            lines.append(f"{indent}{var} = x if {present} else None")
     return lines
 
 
