@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
+from itertools import combinations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from target_pinterest_conversions.conversion.rules import skip_reason
+from target_pinterest_conversions.conversion._codegen.fastpath import compile_fast_path
+from target_pinterest_conversions.conversion.pipeline import convert_record
+from target_pinterest_conversions.conversion.rules import (
+    _same,
+    condition_test,
+    skip_reason,
+    value_test,
+)
+from target_pinterest_conversions.conversion.schema import MappedFieldsValidator
+from target_pinterest_conversions.conversion.values import is_empty
 from target_pinterest_conversions.mapping.binding import MappingSchemaError, bind_mapping
 from target_pinterest_conversions.mapping.parse import parse_stream_mapping
 from target_pinterest_conversions.mapping.spec import MappingConfigError
+from target_pinterest_conversions.pinterest.limits import InvalidText
 
 A_PRESENT = {"path": "a", "is": "present"}
 B_PRESENT = {"path": "b", "is": "present"}
@@ -166,3 +180,88 @@ def test_combined_conditions_give_their_paths_to_the_schema_check():
     )
     paths = {path for setting, path in mapping.record_paths() if setting.endswith("skip_when")}
     assert paths == {"a", "b"}
+
+
+VALUES = [None, True, False, 0, 1, 2, Decimal("2.0"), Decimal("0"), 2.0, 0.0, "", "  ", "x"]
+VALUES += ["pos", "POS", "web", "true", "1", "2", [], ["x"], {}, {"k": 1}, InvalidText("x\ud800")]
+OPERANDS = [True, False, None, "x", "pos", "1", 2, 0, 1, 2.5, 2.0, 0.0]
+
+
+def _holds(operator, operand, value):
+    if operator == "equals":
+        return _same(value, operand)
+    found = any(_same(value, option) for option in operand)
+    return found if operator == "in" else not found
+
+
+def test_a_field_condition_is_one_rule_however_its_field_is_read():
+    """value_test (what the fast path calls, given the value it read) agrees with _same, and
+    with condition_test, which reads the field itself (an empty value reads as None).
+    Every operand against every value: True against 1 and False against 0 included."""
+    specs = [("equals", operand) for operand in OPERANDS]
+    specs += [(op, list(pair)) for op in ("in", "not_in") for pair in combinations(OPERANDS, 2)]
+    for operator, argument in specs:
+        spec = {"path": "c", operator: argument}
+        (condition,) = parse_stream_mapping("s", {**BASE, "skip_when": spec}).skip_when.conditions
+        test, by_record = value_test(condition), condition_test(condition)
+        for value in VALUES:
+            read = None if is_empty(value) else value
+            assert test(value) is _holds(operator, argument, value), (spec, value)
+            assert by_record({"c": value}) is _holds(operator, argument, read), (spec, value)
+
+
+SKIP_WHEN = [
+    {"path": "test", "equals": True},
+    {"path": "kind", "in": ["pos"]},
+    {"path": "kind", "not_in": ["web", "pos", "draft"]},  # holds for an absent kind
+    {"path": "n", "equals": 2},
+    {"path": "gone", "is": "present"},
+    {"any_of": [{"path": "a", "equals": "x"}, {"all_of": [A_PRESENT, B_PRESENT]}]},
+]
+SKIP_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "t": {"type": "string"},
+        "em": {"type": "string"},
+        "test": {"type": ["boolean", "null"]},
+        "kind": {"type": ["string", "null"]},
+        "n": {"type": ["number", "null"]},
+        "gone": {"type": ["string", "null"]},
+        "a": {"type": ["string", "null"]},
+        "b": {"type": ["string", "null"]},
+    },
+}
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    checked=st.booleans(),
+    fields=st.fixed_dictionaries(
+        {},
+        optional={
+            "test": st.sampled_from([True, False, None]),
+            "kind": st.sampled_from(["pos", "web", "draft", None]),
+            "n": st.sampled_from([2, Decimal("2.0"), Decimal("2.5"), None]),
+            "gone": st.sampled_from(["", "  ", "y", None]),
+            "a": st.sampled_from(["x", "y", None]),
+            "b": st.sampled_from(["z", "", None]),
+        },
+    ),
+)
+def test_the_fast_path_skips_exactly_what_the_full_pipeline_skips(checked, fields):
+    """Every record here is valid but for skip_when: the fast path must step aside
+    (return None) for each record the full pipeline skips, and build the others."""
+    spec = {**BASE, "event_time": "t", "user_data": {"em": "em"}, "skip_when": SKIP_WHEN}
+    mapping, _ = bind_mapping(parse_stream_mapping("s", spec), SKIP_SCHEMA)
+    paths = [path for _, path in mapping.record_paths()]
+    types = MappedFieldsValidator(SKIP_SCHEMA, paths).type_schema if checked else None
+    fast = compile_fast_path(mapping, types=types)
+    assert fast is not None
+    now = int(time.time())
+    record = {"id": "r1", "t": str(now - 60), "em": "a@example.com", **fields}
+    (conversion,) = convert_record(record, mapping, key_properties=["id"], now=now)
+    event = fast(record, {"id": "r1"}, now)
+    assert (event is None) is conversion.skipped, (record, conversion.reasons)
+    if event is not None:
+        assert event == conversion.event

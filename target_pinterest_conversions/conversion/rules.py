@@ -81,19 +81,28 @@ def condition_test(condition: Condition) -> Callable[[Mapping[str, Any]], bool]:
             return lambda record: all(part(record) for part in parts)
         return lambda record: any(part(record) for part in parts)
     get = compile_getter(condition.source)
+    test = value_test(condition)
+    return lambda record: test(get(record))
+
+
+def value_test(condition: Condition) -> Callable[[object], bool]:
+    """Return ``value -> whether a field condition holds``, given the value its field reads.
+
+    The fast path reads the field itself and calls this test; :func:`condition_test`
+    reads it with its own getter.
+    """
     operator, operand = condition.operator, condition.operand
-
-    def holds(record: Mapping[str, Any]) -> bool:
-        value = get(record)
-        if operator == "equals":
-            return _same(value, operand)
-        if operator == "in":
-            return any(_same(value, option) for option in operand)
-        if operator == "not_in":
-            return not any(_same(value, option) for option in operand)
-        return _TEST_FUNCTIONS[operand](value)
-
-    return holds
+    if operator == "equals":
+        if isinstance(operand, bool) or not isinstance(operand, (int, float, Decimal)):
+            # What _same comes to for an operand that is no number: one class, one value.
+            kind = type(operand)
+            return lambda value: value.__class__ is kind and value == operand
+        return lambda value: _same(value, operand)
+    if operator == "in":
+        return lambda value: any(_same(value, option) for option in operand)
+    if operator == "not_in":
+        return lambda value: not any(_same(value, option) for option in operand)
+    return _TEST_FUNCTIONS[operand]
 
 
 def _same(value: object, operand: object) -> bool:

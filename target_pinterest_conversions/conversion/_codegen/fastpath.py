@@ -20,6 +20,7 @@ so that a record is read once rather than once to check and once to convert.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -55,12 +56,13 @@ from target_pinterest_conversions.conversion.hashing import (
     text_digester,
 )
 from target_pinterest_conversions.conversion.info import INFO_CONVERTERS
-from target_pinterest_conversions.conversion.rules import name_resolver, skip_reason
+from target_pinterest_conversions.conversion.rules import condition_test, resolve_name, value_test
 from target_pinterest_conversions.conversion.schema import guards as schema_guards
 from target_pinterest_conversions.conversion.text import DroppedValue
 from target_pinterest_conversions.conversion.types import INLINE_FORMS, EventError
 from target_pinterest_conversions.conversion.user_data import PLAIN_KEYS, PLAIN_NORMALIZERS
 from target_pinterest_conversions.conversion.values import as_list_code
+from target_pinterest_conversions.mapping.filters import SkipRule
 from target_pinterest_conversions.mapping.spec import ContentsSpec, NameRule, Source, StreamMapping
 from target_pinterest_conversions.pinterest.fields import CONTENTS, CUSTOM_DATA, field
 
@@ -193,14 +195,32 @@ class _Builder:
         if rule.source is None:
             self.ns[f"const_{var}"] = rule.const
             return [f"    {var} = const_{var}"]
-        self.ns[f"rule_{var}"] = name_resolver(rule)
-        # The rule reads its field itself; checked, its paths are read once more first.
-        checks = self.read(rule.source, "_", var) if self.to_check(rule.source) else []
+        self.ns[f"rule_{var}"] = functools.partial(resolve_name, rule)
         return [
-            *checks,
-            f"    {var}, reason, skipped = rule_{var}(r)",
+            *self.read(rule.source, "_", var),
+            f"    {var}, reason, skipped = rule_{var}(_)",
             "    if reason is not None: return None",
         ]
+
+    def skip(self, rule: SkipRule) -> list[str]:
+        """Lines that step aside for a record ``skip_when`` leaves out.
+
+        The full route counts such a record by its reason. Each field condition is its
+        rule's own value test, given the value read here; a combination (``all_of``,
+        ``any_of``) reads its fields itself, after they are read here to be checked.
+        """
+        lines: list[str] = []
+        for i, condition in enumerate(rule.conditions):
+            if condition.source is not None:
+                self.ns[f"skip_{i}"] = value_test(condition)
+                lines += self.read(condition.source, "_", f"k{i}")
+                lines.append(f"    if skip_{i}(_): return None")
+                continue
+            for j, src in enumerate(condition.sources()):
+                lines += self.read(src, "_", f"k{i}_{j}") if self.to_check(src) else []
+            self.ns[f"skip_{i}"] = condition_test(condition)
+            lines.append(f"    if skip_{i}(r): return None")
+        return lines
 
     def custom_data(self) -> list[str]:
         ns = self.ns
@@ -387,11 +407,7 @@ def compile_fast_path(
     body = build.root()
     body += build.hoist()
     if mapping.skip_when is not None:
-        # A record skip_when leaves out takes the full route, which counts it by reason.
-        for i, src in enumerate(mapping.skip_when.sources()):
-            body += read(src, "_", f"k{i}") if build.to_check(src) else []
-        build.ns["_skip"] = skip_reason(mapping.skip_when)
-        body.append("    if _skip(r) is not None: return None")
+        body += build.skip(mapping.skip_when)
     body += build.rule("name", mapping.name_rule)
     body.append("    if name not in _known: return None")
     body += build.rule("source", mapping.source_rule)
