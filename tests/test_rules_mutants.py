@@ -255,7 +255,7 @@ def test_ascii_phones_are_read_without_the_digit_pattern(monkeypatch):
             raise AssertionError("the digit table ran")
 
     monkeypatch.setattr(phone, "_NON_DIGITS", NoPattern())
-    monkeypatch.setattr(phone, "_ASCII_NON_DIGITS", NoTable())
+    monkeypatch.setattr(phone, "_ASCII_DIGITS", NoTable())
     assert normalize_phone(" +14155550100 ") == "14155550100"
     assert normalize_phone("4155550100", "us") == "14155550100"
     assert normalize_phone("00442079460958") == "442079460958"
